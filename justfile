@@ -1,0 +1,27 @@
+# pullthrough developer tasks. `just --list` shows them.
+
+# Build the Kubewarden policy module into ./policy.wasm.
+policy:
+    scripts/build-policy
+
+# Run every test (what CI runs).
+test:
+    scripts/test
+
+# Run the bats end-to-end suite against a release build.
+e2e: policy
+    cargo build --locked -p pullthrough --release
+    bats e2e-tests
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Lint the code the way CI does.
+lint:
+    cargo fmt --all --check
+    cargo clippy --locked --workspace --all-targets -- -D warnings
+
+# Start the admission server on its embedded defaults and show a rewrite.
+run:
+    scripts/demo

@@ -1,0 +1,1 @@
+//! Kubewarden waPC policy that rewrites image references to a pull-through cache.
