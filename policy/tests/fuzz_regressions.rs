@@ -176,7 +176,6 @@ fn admission_odd_requests() {
 /// \"index.docker.io/library/nginx\" would not be a valid reference: invalid reference format").
 /// Validation should say so, naming the field.
 #[test]
-#[ignore = "open bug: settings accept index.docker.io as the mirror (reported to the policy owner)"]
 fn legacy_hub_name_as_mirror_is_rejected() {
     for settings in [
         br#"{"mirror":"index.docker.io"}"#.as_slice(),
