@@ -27,6 +27,10 @@ pub const LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContaine
 /// `host[:port][/path]`, as a mirror or a rule target.
 fn target() -> BoxedStrategy<String> {
     (references::host(), vec(references::path_component(), 0..=2))
+        // Settings refuse Docker Hub's legacy name as a cache (fuzz_regressions.rs).
+        .prop_filter("index.docker.io is not a cache", |(host, _)| {
+            !host.eq_ignore_ascii_case("index.docker.io")
+        })
         .prop_map(|(host, prefix)| {
             prefix
                 .iter()
