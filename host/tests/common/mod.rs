@@ -25,7 +25,8 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
         timeout: Duration::from_secs(2),
         memory_limit: TEST_MEMORY_LIMIT,
         pooling: true,
-        cache_dir: None,
+        // Shared by every test binary: debug-built Cranelift takes seconds per policy.wasm.
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
     })
     .expect("test runtime starts")
 });
