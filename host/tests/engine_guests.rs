@@ -150,8 +150,10 @@ async fn faults_fail_one_request_and_the_engine_carries_on() {
     );
     assert_eq!(error.kind(), "timeout");
     assert_eq!(error.to_string(), "policy evaluation timed out after 1s");
+    // The epoch fires within one 10 ms tick of the deadline; the slack is for a loaded 2-core CI
+    // machine running other tests (without interruption the guest would spin forever).
     assert!(
-        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1500),
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(2500),
         "interrupted after {elapsed:?}"
     );
     assert_accepts(&registry).await;
