@@ -86,6 +86,34 @@ fn main() -> anyhow::Result<()> {
             done as f64 / concurrent.as_secs_f64(),
         );
     }
+    // The fixed cost of one call: fresh store, instantiation, start functions, a trivial guest
+    // call (`protocol_version`), teardown.
+    for pooling in [true, false] {
+        let runtime = Runtime::new(RuntimeConfig {
+            pooling,
+            cache_dir: Some(cache.clone()),
+            ..RuntimeConfig::default()
+        })?;
+        let module = runtime.load(
+            "pullthrough",
+            pullthrough::policies::EMBEDDED_POLICY_WASM,
+            runtime.default_limits(),
+        )?;
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let one = Instant::now();
+            module.call("protocol_version", Vec::new())?;
+            samples.push(one.elapsed());
+        }
+        samples.sort();
+        println!(
+            "instantiate + trivial call ({}) p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs",
+            if pooling { "pooling" } else { "on-demand" },
+            us(samples[samples.len() / 2]),
+            us(samples[samples.len() * 99 / 100]),
+            us(samples.iter().sum::<Duration>() / samples.len() as u32),
+        );
+    }
     std::fs::remove_dir_all(&cache)?;
     Ok(())
 }
