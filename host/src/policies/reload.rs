@@ -40,9 +40,10 @@ pub(super) async fn load_spec(
             source,
         })?;
     let limits = super::limits_for(runtime, spec.timeout);
+    let name = spec.name.clone();
     let spec = spec.clone();
     let worker = runtime.clone();
-    super::run_load(runtime, move || {
+    super::run_load(runtime, &name, move || {
         LoadedPolicy::load(
             &worker,
             &spec.name,
