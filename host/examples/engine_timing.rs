@@ -56,6 +56,16 @@ fn main() -> anyhow::Result<()> {
         }
         samples.sort();
 
+        let sequential = tokio.block_on(async {
+            let mut samples = Vec::with_capacity(iterations / 4);
+            for _ in 0..iterations / 4 {
+                let one = Instant::now();
+                registry.evaluate(&policy, review.request.clone()).await?;
+                samples.push(one.elapsed());
+            }
+            samples.sort();
+            anyhow::Ok(samples[samples.len() / 2])
+        })?;
         let concurrent = tokio.block_on(async {
             let started = Instant::now();
             let tasks: Vec<_> = (0..32)
@@ -78,11 +88,12 @@ fn main() -> anyhow::Result<()> {
         })?;
         let done = iterations / 32 * 32;
         println!(
-            "{label:26} load {:>8.1} ms | evaluate p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs | async x32 {:>7.0} eval/s",
+            "{label:26} load {:>8.1} ms | evaluate p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs | async x1 p50 {:>6.1} µs | async x32 {:>7.0} eval/s",
             ms(load),
             us(samples[samples.len() / 2]),
             us(samples[samples.len() * 99 / 100]),
             us(samples.iter().sum::<Duration>() / samples.len() as u32),
+            us(sequential),
             done as f64 / concurrent.as_secs_f64(),
         );
     }
