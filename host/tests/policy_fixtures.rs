@@ -1,12 +1,12 @@
 //! The real `policy.wasm` (the module embedded in the binary) through the engine on every
-//! AdmissionReview fixture, with the exact patches the policy crate's tests expect
-//! (`policy/tests/expected/`).
+//! AdmissionReview fixture: the exact patch for each kind and settings variant
+//! (`policy/tests/expected/`), idempotence, Kubewarden's null stripping, warnings and DELETE.
 
 mod common;
 
 use base64::Engine as _;
-use pullthrough::admission::{AdmissionResponse, AdmissionReview, PatchType};
-use pullthrough::policies::{EMBEDDED_POLICY_WASM, PolicyRegistry, PolicySource};
+use pullthrough::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, PatchType};
+use pullthrough::policies::{EMBEDDED_POLICY_WASM, Evaluation, PolicyRegistry, PolicySource};
 use serde_json::{Value, json};
 
 const MIRROR: &str = "registry-mirror.example.com";
@@ -87,14 +87,48 @@ fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A fixture AdmissionReview as JSON.
+fn review(name: &str) -> Value {
+    serde_json::from_slice(&fixture_bytes(name)).expect("fixture is JSON")
+}
+
 fn expected_patch(name: &str) -> Value {
     let path = common::repo_root().join("policy/tests/expected").join(name);
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&text).expect("expected patch is JSON")
 }
 
+fn registry<'a>(
+    registries: &'a [(&'static str, PolicyRegistry, tempfile::TempDir)],
+    settings_name: &str,
+) -> &'a PolicyRegistry {
+    registries
+        .iter()
+        .find(|(name, _, _)| *name == settings_name)
+        .map(|(_, registry, _)| registry)
+        .expect("registry for the settings")
+}
+
+/// Evaluates a bare `request` object against the registry's default policy.
+async fn evaluate(registry: &PolicyRegistry, request: Value) -> Evaluation {
+    let request = AdmissionRequest::from_value(request).expect("valid request");
+    registry
+        .evaluate(registry.default_policy(), request)
+        .await
+        .expect("policy evaluates")
+}
+
+/// The JSON patch of a response, decoded from base64.
+fn decoded_patch(response: &AdmissionResponse) -> Option<Value> {
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(response.patch.as_deref()?)
+        .expect("base64");
+    Some(serde_json::from_slice(&patch).expect("JSON patch"))
+}
+
 /// One registry per settings variant, each serving the embedded module.
 async fn registries() -> Vec<(&'static str, PolicyRegistry, tempfile::TempDir)> {
+    common::policy::assert_policy_wasm_is_current();
     let mut out = Vec::new();
     for name in ["flat", "k8s-rule", "prefixed-all"] {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -129,10 +163,7 @@ async fn registries() -> Vec<(&'static str, PolicyRegistry, tempfile::TempDir)> 
 async fn every_fixture_gets_its_exact_patch() {
     let registries = registries().await;
     for &(fixture, settings_name, expected) in CASES {
-        let (_, registry, _) = registries
-            .iter()
-            .find(|(name, _, _)| *name == settings_name)
-            .expect("registry for the settings");
+        let registry = registry(&registries, settings_name);
         assert_eq!(registry.default_policy(), "pullthrough");
         let review = AdmissionReview::from_slice(&fixture_bytes(fixture)).expect("valid review");
         let uid = review.request.uid().to_owned();
@@ -157,11 +188,7 @@ async fn every_fixture_gets_its_exact_patch() {
                     (&None, &None),
                     "{case}"
                 );
-                let patch = base64::engine::general_purpose::STANDARD
-                    .decode(response.patch.as_deref().expect("patch"))
-                    .expect("base64");
-                let got: Value = serde_json::from_slice(&patch).expect("JSON patch");
-                assert_eq!(got, want, "{case}");
+                assert_eq!(decoded_patch(&response), Some(want.clone()), "{case}");
                 let image_replacements = want
                     .as_array()
                     .expect("patch is a list")
@@ -188,18 +215,131 @@ async fn every_shared_fixture_is_covered() {
     }
 }
 
+/// Kubewarden's evaluator drops every `null` member of the request, inside the object too; our
+/// host keeps them in `object`/`oldObject`, and a plain waPC host keeps them all. The answer must
+/// not depend on which one ran the policy.
 #[tokio::test]
-async fn settings_without_a_mirror_are_refused_at_load() {
-    let error = PolicyRegistry::load(
-        common::runtime(),
-        PolicySource::Embedded {
-            settings: json!({}),
-        },
-    )
-    .await
-    .expect_err("refused");
+async fn kubewarden_null_stripping_changes_nothing() {
+    let registries = registries().await;
+    let module = common::policy::embedded_module();
+    // `validate` straight through waPC, request as given: the patch against its own object and
+    // the warnings.
+    let guest = |settings: &Value, request: &Value| {
+        let payload = json!({"settings": settings, "request": request});
+        let answer = module
+            .call("validate", serde_json::to_vec(&payload).expect("encodable"))
+            .expect("validate succeeds");
+        let answer: Value = serde_json::from_slice(&answer).expect("validate answers JSON");
+        assert_eq!(answer["accepted"], json!(true), "{answer}");
+        let patch = match &answer["mutated_object"] {
+            Value::Null => None,
+            mutated => Some(json_patch::diff(&request["object"], mutated)),
+        };
+        (patch, answer["warnings"].clone())
+    };
+    let mut stripped_any = false;
+    for &(fixture, settings_name, _) in CASES {
+        let case = format!("{fixture} [{settings_name}]");
+        let request = review(fixture)["request"].clone();
+        let stripped = strip_nulls(&request);
+        stripped_any |= stripped != request;
+        let registry = registry(&registries, settings_name);
+        assert_eq!(
+            evaluate(registry, stripped.clone()).await,
+            evaluate(registry, request.clone()).await,
+            "{case}"
+        );
+        let settings = settings(settings_name);
+        assert_eq!(
+            guest(&settings, &stripped),
+            guest(&settings, &request),
+            "{case}"
+        );
+    }
+    assert!(stripped_any, "no fixture has a null to strip");
+}
+
+#[tokio::test]
+async fn applying_the_policy_to_its_own_output_yields_no_patch() {
+    let registries = registries().await;
+    for &(fixture, settings_name, expected) in CASES {
+        if expected.is_none() {
+            continue;
+        }
+        let case = format!("{fixture} [{settings_name}]");
+        let registry = registry(&registries, settings_name);
+        let request = review(fixture)["request"].clone();
+        let uid = request["uid"].as_str().expect("uid").to_owned();
+        let first = evaluate(registry, request.clone()).await;
+        let patch: json_patch::Patch =
+            serde_json::from_value(decoded_patch(&first.response).expect("a patch"))
+                .expect("a JSON patch");
+        let mut mutated = request["object"].clone();
+        json_patch::patch(&mut mutated, &patch).expect("the patch applies to its object");
+        let unchanged = Evaluation {
+            response: AdmissionResponse::allow(uid),
+            images_rewritten: 0,
+        };
+        // Once as the same operation on the mutated object...
+        let mut again = request.clone();
+        again["object"] = mutated.clone();
+        assert_eq!(evaluate(registry, again).await, unchanged, "{case} again");
+        // ...and once as a later UPDATE of it.
+        if request["subResource"].is_null() {
+            let mut update = request;
+            update["operation"] = json!("UPDATE");
+            update["object"] = mutated.clone();
+            update["oldObject"] = mutated;
+            assert_eq!(evaluate(registry, update).await, unchanged, "{case} update");
+        }
+    }
+}
+
+#[tokio::test]
+async fn invalid_images_are_kept_with_a_warning_naming_the_container() {
+    let registries = registries().await;
+    let mut request = common::fixture("deployment.json")["request"].clone();
+    request["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("ghcr.io/nginx/Nginx:1");
+    let uid = request["uid"].as_str().expect("uid").to_owned();
     assert_eq!(
-        error.to_string(),
-        "policy pullthrough: settings are invalid: settings.mirror is required: the pull-through cache as host[:port][/path], e.g. registry-mirror.example.com"
+        evaluate(registry(&registries, "flat"), request).await,
+        Evaluation {
+            response: AdmissionResponse::allow(uid).with_warning(
+                "pullthrough: image \"ghcr.io/nginx/Nginx:1\" of container \"nginx\" left unchanged: not a valid image reference: invalid reference format: repository name (nginx/Nginx) must be lowercase"
+            ),
+            images_rewritten: 0,
+        }
     );
+}
+
+#[tokio::test]
+async fn delete_requests_are_accepted_unchanged() {
+    let registries = registries().await;
+    let mut request = common::fixture("replicaset-update-tag-digest.json")["request"].clone();
+    request["operation"] = json!("DELETE");
+    request["oldObject"] = request["object"].clone();
+    request["object"] = Value::Null;
+    let uid = request["uid"].as_str().expect("uid").to_owned();
+    assert_eq!(
+        evaluate(registry(&registries, "flat"), request).await,
+        Evaluation {
+            response: AdmissionResponse::allow(uid),
+            images_rewritten: 0,
+        }
+    );
+}
+
+/// What Kubewarden's evaluator does to a request before the guest sees it.
+fn strip_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
 }

@@ -82,6 +82,11 @@ impl WapcModule {
         self.limits
     }
 
+    /// The names the module exports, in module order (`__guest_call`, `wapc_init`, ...).
+    pub fn export_names(&self) -> impl Iterator<Item = &str> {
+        self.pre.module().exports().map(|export| export.name())
+    }
+
     /// Instantiates the module in a fresh store, runs its start functions, then calls the waPC
     /// operation `operation` with `payload`; returns the guest's response bytes. Blocks: call it
     /// from a blocking thread (see [`super::Runtime::run_blocking`]).

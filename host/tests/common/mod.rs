@@ -6,6 +6,7 @@
 )]
 
 pub mod guests;
+pub mod policy;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;

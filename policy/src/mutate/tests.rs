@@ -1,5 +1,6 @@
 //! Rewrite rules over whole admission requests, on small hand-written objects. The real
-//! AdmissionReview fixtures run through policy.wasm in `policy/tests/`.
+//! AdmissionReview fixtures run through policy.wasm in the host's engine in
+//! `host/tests/policy_fixtures.rs`.
 
 use serde_json::{Value, json};
 
