@@ -29,3 +29,7 @@ run:
 # Fuzz the policy crate: each cargo-fuzz target 60 s, or [SECONDS] / $FUZZ_SECONDS (fuzz/README.md).
 fuzz *ARGS:
     scripts/fuzz {{ARGS}}
+
+# Every benchmark in BENCHMARKS.md (about 12 minutes); `just bench --quick` is CI's smoke run.
+bench *ARGS:
+    scripts/bench {{ARGS}}
