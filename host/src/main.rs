@@ -21,7 +21,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run(_args) => anyhow::bail!("not implemented yet"),
+        Command::Run(args) => {
+            let response = pullthrough::run::run(&args)?;
+            println!("{}", serde_json::to_string(&response)?);
+            Ok(())
+        }
         Command::Cert(args) => {
             let written = pullthrough::cert::run(&args).context("pullthrough cert")?;
             for file in &written.files {

@@ -1,0 +1,123 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn response_serialises_as_kubernetes_expects() {
+    let response = AdmissionResponse {
+        uid: "u-1".into(),
+        allowed: true,
+        patch_type: Some(PatchType::JsonPatch),
+        patch: Some("W10=".into()),
+        status: Some(ResponseStatus {
+            code: Some(200),
+            message: Some("ok".into()),
+        }),
+        warnings: Some(vec!["w".into()]),
+        audit_annotations: Some(BTreeMap::from([("k".into(), "v".into())])),
+    };
+    assert_eq!(
+        serde_json::to_value(response.into_review()).expect("serialises"),
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {
+                "uid": "u-1",
+                "allowed": true,
+                "patchType": "JSONPatch",
+                "patch": "W10=",
+                "status": {"code": 200, "message": "ok"},
+                "warnings": ["w"],
+                "auditAnnotations": {"k": "v"}
+            }
+        })
+    );
+}
+
+#[test]
+fn absent_fields_are_omitted() {
+    let cases = [
+        (
+            AdmissionResponse::allow("a"),
+            json!({"uid": "a", "allowed": true}),
+        ),
+        (
+            AdmissionResponse::deny("b", 403, "no"),
+            json!({"uid": "b", "allowed": false, "status": {"code": 403, "message": "no"}}),
+        ),
+        (
+            AdmissionResponse::reject("c", "no"),
+            json!({"uid": "c", "allowed": false, "status": {"message": "no"}}),
+        ),
+        (
+            AdmissionResponse::allow("d").with_warning("fail-open"),
+            json!({"uid": "d", "allowed": true, "warnings": ["fail-open"]}),
+        ),
+    ];
+    for (response, expected) in cases {
+        assert_eq!(
+            serde_json::to_value(&response).expect("serialises"),
+            expected
+        );
+    }
+}
+
+#[test]
+fn review_keeps_the_raw_request() {
+    let body = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {"uid": "x", "object": {"unknownField": [1, null]}, "dryRun": null}
+    });
+    let review = AdmissionReview::from_slice(body.to_string().as_bytes()).expect("valid review");
+    assert_eq!(review.request.uid(), "x");
+    assert_eq!(
+        review.request.object(),
+        Some(&json!({"unknownField": [1, null]}))
+    );
+    assert_eq!(review.request.fields().get("dryRun"), Some(&Value::Null));
+}
+
+#[test]
+fn broken_reviews_are_refused_with_a_reason() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"{", "request body is not valid JSON: EOF while parsing an object at line 1 column 1"),
+        (b"[]", "expected a JSON object, got an array"),
+        (
+            br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"a"}}"#,
+            "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got \"admission.k8s.io/v1beta1\" and \"AdmissionReview\"",
+        ),
+        (
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+            "AdmissionReview has no request object",
+        ),
+        (
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":""}}"#,
+            "AdmissionReview request.uid must be a non-empty string",
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = AdmissionReview::from_slice(body).expect_err("invalid");
+        assert_eq!(error.to_string(), expected);
+    }
+}
+
+#[test]
+fn run_accepts_a_review_or_a_bare_request() {
+    let bare = json!({"uid": "r", "object": {}});
+    let review = json!({"kind": "AdmissionReview", "request": bare.clone()});
+    for value in [bare, review] {
+        let request = AdmissionRequest::from_review_or_request(value).expect("accepted");
+        assert_eq!(request.uid(), "r");
+    }
+    let error = AdmissionRequest::from_review_or_request(json!("x")).expect_err("refused");
+    assert_eq!(error.to_string(), "expected a JSON object, got a string");
+}
+
+#[test]
+fn delete_has_no_object() {
+    let request =
+        AdmissionRequest::from_value(json!({"uid": "d", "object": null, "oldObject": {}}))
+            .expect("valid");
+    assert_eq!(request.object(), None);
+}

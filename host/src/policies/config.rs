@@ -1,0 +1,195 @@
+//! The policies file: YAML shaped like Kubewarden policy-server's `policies.yml`, a map from policy
+//! name to its module, settings and whether it may mutate.
+//!
+//! ```yaml
+//! pullthrough:
+//!   module: policy.wasm            # a path, relative to this file; `file://` is accepted
+//!   allowedToMutate: true
+//!   timeoutEvalSeconds: 2          # optional, defaults to the runtime's deadline
+//!   settings:
+//!     mirror: registry-mirror.example.com
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::PolicyError;
+
+/// One policy entry as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawPolicy {
+    module: String,
+    #[serde(default)]
+    settings: Option<serde_json::Value>,
+    #[serde(default)]
+    allowed_to_mutate: bool,
+    #[serde(default)]
+    timeout_eval_seconds: Option<u64>,
+}
+
+/// One validated policy entry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PolicySpec {
+    pub(crate) name: String,
+    pub(crate) module: PathBuf,
+    pub(crate) settings: serde_json::Value,
+    pub(crate) allowed_to_mutate: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Reads and validates a policies file. Entries keep the file's order: the first is the default.
+pub(crate) fn read(path: &Path) -> Result<Vec<PolicySpec>, PolicyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::ReadConfig {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path.parent().unwrap_or(Path::new("."))).map_err(|message| {
+        PolicyError::InvalidConfig {
+            path: path.to_owned(),
+            message,
+        }
+    })
+}
+
+/// Parses the file's text; module paths are resolved against `base`.
+pub(crate) fn parse(text: &str, base: &Path) -> Result<Vec<PolicySpec>, String> {
+    let raw: IndexMap<String, RawPolicy> =
+        serde_yaml_ng::from_str(text).map_err(|error| error.to_string())?;
+    if raw.is_empty() {
+        return Err("the file names no policy".to_owned());
+    }
+    raw.into_iter()
+        .map(|(name, policy)| validate(name, policy, base))
+        .collect()
+}
+
+fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "policy name {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"
+        ));
+    }
+    let module = raw.module.strip_prefix("file://").unwrap_or(&raw.module);
+    if module.is_empty() {
+        return Err(format!("{name}.module must be a file path, got \"\""));
+    }
+    if module.contains("://") {
+        return Err(format!(
+            "{name}.module must be a local file path (registry:// and https:// are not fetched), got {:?}",
+            raw.module
+        ));
+    }
+    let settings = match raw.settings {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        Some(settings @ serde_json::Value::Object(_)) => settings,
+        Some(_) => return Err(format!("{name}.settings must be a mapping")),
+    };
+    let timeout = match raw.timeout_eval_seconds {
+        Some(0) => return Err(format!("{name}.timeoutEvalSeconds must be at least 1")),
+        other => other.map(Duration::from_secs),
+    };
+    Ok(PolicySpec {
+        module: base.join(module),
+        name,
+        settings,
+        allowed_to_mutate: raw.allowed_to_mutate,
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_entries_in_file_order() {
+        let text = "
+zeta:
+  module: file:///abs/zeta.wasm
+  allowedToMutate: true
+  timeoutEvalSeconds: 3
+  settings:
+    mirror: m.example.com
+alpha:
+  module: rel/alpha.wasm
+";
+        let specs = parse(text, Path::new("/etc/pt")).expect("valid file");
+        assert_eq!(
+            specs,
+            vec![
+                PolicySpec {
+                    name: "zeta".into(),
+                    module: PathBuf::from("/abs/zeta.wasm"),
+                    settings: json!({"mirror": "m.example.com"}),
+                    allowed_to_mutate: true,
+                    timeout: Some(Duration::from_secs(3)),
+                },
+                PolicySpec {
+                    name: "alpha".into(),
+                    module: PathBuf::from("/etc/pt/rel/alpha.wasm"),
+                    settings: json!({}),
+                    allowed_to_mutate: false,
+                    timeout: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_entries_naming_the_field() {
+        let cases = [
+            ("empty", "{}", "the file names no policy"),
+            (
+                "remote module",
+                "p:\n  module: registry://ghcr.io/x/y:v1\n",
+                "p.module must be a local file path (registry:// and https:// are not fetched), got \"registry://ghcr.io/x/y:v1\"",
+            ),
+            (
+                "empty module",
+                "p:\n  module: ''\n",
+                "p.module must be a file path, got \"\"",
+            ),
+            (
+                "settings list",
+                "p:\n  module: a.wasm\n  settings: [1]\n",
+                "p.settings must be a mapping",
+            ),
+            (
+                "zero timeout",
+                "p:\n  module: a.wasm\n  timeoutEvalSeconds: 0\n",
+                "p.timeoutEvalSeconds must be at least 1",
+            ),
+            (
+                "bad name",
+                "'a b':\n  module: a.wasm\n",
+                "policy name \"a b\" must be non-empty and use only letters, digits, '-', '_' and '.'",
+            ),
+        ];
+        for (case, text, expected) in cases {
+            assert_eq!(
+                parse(text, Path::new("/")),
+                Err(expected.to_owned()),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let error = parse("p:\n  module: a.wasm\n  mutating: true\n", Path::new("/"))
+            .expect_err("unknown field");
+        assert!(
+            error.starts_with("p: unknown field `mutating`, expected one of"),
+            "{error}"
+        );
+    }
+}

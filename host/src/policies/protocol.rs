@@ -1,0 +1,241 @@
+//! The Kubewarden policy protocol over waPC, as policy-evaluator speaks it: `protocol_version`
+//! and `validate_settings` at load, `validate` per request, and the guest's ValidationResponse
+//! turned into an AdmissionResponse with a JSONPatch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::admission::{AdmissionRequest, AdmissionResponse, PatchType, ResponseStatus};
+use crate::wasm::{CallError, CallLimits, Runtime, WapcModule};
+
+use super::{Evaluation, EvaluationError, PolicyError};
+
+/// What a guest's `validate` answers (kubewarden-policy-sdk `ValidationResponse`). Unknown fields
+/// are tolerated on purpose: other SDKs may add fields, and we must run any Kubewarden policy.
+#[derive(Debug, Deserialize)]
+struct ValidationResponse {
+    accepted: bool,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    mutated_object: Option<Value>,
+    #[serde(default)]
+    audit_annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    warnings: Option<Vec<String>>,
+}
+
+/// What a guest's `validate_settings` answers.
+#[derive(Debug, Deserialize)]
+struct SettingsValidationResponse {
+    valid: bool,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// One loaded, validated version of a policy.
+#[derive(Debug)]
+pub(crate) struct LoadedPolicy {
+    pub(crate) name: String,
+    pub(crate) sha256: String,
+    pub(crate) loaded_at: SystemTime,
+    pub(crate) allowed_to_mutate: bool,
+    pub(crate) settings: Value,
+    // The settings as JSON text, spliced into every `validate` payload without re-serialising.
+    settings_json: Arc<str>,
+    module: WapcModule,
+}
+
+impl LoadedPolicy {
+    /// Compiles `bytes`, checks the protocol version and validates `settings`. Blocking.
+    pub(crate) fn load(
+        runtime: &Runtime,
+        name: &str,
+        bytes: &[u8],
+        settings: Value,
+        allowed_to_mutate: bool,
+        limits: CallLimits,
+    ) -> Result<Self, PolicyError> {
+        let module = runtime
+            .load(name, bytes, limits)
+            .map_err(|source| PolicyError::Load {
+                policy: name.to_owned(),
+                source,
+            })?;
+        let call_error = |source: CallError, operation: &'static str| PolicyError::Call {
+            policy: name.to_owned(),
+            operation,
+            source,
+        };
+        let version = module
+            .call("protocol_version", Vec::new())
+            .map_err(|source| call_error(source, "protocol_version"))?;
+        match serde_json::from_slice::<String>(&version) {
+            Ok(version) if version == "v1" => {}
+            _ => {
+                return Err(PolicyError::Protocol {
+                    policy: name.to_owned(),
+                    answer: String::from_utf8_lossy(&version).into_owned(),
+                });
+            }
+        }
+        let settings_json: Arc<str> = settings.to_string().into();
+        let answer = module
+            .call("validate_settings", settings_json.as_bytes().to_vec())
+            .map_err(|source| call_error(source, "validate_settings"))?;
+        let verdict: SettingsValidationResponse =
+            serde_json::from_slice(&answer).map_err(|source| PolicyError::BadAnswer {
+                policy: name.to_owned(),
+                operation: "validate_settings",
+                source,
+            })?;
+        if !verdict.valid {
+            return Err(PolicyError::InvalidSettings {
+                policy: name.to_owned(),
+                message: verdict
+                    .message
+                    .unwrap_or_else(|| "no reason given".to_owned()),
+            });
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            sha256: crate::wasm::sha256_hex(bytes),
+            loaded_at: SystemTime::now(),
+            allowed_to_mutate,
+            settings,
+            settings_json,
+            module,
+        })
+    }
+
+    /// The limits every evaluation of this version runs under.
+    pub(crate) fn limits(&self) -> CallLimits {
+        self.module.limits()
+    }
+
+    /// Evaluates one request. Blocking: runs guest code.
+    pub(crate) fn validate(
+        &self,
+        request: &AdmissionRequest,
+    ) -> Result<Evaluation, EvaluationError> {
+        let payload = self.payload(request);
+        let answer = self.module.call("validate", payload)?;
+        let verdict: ValidationResponse =
+            serde_json::from_slice(&answer).map_err(EvaluationError::InvalidResponse)?;
+        to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)
+    }
+
+    /// `{"request": <request without nulls>, "settings": <settings>}`.
+    fn payload(&self, request: &AdmissionRequest) -> Vec<u8> {
+        let request = strip_nulls(request.fields());
+        let mut payload = Vec::with_capacity(256 + self.settings_json.len());
+        payload.extend_from_slice(br#"{"request":"#);
+        // Serialising a `Map` of `Value`s cannot fail.
+        let _ = serde_json::to_writer(&mut payload, &request);
+        payload.extend_from_slice(br#","settings":"#);
+        payload.extend_from_slice(self.settings_json.as_bytes());
+        payload.push(b'}');
+        payload
+    }
+}
+
+/// Turns the guest's verdict into the AdmissionResponse policy-evaluator would build.
+fn to_evaluation(
+    policy: &str,
+    allowed_to_mutate: bool,
+    request: &AdmissionRequest,
+    verdict: ValidationResponse,
+) -> Result<Evaluation, EvaluationError> {
+    let uid = request.uid().to_owned();
+    let mut patch_ops = Vec::new();
+    if let Some(mutated) = &verdict.mutated_object {
+        let Some(object) = request.object() else {
+            return Ok(Evaluation::unchanged(AdmissionResponse::reject(
+                uid,
+                format!(
+                    "policy {} tried to mutate a request without an object (a DELETE); this is not allowed",
+                    policy
+                ),
+            )));
+        };
+        patch_ops = json_patch::diff(object, mutated).0;
+    }
+    if !patch_ops.is_empty() && !allowed_to_mutate {
+        return Ok(Evaluation::unchanged(AdmissionResponse::reject(
+            uid,
+            format!(
+                "Request rejected by policy {}. The policy attempted to mutate the request, but it is currently configured to not allow mutations.",
+                policy
+            ),
+        )));
+    }
+    let patch_value = serde_json::to_value(json_patch::Patch(patch_ops))
+        .map_err(EvaluationError::InvalidResponse)?;
+    let images_rewritten = count_image_replacements(&patch_value);
+    let patch = match &patch_value {
+        Value::Array(ops) if !ops.is_empty() => {
+            Some(base64::engine::general_purpose::STANDARD.encode(patch_value.to_string()))
+        }
+        _ => None,
+    };
+    let status = (verdict.message.is_some() || verdict.code.is_some()).then_some(ResponseStatus {
+        code: verdict.code,
+        message: verdict.message,
+    });
+    Ok(Evaluation {
+        response: AdmissionResponse {
+            uid,
+            allowed: verdict.accepted,
+            patch_type: patch.as_ref().map(|_| PatchType::JsonPatch),
+            patch,
+            status,
+            warnings: verdict.warnings,
+            audit_annotations: verdict.audit_annotations,
+        },
+        images_rewritten,
+    })
+}
+
+/// Removes `null` members from the request the way Kubewarden's evaluator does, so the SDK's
+/// `#[serde(default)]` string fields (`subResource`, `namespace`, ...) deserialise. Inside
+/// `object` and `oldObject` nothing is touched: the patch is a diff against `object` exactly as
+/// it was sent, and typed Kubernetes structs take `null` for optional fields.
+fn strip_nulls(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| {
+            let value = match (key.as_str(), value) {
+                ("object" | "oldObject", _) => value.clone(),
+                (_, Value::Object(map)) => Value::Object(strip_nulls(map)),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+/// Patch operations that replace a container's `image`.
+fn count_image_replacements(patch: &Value) -> usize {
+    patch.as_array().map_or(0, |ops| {
+        ops.iter()
+            .filter(|op| {
+                op.get("op").and_then(Value::as_str) == Some("replace")
+                    && op
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .is_some_and(|path| path.ends_with("/image"))
+            })
+            .count()
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! wasmtime: the one engine of the process, waPC host imports, WASI preview 1, limits, and one
+//! guest call in a fresh store.
+//!
+//! Everything that names a wasmtime type lives under this module, so a wasmtime upgrade touches
+//! only here. The shareable "pre" type is [`WapcModule`] (compiled module + `InstancePre`); the
+//! per-call live type is the `Store` created inside [`WapcModule::call`] and dropped at its end.
+
+mod cache;
+mod engine;
+mod guest_log;
+mod host_calls;
+mod limits;
+mod module;
+mod wapc;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) use cache::sha256_hex;
+pub use engine::Runtime;
+pub use module::WapcModule;
+
+/// Engine-wide settings, fixed for the life of the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// At most this many guest calls run at once; further callers wait for a slot.
+    pub max_concurrency: usize,
+    /// Default wall-clock budget of one evaluation (a policy may set its own).
+    pub timeout: Duration,
+    /// Default cap on one guest's linear memory, in bytes (a policy may set a lower one).
+    pub memory_limit: usize,
+    /// Use wasmtime's pooling instance allocator (pre-reserved slots, copy-on-write memory
+    /// images): instantiation is several times cheaper than with on-demand mmap.
+    pub pooling: bool,
+    /// Where compiled modules are cached, keyed by module sha256 and wasmtime version; `None`
+    /// compiles every module at every start.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            timeout: Duration::from_secs(2),
+            memory_limit: 128 * 1024 * 1024,
+            pooling: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Per-call limits; each policy carries its own copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Wall-clock budget of one evaluation (instantiation, start functions and the call).
+    pub timeout: Duration,
+    /// Cap on the guest's linear memory, in bytes.
+    pub memory_limit: usize,
+}
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The engine could not be configured.
+    #[error("cannot configure the wasm engine")]
+    Engine(#[source] wasmtime::Error),
+    /// The bytes are not a valid WebAssembly module.
+    #[error("module does not compile")]
+    Compile(#[source] wasmtime::Error),
+    /// An import the host does not provide, or a missing export the waPC protocol needs.
+    #[error("module is not a waPC policy: {0}")]
+    NotWapc(String),
+    /// Imports could not be resolved.
+    #[error("cannot link the module")]
+    Link(#[source] wasmtime::Error),
+}
+
+/// Why one guest call failed. Each variant concerns that call only.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The guest ran past its deadline and was interrupted.
+    #[error("policy ran longer than its {0:?} deadline")]
+    Timeout(Duration),
+    /// The guest tried to grow its memory past the cap, then failed.
+    #[error("policy exceeded its memory limit of {limit} bytes")]
+    MemoryLimit {
+        /// The cap that was hit.
+        limit: usize,
+        /// The trap that followed.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The guest trapped (unreachable, out-of-bounds access, abort, ...).
+    #[error("policy trapped")]
+    Trap(#[source] wasmtime::Error),
+    /// The guest answered the waPC call with an error.
+    #[error("policy returned an error: {0}")]
+    Guest(String),
+    /// No free instance slot; should not happen since calls are bounded by the semaphore.
+    #[error("cannot instantiate the policy")]
+    Instantiate(#[source] wasmtime::Error),
+    /// The blocking task running the call panicked or was cancelled.
+    #[error("policy call task failed: {0}")]
+    Task(String),
+}

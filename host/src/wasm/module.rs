@@ -1,0 +1,166 @@
+//! [`WapcModule`]: a compiled, linked, pre-instantiated waPC guest, and one call into it in a
+//! fresh `Store`.
+
+use std::sync::Arc;
+
+use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use super::engine::EPOCH_TICK;
+use super::guest_log::GuestOutput;
+use super::limits::Limiter;
+use super::wapc::Invocation;
+use super::{CallError, CallLimits, LoadError};
+
+/// Exports run once after instantiation, in this order, when the module has them: the WASI
+/// reactor constructor, the WASI command entry point (TinyGo registers its handlers from `main`),
+/// and the waPC registration hook.
+const START_FUNCTIONS: [&str; 3] = ["_initialize", "_start", "wapc_init"];
+
+/// What one store owns: WASI, the limiter and the waPC call in flight.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) limiter: Limiter,
+    pub(crate) wapc: Invocation,
+    pub(crate) policy: Arc<str>,
+}
+
+/// A compiled waPC module, ready to be instantiated once per call. Cheap to clone.
+#[derive(Clone)]
+pub struct WapcModule {
+    pre: InstancePre<HostState>,
+    start_functions: Arc<[&'static str]>,
+    limits: CallLimits,
+    policy: Arc<str>,
+}
+
+impl std::fmt::Debug for WapcModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WapcModule")
+            .field("policy", &self.policy)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WapcModule {
+    pub(crate) fn new(
+        linker: &Linker<HostState>,
+        module: Module,
+        limits: CallLimits,
+        policy: &str,
+    ) -> Result<Self, LoadError> {
+        check_export(&module, "__guest_call", |ty| match ty {
+            ExternType::Func(func) => {
+                func.params()
+                    .map(|p| p.matches(&ValType::I32))
+                    .eq([true, true])
+                    && func.results().map(|r| r.matches(&ValType::I32)).eq([true])
+            }
+            _ => false,
+        })?;
+        check_export(&module, "memory", |ty| matches!(ty, ExternType::Memory(_)))?;
+        let start_functions: Vec<&'static str> = START_FUNCTIONS
+            .into_iter()
+            .filter(|name| {
+                matches!(module.get_export(name), Some(ExternType::Func(func))
+                    if func.params().len() == 0 && func.results().len() == 0)
+            })
+            .collect();
+        let pre = linker.instantiate_pre(&module).map_err(LoadError::Link)?;
+        Ok(Self {
+            pre,
+            start_functions: start_functions.into(),
+            limits,
+            policy: policy.into(),
+        })
+    }
+
+    /// The limits every call of this module runs under.
+    pub fn limits(&self) -> CallLimits {
+        self.limits
+    }
+
+    /// Instantiates the module in a fresh store, runs its start functions, then calls the waPC
+    /// operation `operation` with `payload`; returns the guest's response bytes. Blocks: call it
+    /// from a blocking thread (see [`super::Runtime::run_blocking`]).
+    pub fn call(&self, operation: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallError> {
+        let engine = self.pre.module().engine();
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestOutput::stdout(Arc::clone(&self.policy)))
+            .stderr(GuestOutput::stderr(Arc::clone(&self.policy)))
+            .build_p1();
+        let mut store = Store::new(
+            engine,
+            HostState {
+                wasi,
+                limiter: Limiter::new(self.limits.memory_limit),
+                wapc: Invocation::new(operation, payload),
+                policy: Arc::clone(&self.policy),
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        // One budget for the whole evaluation: start functions included. The first tick may come
+        // at any moment within EPOCH_TICK, hence the extra tick.
+        let ticks = self
+            .limits
+            .timeout
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos())
+            + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(error) if error.is::<Trap>() => return Err(self.classify(&store, error)),
+            Err(error) => return Err(CallError::Instantiate(error)),
+        };
+        for name in self.start_functions.iter() {
+            let start = instance
+                .get_typed_func::<(), ()>(&mut store, name)
+                .map_err(CallError::Instantiate)?;
+            if let Err(error) = start.call(&mut store, ()) {
+                // A WASI command's `_start` ends with `proc_exit(0)`: that is a normal return.
+                if !matches!(error.downcast_ref::<I32Exit>(), Some(I32Exit(0))) {
+                    return Err(self.classify(&store, error));
+                }
+            }
+        }
+        let guest_call = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
+            .map_err(CallError::Instantiate)?;
+        let (operation_len, payload_len) = store.data().wapc.lengths();
+        let answer = guest_call
+            .call(&mut store, (operation_len, payload_len))
+            .map_err(|error| self.classify(&store, error))?;
+        store.data_mut().wapc.take_result(answer == 1)
+    }
+
+    fn classify(&self, store: &Store<HostState>, error: wasmtime::Error) -> CallError {
+        if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            CallError::Timeout(self.limits.timeout)
+        } else if store.data().limiter.memory_refused {
+            CallError::MemoryLimit {
+                limit: self.limits.memory_limit,
+                source: error,
+            }
+        } else {
+            CallError::Trap(error)
+        }
+    }
+}
+
+fn check_export(
+    module: &Module,
+    name: &str,
+    expected: impl FnOnce(&ExternType) -> bool,
+) -> Result<(), LoadError> {
+    match module.get_export(name) {
+        Some(ty) if expected(&ty) => Ok(()),
+        Some(_) => Err(LoadError::NotWapc(format!(
+            "export `{name}` has the wrong type"
+        ))),
+        None => Err(LoadError::NotWapc(format!("it does not export `{name}`"))),
+    }
+}

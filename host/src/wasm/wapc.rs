@@ -1,0 +1,226 @@
+//! The host side of waPC: the nine `wapc` imports and the state of the call in flight.
+//!
+//! A call goes: host stores (operation, payload) and calls `__guest_call(op_len, msg_len)`; the
+//! guest pulls both with `__guest_request`, may call back with `__host_call` (answers fetched with
+//! `__host_response[_len]` / `__host_error[_len]`), and ends with `__guest_response` or
+//! `__guest_error`; `__guest_call` returns 1 on success, 0 on failure.
+
+use wasmtime::{Caller, Extern, Linker, Memory};
+
+use super::CallError;
+use super::host_calls;
+use super::module::HostState;
+
+const MODULE: &str = "wapc";
+
+/// Guest error text beyond this is cut; the message only goes to logs and status messages.
+const MAX_ERROR_LEN: usize = 64 * 1024;
+
+/// The waPC call in flight in one store.
+#[derive(Debug, Default)]
+pub(crate) struct Invocation {
+    operation: String,
+    payload: Vec<u8>,
+    guest_response: Option<Vec<u8>>,
+    guest_error: Option<String>,
+    host_response: Option<Vec<u8>>,
+    host_error: Option<String>,
+}
+
+impl Invocation {
+    pub(crate) fn new(operation: &str, payload: Vec<u8>) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            payload,
+            ..Self::default()
+        }
+    }
+
+    /// `__guest_call`'s arguments. Lengths past `i32::MAX` cannot be addressed by a wasm32 guest
+    /// anyway; they saturate and the guest's copy fails with a trap.
+    pub(crate) fn lengths(&self) -> (i32, i32) {
+        let len = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        (len(self.operation.len()), len(self.payload.len()))
+    }
+
+    /// Turns what the guest reported into the call's result.
+    pub(crate) fn take_result(&mut self, succeeded: bool) -> Result<Vec<u8>, CallError> {
+        if succeeded {
+            Ok(self.guest_response.take().unwrap_or_default())
+        } else {
+            Err(CallError::Guest(self.guest_error.take().unwrap_or_else(
+                || {
+                    format!(
+                        "guest failed operation `{}` without an error message",
+                        self.operation
+                    )
+                },
+            )))
+        }
+    }
+}
+
+/// Registers the nine `wapc` imports.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        MODULE,
+        "__guest_request",
+        |mut caller: Caller<'_, HostState>, op_ptr: i32, ptr: i32| -> wasmtime::Result<()> {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            write(data, op_ptr, state.wapc.operation.as_bytes())?;
+            write(data, ptr, &state.wapc.payload)
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__guest_response",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<()> {
+            let bytes = read(&mut caller, ptr, len)?;
+            caller.data_mut().wapc.guest_response = Some(bytes);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__guest_error",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<()> {
+            let bytes = read(&mut caller, ptr, len)?;
+            caller.data_mut().wapc.guest_error = Some(lossy_truncated(&bytes));
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__host_call",
+        |mut caller: Caller<'_, HostState>,
+         binding_ptr: i32,
+         binding_len: i32,
+         namespace_ptr: i32,
+         namespace_len: i32,
+         operation_ptr: i32,
+         operation_len: i32,
+         ptr: i32,
+         len: i32|
+         -> wasmtime::Result<i32> {
+            let binding = lossy_truncated(&read(&mut caller, binding_ptr, binding_len)?);
+            let namespace = lossy_truncated(&read(&mut caller, namespace_ptr, namespace_len)?);
+            let operation = lossy_truncated(&read(&mut caller, operation_ptr, operation_len)?);
+            let payload = read(&mut caller, ptr, len)?;
+            let policy = caller.data().policy.clone();
+            let answer = host_calls::dispatch(&policy, &binding, &namespace, &operation, &payload);
+            let state = &mut caller.data_mut().wapc;
+            state.host_response = None;
+            state.host_error = None;
+            Ok(match answer {
+                Ok(response) => {
+                    state.host_response = Some(response);
+                    1
+                }
+                Err(error) => {
+                    state.host_error = Some(error);
+                    0
+                }
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__host_response",
+        |mut caller: Caller<'_, HostState>, ptr: i32| -> wasmtime::Result<()> {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            match &state.wapc.host_response {
+                Some(response) => write(data, ptr, response),
+                None => Ok(()),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__host_response_len",
+        |caller: Caller<'_, HostState>| -> i32 {
+            caller
+                .data()
+                .wapc
+                .host_response
+                .as_ref()
+                .map_or(0, |r| saturate(r.len()))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__host_error",
+        |mut caller: Caller<'_, HostState>, ptr: i32| -> wasmtime::Result<()> {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            match &state.wapc.host_error {
+                Some(error) => write(data, ptr, error.as_bytes()),
+                None => Ok(()),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__host_error_len",
+        |caller: Caller<'_, HostState>| -> i32 {
+            caller
+                .data()
+                .wapc
+                .host_error
+                .as_ref()
+                .map_or(0, |e| saturate(e.len()))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "__console_log",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<()> {
+            let text = lossy_truncated(&read(&mut caller, ptr, len)?);
+            tracing::info!(policy = %caller.data().policy, message = %text, "policy console log");
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => Ok(memory),
+        _ => Err(wasmtime::Error::msg(
+            "waPC guest does not export its memory",
+        )),
+    }
+}
+
+fn range(ptr: i32, len: usize, memory_len: usize) -> wasmtime::Result<std::ops::Range<usize>> {
+    // Pointers are unsigned 32-bit offsets that wasm passes as i32.
+    let start = ptr as u32 as usize;
+    start
+        .checked_add(len)
+        .filter(|end| *end <= memory_len)
+        .map(|end| start..end)
+        .ok_or_else(|| wasmtime::Error::msg("waPC guest passed a buffer outside its memory"))
+}
+
+fn write(data: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let range = range(ptr, bytes.len(), data.len())?;
+    data[range].copy_from_slice(bytes);
+    Ok(())
+}
+
+fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    let memory = memory(caller)?;
+    let data = memory.data(&caller);
+    let range = range(ptr, len as u32 as usize, data.len())?;
+    Ok(data[range].to_vec())
+}
+
+fn saturate(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
+}
+
+fn lossy_truncated(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len().min(MAX_ERROR_LEN)];
+    String::from_utf8_lossy(bytes).into_owned()
+}
