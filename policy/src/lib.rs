@@ -1,1 +1,32 @@
 //! Kubewarden waPC policy that rewrites image references to a pull-through cache.
+//!
+//! The rewrite is plain functions over plain values ([`parse_reference`], [`Rewriter`],
+//! [`mutate`]), tested and benchmarked natively; built for `wasm32-wasip1` this crate is
+//! also `policy.wasm`, whose waPC entry points below only decode and encode.
+
+mod guest;
+mod mutate;
+mod reference;
+mod rewrite;
+mod settings;
+
+pub use guest::{validate, validate_settings};
+pub use mutate::{
+    AdmissionRequest, GroupVersionKind, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome, mutate,
+};
+pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
+pub use rewrite::{Rewrite, RewriteError, Rewriter, Unchanged};
+pub use settings::{DEFAULT_REGISTRIES, Layout, Rule, Settings, SettingsError};
+
+/// waPC entry point: the host calls it once after instantiating the module.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    use wapc_guest::register_function;
+    register_function("validate", validate);
+    register_function("validate_settings", validate_settings);
+    register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}

@@ -1,0 +1,69 @@
+//! Kubewarden's waPC calls: `validate` and `validate_settings` payloads in, responses out.
+//!
+//! Only decoding and encoding lives here; the decisions are in [`crate::mutate`] and
+//! [`crate::settings`]. The functions are plain `fn(&[u8]) -> CallResult`, so native tests call
+//! them exactly as the waPC registry in `lib.rs` does.
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use serde::Deserialize;
+
+use crate::mutate::AdmissionRequest;
+use crate::settings::{Settings, SettingsError};
+
+/// A payload the policy cannot act on. The evaluator reports it; the request is not judged.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// `validate` was not handed `{"settings": …, "request": …}`.
+    #[error("validate payload is not {{\"settings\", \"request\"}} JSON: {0}")]
+    Payload(#[source] serde_json::Error),
+    /// The settings were never validated, or were changed since.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A response could not be encoded (never expected: the types are plain).
+    #[error("cannot encode the response: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// What Kubewarden hands `validate`: the policy's settings and the `AdmissionRequest`.
+#[derive(Deserialize)]
+struct ValidationPayload {
+    #[serde(default)]
+    settings: Settings,
+    request: AdmissionRequest,
+}
+
+/// waPC `validate`: accepts every request, with the images rewritten when any changed.
+pub fn validate(payload: &[u8]) -> wapc_guest::CallResult {
+    Ok(respond(payload)?)
+}
+
+fn respond(payload: &[u8]) -> Result<Vec<u8>, GuestError> {
+    let payload: ValidationPayload =
+        serde_json::from_slice(payload).map_err(GuestError::Payload)?;
+    let rewriter = payload.settings.compile()?;
+    let outcome = rewriter.mutate_request(payload.request);
+    let response = ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object: outcome.mutated_object,
+        audit_annotations: None,
+        warnings: (!outcome.warnings.is_empty()).then_some(outcome.warnings),
+    };
+    serde_json::to_vec(&response).map_err(GuestError::Encode)
+}
+
+/// waPC `validate_settings`: a bad setting is an answer (`valid: false` naming the field), not
+/// a failed call, so Kubewarden shows the message when the policy is created.
+pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
+    let result = Settings::from_json(payload).and_then(|settings| settings.validate());
+    let response = SettingsValidationResponse {
+        valid: result.is_ok(),
+        message: result.err().map(|e| e.to_string()),
+    };
+    Ok(serde_json::to_vec(&response).map_err(GuestError::Encode)?)
+}
+
+#[cfg(test)]
+mod tests;

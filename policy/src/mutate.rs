@@ -1,0 +1,366 @@
+//! The admission request walk: every container image of a pod or pod template, rewritten in
+//! the raw JSON so that the patch derived from the result holds only what changed.
+//!
+//! The walk first reads the object and plans its edits without copying it; only a request
+//! that changes something pays for a mutated object (a copy for [`Rewriter::mutate`], none
+//! for [`Rewriter::mutate_request`], which owns the object it was handed).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::rewrite::{Rewrite, Rewriter};
+
+/// Label or annotation that opts an object out when set to `"false"`. On a workload it is
+/// read from the object and from its pod template (and a CronJob's job template).
+pub const OPT_OUT_KEY: &str = "pullthrough.dev/rewrite";
+
+/// Annotation recording the images that were rewritten: a JSON object from container name to
+/// the image as it was written, merged with what an earlier admission recorded.
+pub const ORIGINAL_IMAGES_ANNOTATION: &str = "pullthrough.dev/original-images";
+
+/// The kubelet marks the API copy of a static pod with this annotation; its spec must stay
+/// what the node's manifest says.
+const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Container lists of a pod spec, in the order the kubelet starts them.
+const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
+
+/// What the rewrite did to one admission request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The whole object with its images rewritten, or `None` when nothing changed.
+    pub mutated_object: Option<Value>,
+    /// One line per image left unchanged because it could not be rewritten.
+    pub warnings: Vec<String>,
+    /// How many `image` fields changed.
+    pub images_rewritten: usize,
+}
+
+/// The fields of an `admission.k8s.io/v1` `AdmissionRequest` the rewrite reads; the others
+/// are skipped without being built. Absent and `null` fields read as empty.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    #[serde(default, deserialize_with = "nullable")]
+    pub kind: GroupVersionKind,
+    #[serde(default, deserialize_with = "nullable")]
+    pub operation: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub sub_resource: String,
+    #[serde(default)]
+    pub object: Value,
+    #[serde(default)]
+    pub old_object: Value,
+}
+
+/// `AdmissionRequest.kind`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GroupVersionKind {
+    #[serde(default, deserialize_with = "nullable")]
+    pub kind: String,
+}
+
+fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
+/// `AdmissionReview`). See [`Rewriter::mutate`].
+pub fn mutate(rewriter: &Rewriter, request: &Value) -> Outcome {
+    rewriter.mutate(request)
+}
+
+impl Rewriter {
+    /// Rewrites the images of an `AdmissionRequest` given as JSON. The object is copied only
+    /// when an image changes.
+    pub fn mutate(&self, request: &Value) -> Outcome {
+        let str_at = |pointer: &str| {
+            request
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let view = View {
+            kind: str_at("/kind/kind"),
+            operation: str_at("/operation"),
+            sub_resource: str_at("/subResource"),
+            object: request.get("object").unwrap_or(&Value::Null),
+            old_object: request.get("oldObject").unwrap_or(&Value::Null),
+        };
+        let plan = self.plan(&view);
+        finish(plan, || view.object.clone())
+    }
+
+    /// Rewrites the images of an owned request, editing its object in place.
+    pub fn mutate_request(&self, request: AdmissionRequest) -> Outcome {
+        let view = View {
+            kind: &request.kind.kind,
+            operation: &request.operation,
+            sub_resource: &request.sub_resource,
+            object: &request.object,
+            old_object: &request.old_object,
+        };
+        let plan = self.plan(&view);
+        let AdmissionRequest { object, .. } = request;
+        finish(plan, || object)
+    }
+
+    fn plan(&self, view: &View<'_>) -> Plan {
+        let mut plan = Plan::default();
+        // DELETE carries no object to change and CONNECT no pod spec.
+        if matches!(view.operation, "DELETE" | "CONNECT") {
+            return plan;
+        }
+        let kind = match view.kind {
+            "" => view
+                .object
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            kind => kind,
+        };
+        let Some(paths) = PodPaths::of(kind) else {
+            return plan;
+        };
+        let lists: &[&'static str] = match view.sub_resource {
+            "" => &CONTAINER_LISTS,
+            // `kubectl debug` adds ephemeral containers through this subresource; the API
+            // server takes nothing else from the object, so no annotation either.
+            "ephemeralcontainers" if kind == "Pod" => &["ephemeralContainers"],
+            _ => return plan,
+        };
+        plan.annotate = view.sub_resource.is_empty();
+        let metadata = view.object.get("metadata");
+        if kind == "Pod" && annotation(metadata, MIRROR_POD_ANNOTATION).is_some() {
+            return plan;
+        }
+        let opted_out = std::iter::once(metadata)
+            .chain(paths.templates.iter().map(|path| at(view.object, path)))
+            .any(opts_out);
+        if opted_out {
+            return plan;
+        }
+        let Some(spec) = at(view.object, paths.spec) else {
+            return plan;
+        };
+        let old_spec = match view.operation {
+            "UPDATE" => at(view.old_object, paths.spec),
+            _ => None,
+        };
+        for &list in lists {
+            let Some(containers) = spec.get(list).and_then(Value::as_array) else {
+                continue;
+            };
+            for (index, container) in containers.iter().enumerate() {
+                self.plan_container(&mut plan, &paths, list, index, container, old_spec);
+            }
+        }
+        plan
+    }
+
+    fn plan_container(
+        &self,
+        plan: &mut Plan,
+        paths: &PodPaths,
+        list: &'static str,
+        index: usize,
+        container: &Value,
+        old_spec: Option<&Value>,
+    ) {
+        // An empty image is legal in a workload template: something else fills it in later.
+        let Some(image) = container
+            .get("image")
+            .and_then(Value::as_str)
+            .filter(|i| !i.is_empty())
+        else {
+            return;
+        };
+        let name = container.get("name").and_then(Value::as_str);
+        // An update that leaves an image as it was must not change it: for a pod that would
+        // restart the container, for an existing ephemeral container the API server refuses.
+        if let (Some(old_spec), Some(name)) = (old_spec, name)
+            && old_image(old_spec, list, name) == Some(image)
+        {
+            return;
+        }
+        let name = name.map_or_else(|| format!("{list}[{index}]"), str::to_owned);
+        match self.rewrite(image) {
+            Ok(Rewrite::Rewritten(rewritten)) => plan.edits.push(Edit {
+                spec: paths.spec,
+                list,
+                index,
+                name,
+                original: image.to_owned(),
+                rewritten,
+            }),
+            Ok(Rewrite::Unchanged(_)) => {}
+            Err(error) => plan.warnings.push(format!(
+                "pullthrough: image {image:?} of container {name:?} left unchanged: {error}"
+            )),
+        }
+    }
+}
+
+/// Builds the outcome; `object` is asked for only when there is something to change.
+fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
+    if plan.edits.is_empty() {
+        return Outcome {
+            mutated_object: None,
+            warnings: plan.warnings,
+            images_rewritten: 0,
+        };
+    }
+    let mut object = object();
+    if plan.annotate {
+        record_originals(&mut object, &plan.edits);
+    }
+    let images_rewritten = plan.edits.len();
+    for edit in plan.edits {
+        set_image(&mut object, edit);
+    }
+    Outcome {
+        mutated_object: Some(object),
+        warnings: plan.warnings,
+        images_rewritten,
+    }
+}
+
+struct View<'a> {
+    kind: &'a str,
+    operation: &'a str,
+    sub_resource: &'a str,
+    object: &'a Value,
+    old_object: &'a Value,
+}
+
+#[derive(Default)]
+struct Plan {
+    edits: Vec<Edit>,
+    warnings: Vec<String>,
+    annotate: bool,
+}
+
+struct Edit {
+    spec: &'static [&'static str],
+    list: &'static str,
+    index: usize,
+    name: String,
+    original: String,
+    rewritten: String,
+}
+
+/// Where a kind keeps its pod spec, and the template metadata that may opt it out.
+struct PodPaths {
+    spec: &'static [&'static str],
+    templates: &'static [&'static [&'static str]],
+}
+
+impl PodPaths {
+    fn of(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "Pod" => Self {
+                spec: &["spec"],
+                templates: &[],
+            },
+            "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "ReplicationController" => Self {
+                spec: &["spec", "template", "spec"],
+                templates: &[&["spec", "template", "metadata"]],
+            },
+            "CronJob" => Self {
+                spec: &["spec", "jobTemplate", "spec", "template", "spec"],
+                templates: &[
+                    &["spec", "jobTemplate", "metadata"],
+                    &["spec", "jobTemplate", "spec", "template", "metadata"],
+                ],
+            },
+            _ => return None,
+        })
+    }
+}
+
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+fn annotation<'a>(metadata: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    metadata?.get("annotations")?.get(key)
+}
+
+fn opts_out(metadata: Option<&Value>) -> bool {
+    let Some(metadata) = metadata else {
+        return false;
+    };
+    ["labels", "annotations"].iter().any(|field| {
+        metadata
+            .get(field)
+            .and_then(|m| m.get(OPT_OUT_KEY))
+            .and_then(Value::as_str)
+            == Some("false")
+    })
+}
+
+fn old_image<'a>(old_spec: &'a Value, list: &str, name: &str) -> Option<&'a str> {
+    old_spec
+        .get(list)?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))?
+        .get("image")?
+        .as_str()
+}
+
+fn set_image(object: &mut Value, edit: Edit) {
+    let container = edit
+        .spec
+        .iter()
+        .try_fold(object, |v, key| v.get_mut(key))
+        .and_then(|spec| spec.get_mut(edit.list))
+        .and_then(|list| list.get_mut(edit.index));
+    // The plan was made from this very object, so the container is there.
+    if let Some(Value::Object(container)) = container {
+        container.insert("image".to_owned(), Value::String(edit.rewritten));
+    }
+}
+
+/// Merges this admission's originals into the annotation, keyed by container name. A value
+/// that is not such a map (edited by hand) is replaced.
+fn record_originals(object: &mut Value, edits: &[Edit]) {
+    let Value::Object(object) = object else {
+        return;
+    };
+    let metadata = object.entry("metadata").or_insert(Value::Null);
+    if !metadata.is_object() {
+        *metadata = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(metadata) = metadata else {
+        return;
+    };
+    let annotations = metadata.entry("annotations").or_insert(Value::Null);
+    if !annotations.is_object() {
+        *annotations = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(annotations) = annotations else {
+        return;
+    };
+    let mut originals: BTreeMap<String, String> = annotations
+        .get(ORIGINAL_IMAGES_ANNOTATION)
+        .and_then(Value::as_str)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    for edit in edits {
+        originals.insert(edit.name.clone(), edit.original.clone());
+    }
+    // A map of strings always serialises; the fallback only keeps this free of a panic path.
+    let value = serde_json::to_string(&originals).unwrap_or_default();
+    annotations.insert(ORIGINAL_IMAGES_ANNOTATION.to_owned(), Value::String(value));
+}
+
+#[cfg(test)]
+mod tests;

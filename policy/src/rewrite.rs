@@ -1,0 +1,211 @@
+//! One image reference in, its rewrite (or the reason it stays) out.
+
+use crate::reference::{ParseError, Reference, parse_reference};
+use crate::settings::Layout;
+
+/// Validated settings, ready to rewrite references. Built by [`crate::Settings::compile`].
+#[derive(Debug, Clone)]
+pub struct Rewriter {
+    mirror: Target,
+    registries: Registries,
+    layout: Layout,
+    rules: Vec<Rule>,
+    exclude: Vec<glob::Pattern>,
+}
+
+/// `host[:port]` plus an optional path prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    host: String,
+    prefix: String,
+}
+
+impl Target {
+    pub(crate) fn new(host: &str, prefix: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Registries {
+    /// Every registry but the mirror and the rule targets.
+    All,
+    /// Lowercase hosts, Docker Hub as `docker.io`.
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// Lowercase host, Docker Hub as `docker.io`.
+    pub(crate) registry: String,
+    pub(crate) target: Target,
+}
+
+/// What [`Rewriter::rewrite`] decided for a valid reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rewrite {
+    /// The reference to use instead.
+    Rewritten(String),
+    /// Leave the image as it is.
+    Unchanged(Unchanged),
+}
+
+/// Why a valid reference is left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unchanged {
+    /// Already on the mirror or a rule's target: rewriting again would not be idempotent.
+    OnCache,
+    /// Its registry is neither in `registries` nor in `rules`.
+    RegistryNotSelected,
+    /// It matches an `exclude` pattern.
+    Excluded,
+}
+
+/// An image that cannot be rewritten; the admission request still succeeds, with a warning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    /// The image is not a reference the container runtime would accept either.
+    #[error("not a valid image reference: {0}")]
+    Parse(#[from] ParseError),
+    /// The rewrite would not parse back, e.g. too long, or a `host:port` as a path component.
+    #[error("its rewrite {rewritten:?} would not be a valid reference: {source}{hint}")]
+    Invalid {
+        rewritten: String,
+        #[source]
+        source: ParseError,
+        /// Set when a rule could express what the layout cannot.
+        hint: String,
+    },
+}
+
+impl Rewriter {
+    pub(crate) fn new(
+        mirror: Target,
+        registries: Registries,
+        layout: Layout,
+        rules: Vec<Rule>,
+        exclude: Vec<glob::Pattern>,
+    ) -> Self {
+        Self {
+            mirror,
+            registries,
+            layout,
+            rules,
+            exclude,
+        }
+    }
+
+    /// Decides what becomes of one `image` value.
+    pub fn rewrite(&self, image: &str) -> Result<Rewrite, RewriteError> {
+        let reference = parse_reference(image)?;
+        let domain = reference.domain();
+        if self.is_cache_host(domain) {
+            return Ok(Rewrite::Unchanged(Unchanged::OnCache));
+        }
+        let (target, registry_dir) = match self
+            .rules
+            .iter()
+            .find(|r| same_registry(&r.registry, domain))
+        {
+            Some(rule) => (&rule.target, false),
+            None if self.selects(domain) => (&self.mirror, self.layout == Layout::Prefixed),
+            None => return Ok(Rewrite::Unchanged(Unchanged::RegistryNotSelected)),
+        };
+        if self.is_excluded(&reference) {
+            return Ok(Rewrite::Unchanged(Unchanged::Excluded));
+        }
+        let mut rewritten =
+            String::with_capacity(image.len() + target.host.len() + target.prefix.len() + 32);
+        rewritten.push_str(&target.host);
+        for part in [
+            target.prefix.as_str(),
+            if registry_dir { domain } else { "" },
+        ] {
+            if !part.is_empty() {
+                rewritten.push('/');
+                rewritten.push_str(part);
+            }
+        }
+        if registry_dir {
+            // Path components are lowercase; registry hosts compare case-insensitively.
+            let start = rewritten.len() - domain.len();
+            rewritten[start..].make_ascii_lowercase();
+        }
+        rewritten.push('/');
+        rewritten.push_str(reference.path());
+        reference.write_suffix(&mut rewritten);
+        self.check(rewritten, &target.host, registry_dir.then_some(domain))
+    }
+
+    /// The rewrite must parse back to the same registry, or the runtime would pull from
+    /// somewhere else (or not at all).
+    fn check(
+        &self,
+        rewritten: String,
+        host: &str,
+        prefixed: Option<&str>,
+    ) -> Result<Rewrite, RewriteError> {
+        let hint = |source: ParseError, rewritten: String| RewriteError::Invalid {
+            hint: match prefixed {
+                Some(domain) if domain.contains([':', '[']) => format!(
+                    " (the prefixed layout cannot hold a port or IPv6 address; add a rule for registry {domain:?})"
+                ),
+                _ => String::new(),
+            },
+            rewritten,
+            source,
+        };
+        match parse_reference(&rewritten) {
+            Ok(parsed) if parsed.domain() == host => {}
+            Ok(_) => return Err(hint(ParseError::InvalidFormat, rewritten)),
+            Err(source) => return Err(hint(source, rewritten)),
+        }
+        Ok(Rewrite::Rewritten(rewritten))
+    }
+
+    fn is_cache_host(&self, domain: &str) -> bool {
+        domain.eq_ignore_ascii_case(&self.mirror.host)
+            || self
+                .rules
+                .iter()
+                .any(|r| domain.eq_ignore_ascii_case(&r.target.host))
+    }
+
+    fn selects(&self, domain: &str) -> bool {
+        match &self.registries {
+            // A name whose first component failed the domain grammar has no registry.
+            Registries::All => !domain.is_empty(),
+            Registries::List(hosts) => hosts.iter().any(|h| same_registry(h, domain)),
+        }
+    }
+
+    /// Go's `reference.Match`: the pattern against the whole reference, then against its name.
+    fn is_excluded(&self, reference: &Reference<'_>) -> bool {
+        if self.exclude.is_empty() {
+            return false;
+        }
+        let domain = reference.domain().to_ascii_lowercase();
+        let name = format!("{domain}/{}", reference.path());
+        let mut full = name.clone();
+        reference.write_suffix(&mut full);
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        self.exclude
+            .iter()
+            .any(|p| p.matches_with(&full, options) || p.matches_with(&name, options))
+    }
+}
+
+/// `registry` is already lowercase; `docker.io` is how the parser spells Docker Hub.
+fn same_registry(registry: &str, domain: &str) -> bool {
+    registry.eq_ignore_ascii_case(domain)
+}
+
+#[cfg(test)]
+mod tests;

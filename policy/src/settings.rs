@@ -1,0 +1,254 @@
+//! The policy settings as users write them, and their validation.
+//!
+//! [`Settings`] is the serde shape (camelCase, unknown fields rejected); [`Settings::compile`]
+//! checks every field and produces the [`Rewriter`] that does the work, so a setting that is
+//! wrong is reported once, by name, when the policy is loaded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::reference::{is_domain_and_port, is_path_component};
+use crate::rewrite::{Registries, Rewriter, Rule as CompiledRule, Target};
+
+/// The registries rewritten when `registries` is not given: the upstreams of the zot sync
+/// configuration users start from.
+pub const DEFAULT_REGISTRIES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "gcr.io"];
+
+/// Policy settings (`spec.settings` of a Kubewarden policy, or the host's policies file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    /// The pull-through cache: `host[:port]` optionally followed by a path prefix.
+    #[serde(default)]
+    pub mirror: String,
+    /// Source registries to rewrite; `["*"]` means every registry but the mirror.
+    #[serde(default = "default_registries")]
+    pub registries: Vec<String>,
+    /// Where a selected image goes below the mirror.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Per-registry targets, checked before `registries` and `layout`.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Glob patterns over the normalised reference (`docker.io/library/nginx:1.27`) or its
+    /// name (`docker.io/library/nginx`) that are never rewritten.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn default_registries() -> Vec<String> {
+    DEFAULT_REGISTRIES.iter().map(|r| (*r).to_owned()).collect()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mirror: String::new(),
+            registries: default_registries(),
+            layout: Layout::default(),
+            rules: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// How a rewritten image's path is formed below the mirror.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Layout {
+    /// `mirror/<repository path>`: what zot's plain on-demand sync serves.
+    #[default]
+    Flat,
+    /// `mirror/<source registry>/<repository path>`: keeps `ghcr.io/foo/bar` and
+    /// `docker.io/foo/bar` apart; matches zot `content[].destination`.
+    Prefixed,
+}
+
+/// An explicit target for one source registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rule {
+    /// The source registry host[:port], compared case-insensitively.
+    pub registry: String,
+    /// `host[:port]` optionally followed by a path; the repository path is appended.
+    pub target: String,
+}
+
+/// A setting that cannot work, named by its path in the settings document.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The settings document is not valid JSON of the right shape.
+    #[error("settings are not valid: {0}")]
+    Deserialize(#[source] serde_json::Error),
+    /// No mirror was given.
+    #[error(
+        "settings.mirror is required: the pull-through cache as host[:port][/path], \
+         e.g. registry-mirror.example.com"
+    )]
+    MirrorMissing,
+    /// A mirror or rule target that is not `host[:port][/path]`.
+    #[error(
+        "settings.{field} must be host[:port] optionally followed by a path, got {value:?}: {reason}"
+    )]
+    InvalidTarget {
+        field: String,
+        value: String,
+        reason: &'static str,
+    },
+    /// A source registry that no image reference could ever name.
+    #[error(
+        "settings.{field} must be a registry host[:port] such as ghcr.io, got {value:?}: {reason}"
+    )]
+    InvalidRegistry {
+        field: String,
+        value: String,
+        reason: &'static str,
+    },
+    /// `*` given together with other registries.
+    #[error("settings.registries: \"*\" (every registry) must be the only entry")]
+    WildcardNotAlone,
+    /// Two rules for the same registry.
+    #[error("settings.{field}: registry {registry:?} already has a rule")]
+    DuplicateRule { field: String, registry: String },
+    /// An exclude pattern that is not a glob.
+    #[error("settings.{field} is not a valid glob pattern, got {value:?}: {source}")]
+    InvalidExclude {
+        field: String,
+        value: String,
+        #[source]
+        source: glob::PatternError,
+    },
+}
+
+impl Settings {
+    /// Reads settings from JSON, as `validate_settings` and each `validate` call receive them.
+    pub fn from_json(json: &[u8]) -> Result<Self, SettingsError> {
+        serde_json::from_slice(json).map_err(SettingsError::Deserialize)
+    }
+
+    /// Checks every field; the error names the first one that is wrong.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.compile().map(drop)
+    }
+
+    /// Validates the settings and prepares them for rewriting.
+    pub fn compile(&self) -> Result<Rewriter, SettingsError> {
+        if self.mirror.is_empty() {
+            return Err(SettingsError::MirrorMissing);
+        }
+        let mirror = parse_target("mirror", &self.mirror)?;
+        let registries = if self.registries.iter().any(|r| r == "*") {
+            if self.registries.len() != 1 {
+                return Err(SettingsError::WildcardNotAlone);
+            }
+            Registries::All
+        } else {
+            let hosts = self
+                .registries
+                .iter()
+                .enumerate()
+                .map(|(i, r)| parse_registry(&format!("registries[{i}]"), r))
+                .collect::<Result<_, _>>()?;
+            Registries::List(hosts)
+        };
+        let mut rules: Vec<CompiledRule> = Vec::with_capacity(self.rules.len());
+        for (i, rule) in self.rules.iter().enumerate() {
+            let registry = parse_registry(&format!("rules[{i}].registry"), &rule.registry)?;
+            if rules.iter().any(|r| r.registry == registry) {
+                return Err(SettingsError::DuplicateRule {
+                    field: format!("rules[{i}].registry"),
+                    registry: rule.registry.clone(),
+                });
+            }
+            let target = parse_target(&format!("rules[{i}].target"), &rule.target)?;
+            rules.push(CompiledRule { registry, target });
+        }
+        let exclude = self
+            .exclude
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| {
+                glob::Pattern::new(pattern).map_err(|source| SettingsError::InvalidExclude {
+                    field: format!("exclude[{i}]"),
+                    value: pattern.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Rewriter::new(
+            mirror,
+            registries,
+            self.layout,
+            rules,
+            exclude,
+        ))
+    }
+}
+
+impl kubewarden_policy_sdk::settings::Validatable for Settings {
+    fn validate(&self) -> Result<(), String> {
+        Settings::validate(self).map_err(|e| e.to_string())
+    }
+}
+
+/// Why a host cannot be a registry: the reference grammar decides what the runtime will read
+/// as a registry, so a setting outside it could never match or would be misread.
+fn host_problem(host: &str) -> Option<&'static str> {
+    if host.contains("://") {
+        Some("leave out the scheme")
+    } else if !is_domain_and_port(host) {
+        Some("not a host name, IPv4 or [IPv6] address with an optional :port")
+    } else if !(host == "localhost" || host.contains(['.', ':'])) {
+        Some(
+            "a registry host contains '.' or ':' or is localhost, otherwise it reads as a Docker Hub namespace",
+        )
+    } else {
+        None
+    }
+}
+
+/// A source registry: compared case-insensitively, and Docker Hub has two spellings.
+fn parse_registry(field: &str, value: &str) -> Result<String, SettingsError> {
+    if let Some(reason) = host_problem(value) {
+        return Err(SettingsError::InvalidRegistry {
+            field: field.to_owned(),
+            value: value.to_owned(),
+            reason,
+        });
+    }
+    let host = value.to_ascii_lowercase();
+    Ok(if host == "index.docker.io" {
+        "docker.io".to_owned()
+    } else {
+        host
+    })
+}
+
+/// `host[:port][/path]` for the mirror or a rule's target.
+fn parse_target(field: &str, value: &str) -> Result<Target, SettingsError> {
+    let invalid = |reason| SettingsError::InvalidTarget {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    let (host, prefix) = match value.split_once('/') {
+        Some((host, prefix)) => (host, prefix),
+        None => (value, ""),
+    };
+    let problem = if value.contains("://") {
+        Some("leave out the scheme")
+    } else {
+        host_problem(host)
+    };
+    if let Some(reason) = problem {
+        return Err(invalid(reason));
+    }
+    if value.contains('/') && !prefix.split('/').all(is_path_component) {
+        return Err(invalid(
+            "each path component must be lowercase letters and digits separated by '.', '_', '__' or '-'",
+        ));
+    }
+    Ok(Target::new(host, prefix))
+}
+
+#[cfg(test)]
+mod tests;
