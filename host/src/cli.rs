@@ -18,6 +18,8 @@ pub enum Command {
     /// Evaluate one AdmissionReview against a policy module offline and print the response
     /// (the same output shape as `kwctl run`).
     Run(crate::run::RunArgs),
+    /// Serve the admission webhook over HTTPS (generates its certificate unless given one).
+    Serve(Box<crate::serve::ServeArgs>),
     /// Generate a CA and a serving certificate for the webhook Service.
     Cert(crate::cert::CertArgs),
     /// Create or update the MutatingWebhookConfiguration in the current cluster.

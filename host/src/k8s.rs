@@ -18,20 +18,20 @@ pub const FIELD_MANAGER: &str = "pullthrough";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no Kubernetes cluster configuration found (no kubeconfig, not running in a pod)")]
-    NoCluster(#[source] kube::config::InferConfigError),
+    NoCluster(#[source] Box<kube::config::InferConfigError>),
     #[error("could not build a Kubernetes client from the cluster configuration")]
-    Client(#[source] kube::Error),
+    Client(#[source] Box<kube::Error>),
     #[error("could not apply MutatingWebhookConfiguration {name:?}")]
     Apply {
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("could not delete MutatingWebhookConfiguration {name:?}")]
     Delete {
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("could not {verb} Secret {namespace}/{name}")]
     Secret {
@@ -39,7 +39,7 @@ pub enum Error {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("Secret {name} does not hold ca.crt, ca.key, tls.crt and tls.key as PEM")]
     IncompleteSecret { name: String },
@@ -52,8 +52,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A client for the cluster we run in or the current kubeconfig context, or
 /// [`Error::NoCluster`] when there is neither.
 pub async fn client() -> Result<Client> {
-    let config = kube::Config::infer().await.map_err(Error::NoCluster)?;
-    Client::try_from(config).map_err(Error::Client)
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| Error::NoCluster(Box::new(e)))?;
+    Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
 }
 
 /// Creates or updates the webhook configuration by server-side apply, owning every field it sets.
@@ -68,7 +70,10 @@ pub async fn apply(
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(&name, &params, &Patch::Apply(config))
         .await
-        .map_err(|source| Error::Apply { name, source })
+        .map_err(|source| Error::Apply {
+            name,
+            source: Box::new(source),
+        })
 }
 
 /// Deletes the webhook configuration. `Ok(false)` when it was not there.
@@ -79,7 +84,7 @@ pub async fn unregister(client: &Client, name: &str) -> Result<bool> {
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
         Err(source) => Err(Error::Delete {
             name: name.to_owned(),
-            source,
+            source: Box::new(source),
         }),
     }
 }

@@ -9,6 +9,7 @@ pub mod manifests;
 pub mod policies;
 pub mod register;
 pub mod run;
+pub mod serve;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -26,6 +26,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&response)?);
             Ok(())
         }
+        Command::Serve(args) => {
+            let runtime =
+                pullthrough::serve::runtime(&args).context("could not start the async runtime")?;
+            runtime.block_on(pullthrough::serve::run(*args))
+        }
         Command::Cert(args) => {
             let written = pullthrough::cert::run(&args).context("pullthrough cert")?;
             for file in &written.files {

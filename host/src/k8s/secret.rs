@@ -120,7 +120,7 @@ impl SharedMaterial {
             verb,
             namespace: self.namespace.clone(),
             name: self.secret.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 }
