@@ -58,3 +58,9 @@ post() {
 decoded_patch() {
   python3 -c 'import base64,json,sys; r=json.load(sys.stdin)["response"]; print(json.dumps(json.loads(base64.b64decode(r["patch"])), sort_keys=True))'
 }
+
+# assert_review EXPECTED_JSON: compares the AdmissionReview response on stdin with the expected
+# file — every response field exactly, and the base64 patch decoded and compared as JSON.
+assert_review() {
+  python3 "$BATS_TEST_DIRNAME/assert_review.py" "$1"
+}

@@ -1,5 +1,7 @@
 //! Logging: text or JSON lines on stderr, with the noise of our dependencies filtered out.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -53,8 +55,10 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(args: &LogArgs) -> Result<(), tracing_subscriber::filter::ParseError> {
     let filter = filter(&args.log)?;
+    // Colour only on a terminal: escape codes in a log file or collector break every grep.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // Ignore a second init: tests may share a process with a subscriber already set.
     let _ = match args.log_format {
