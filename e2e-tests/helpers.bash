@@ -25,7 +25,7 @@ start_server() {
   "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
     >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.log" &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     if curl -sk --max-time 1 "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
       return 0
     fi
