@@ -149,7 +149,8 @@ pub struct ResponseStatus {
 }
 
 /// An outgoing `admission.k8s.io/v1` AdmissionResponse, serialised exactly as Kubernetes (and
-/// `kwctl run`) expect: absent fields are omitted, `patch` is base64 of the JSONPatch text.
+/// `kwctl run`) expect: absent fields are omitted, `patch` is base64 of the JSONPatch text, and
+/// the fields come in policy-evaluator's order so `pullthrough run` prints what `kwctl run` does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AdmissionResponse {
@@ -166,12 +167,12 @@ pub struct AdmissionResponse {
     /// Why, when the policy said so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ResponseStatus>,
-    /// Warnings shown to the client.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warnings: Option<Vec<String>>,
     /// Added to the audit event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_annotations: Option<BTreeMap<String, String>>,
+    /// Warnings shown to the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
 }
 
 impl AdmissionResponse {

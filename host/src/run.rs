@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Wall-clock budget of the evaluation, in milliseconds.
     #[arg(long, env = "PULLTHROUGH_TIMEOUT_MS", default_value_t = 2000)]
     pub timeout_ms: u64,
+    /// Cache compiled modules here (keyed by module sha256 and wasmtime build), so later runs skip
+    /// compilation.
+    #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
+    pub module_cache_dir: Option<PathBuf>,
     /// The policy module: a path, optionally prefixed with `file://`.
     pub module: String,
 }
@@ -112,6 +116,7 @@ pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
         timeout: std::time::Duration::from_millis(args.timeout_ms),
         // One instance: on-demand allocation starts faster than reserving a pool.
         pooling: false,
+        cache_dir: args.module_cache_dir.clone(),
         ..RuntimeConfig::default()
     })
     .map_err(RunError::Engine)?;

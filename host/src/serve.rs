@@ -13,10 +13,10 @@ use serde_json::json;
 
 use crate::cert::ServiceArgs;
 use crate::k8s;
-use crate::policies::{PolicyRegistry, PolicySource};
+use crate::policies::{PolicyArgs, PolicyRegistry};
 use crate::register::WebhookArgs;
 use crate::server::{self, AppState, FailureMode};
-use crate::wasm::{Runtime, RuntimeConfig};
+use crate::wasm::Runtime;
 
 /// Flags of `pullthrough serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,6 +26,8 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub service: ServiceArgs,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -51,35 +53,26 @@ pub struct ServeArgs {
     pub worker_threads: usize,
 }
 
-/// Which policies are served.
+/// Settings of the embedded mirror policy (ignored with `--policies`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct PolicyArgs {
+pub struct MirrorArgs {
     /// Registry host (and optional path prefix) of the pull-through cache; serves the embedded
     /// policy with `{"mirror": MIRROR}`.
     #[arg(long, env = "PULLTHROUGH_MIRROR", required_unless_present_any = ["policies", "settings_json"])]
     pub mirror: Option<String>,
-    /// Full settings of the embedded policy as JSON (instead of --mirror).
+    /// Full settings of the embedded policy as JSON (instead of --mirror), e.g.
+    /// `{"mirror":"m.example.com","layout":"prefixed"}`.
     #[arg(long, env = "PULLTHROUGH_SETTINGS_JSON", conflicts_with_all = ["mirror", "policies"])]
     pub settings_json: Option<String>,
-    /// A policies file (Kubewarden policy-server `policies.yml` shape); its first policy answers
-    /// `/mutate`, every one answers `/validate/{name}`. Hot-reloaded on change and SIGHUP.
-    #[arg(long, env = "PULLTHROUGH_POLICIES", conflicts_with = "mirror")]
-    pub policies: Option<PathBuf>,
 }
 
-impl PolicyArgs {
-    pub fn source(&self) -> anyhow::Result<PolicySource> {
-        if let Some(path) = &self.policies {
-            return Ok(PolicySource::File(path.clone()));
-        }
-        let settings = match (&self.settings_json, &self.mirror) {
+impl MirrorArgs {
+    fn settings(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(match (&self.settings_json, &self.mirror) {
             (Some(text), _) => serde_json::from_str(text).context("--settings-json is not JSON")?,
             (None, Some(mirror)) => json!({ "mirror": mirror }),
-            (None, None) => {
-                anyhow::bail!("one of --mirror, --settings-json or --policies is required")
-            }
-        };
-        Ok(PolicySource::Embedded { settings })
+            (None, None) => json!({}),
+        })
     }
 }
 
@@ -122,8 +115,9 @@ pub fn runtime(args: &ServeArgs) -> std::io::Result<tokio::runtime::Runtime> {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
-    let source = args.policy.source()?;
-    let wasm = Runtime::new(RuntimeConfig::default()).context("could not start the wasm engine")?;
+    let source = args.policy.source(args.mirror.settings()?);
+    let wasm =
+        Runtime::new(args.policy.runtime_config()?).context("could not start the wasm engine")?;
     let registry = PolicyRegistry::load(wasm, source)
         .await
         .context("could not load the policies")?;

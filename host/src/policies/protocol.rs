@@ -134,10 +134,13 @@ impl LoadedPolicy {
 
     /// `{"request": <request without nulls>, "settings": <settings>}`.
     fn payload(&self, request: &AdmissionRequest) -> Vec<u8> {
-        let request = strip_nulls(request.fields());
+        let request = WithoutNulls {
+            fields: request.fields(),
+            top_level: true,
+        };
         let mut payload = Vec::with_capacity(256 + self.settings_json.len());
         payload.extend_from_slice(br#"{"request":"#);
-        // Serialising a `Map` of `Value`s cannot fail.
+        // Serialising JSON values into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut payload, &request);
         payload.extend_from_slice(br#","settings":"#);
         payload.extend_from_slice(self.settings_json.as_bytes());
@@ -207,19 +210,35 @@ fn to_evaluation(
 /// `#[serde(default)]` string fields (`subResource`, `namespace`, ...) deserialise. Inside
 /// `object` and `oldObject` nothing is touched: the patch is a diff against `object` exactly as
 /// it was sent, and typed Kubernetes structs take `null` for optional fields.
-fn strip_nulls(fields: &Map<String, Value>) -> Map<String, Value> {
-    fields
-        .iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| {
-            let value = match (key.as_str(), value) {
-                ("object" | "oldObject", _) => value.clone(),
-                (_, Value::Object(map)) => Value::Object(strip_nulls(map)),
-                _ => value.clone(),
-            };
-            (key.clone(), value)
-        })
-        .collect()
+///
+/// Serialises straight from the borrowed request: no copy of the object tree per evaluation.
+struct WithoutNulls<'a> {
+    fields: &'a Map<String, Value>,
+    top_level: bool,
+}
+
+impl serde::Serialize for WithoutNulls<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.fields.iter().filter(|(_, value)| !value.is_null()) {
+            match value {
+                Value::Object(fields)
+                    if !(self.top_level && matches!(key.as_str(), "object" | "oldObject")) =>
+                {
+                    map.serialize_entry(
+                        key,
+                        &WithoutNulls {
+                            fields,
+                            top_level: false,
+                        },
+                    )?;
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
 }
 
 /// Patch operations that replace a container's `image`.

@@ -159,25 +159,41 @@ impl PolicyRegistry {
     /// and a SIGHUP handler. Must be called inside a Tokio runtime; stops when the returned
     /// [`Reloader`] is dropped.
     pub fn spawn_reloader(&self) -> Result<Reloader, PolicyError> {
+        self.spawn_reloader_on(true, true)
+    }
+
+    /// [`Self::spawn_reloader`] with each trigger chosen: file changes, SIGHUP.
+    pub fn spawn_reloader_on(
+        &self,
+        watch_files: bool,
+        sighup: bool,
+    ) -> Result<Reloader, PolicyError> {
         let (changed, mut changes) = mpsc::unbounded_channel::<()>();
         let watcher = match &self.inner.source {
-            PolicySource::File(path) => Some(FileWatcher::new(self, path, changed.clone())?),
-            PolicySource::Embedded { .. } => None,
-        };
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(PolicyError::Watch)?;
-        let on_signal = changed;
-        let signals = tokio::spawn(async move {
-            while hangup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading policies");
-                if on_signal.send(()).is_err() {
-                    break;
-                }
+            PolicySource::File(path) if watch_files => {
+                Some(FileWatcher::new(self, path, changed.clone())?)
             }
-        });
+            _ => None,
+        };
+        let mut tasks = Vec::new();
+        if sighup {
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(PolicyError::Watch)?;
+            let on_signal = changed.clone();
+            tasks.push(tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading policies");
+                    if on_signal.send(()).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        // The watcher and the signal task hold their own senders.
+        drop(changed);
         let registry = self.clone();
         let interesting = watcher.as_ref().map(|w| Arc::clone(&w.interesting));
-        let reloads = tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             while changes.recv().await.is_some() {
                 tokio::time::sleep(SETTLE).await;
                 while changes.try_recv().is_ok() {}
@@ -188,10 +204,10 @@ impl PolicyRegistry {
                         registry.watched_files();
                 }
             }
-        });
+        }));
         Ok(Reloader {
             _watcher: watcher,
-            tasks: vec![signals, reloads],
+            tasks,
         })
     }
 

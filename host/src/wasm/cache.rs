@@ -71,3 +71,77 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module_bytes() -> Vec<u8> {
+        wat::parse_str(r#"(module (func (export "answer") (result i32) i32.const 42))"#)
+            .expect("valid wat")
+    }
+
+    fn answer(engine: &Engine, module: &Module) -> i32 {
+        let mut store = wasmtime::Store::new(engine, ());
+        let instance = wasmtime::Instance::new(&mut store, module, &[]).expect("instantiates");
+        let answer = instance
+            .get_typed_func::<(), i32>(&mut store, "answer")
+            .expect("export");
+        answer.call(&mut store, ()).expect("runs")
+    }
+
+    #[test]
+    fn a_compiled_module_is_stored_then_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Engine::default();
+        let bytes = module_bytes();
+        let module = compile(&engine, &bytes, Some(dir.path())).expect("compiles");
+        assert_eq!(answer(&engine, &module), 42);
+        let entries: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(entries, vec![entry_path(&engine, &bytes, dir.path())]);
+        let name = entries[0]
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(&sha256_hex(&bytes)), "{name}");
+
+        let cached = compile(&engine, &bytes, Some(dir.path())).expect("loads from cache");
+        assert_eq!(answer(&engine, &cached), 42);
+    }
+
+    #[test]
+    fn a_corrupt_cache_entry_is_recompiled_and_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Engine::default();
+        let bytes = module_bytes();
+        let path = entry_path(&engine, &bytes, dir.path());
+        std::fs::write(&path, b"not a compiled module").expect("write");
+        let module = compile(&engine, &bytes, Some(dir.path())).expect("recompiles");
+        assert_eq!(answer(&engine, &module), 42);
+        assert_ne!(
+            std::fs::read(&path).expect("entry"),
+            b"not a compiled module"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_cache_only_costs_a_compilation() {
+        let engine = Engine::default();
+        let module = compile(
+            &engine,
+            &module_bytes(),
+            Some(Path::new("/proc/no-such-dir")),
+        )
+        .expect("compiles anyway");
+        assert_eq!(answer(&engine, &module), 42);
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab]), "000fab");
+    }
+}

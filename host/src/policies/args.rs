@@ -1,0 +1,155 @@
+//! Engine and policy flags, for a command to `#[command(flatten)]` (the server's `serve`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::PolicySource;
+use crate::wasm::RuntimeConfig;
+
+/// Where policies come from and the limits guests run under.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// Policies file (Kubewarden `policies.yml` shape); without it the embedded mirror policy is
+    /// served as `pullthrough`.
+    #[arg(long, env = "PULLTHROUGH_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// Guest calls running at once; more wait. Defaults to the number of CPUs.
+    #[arg(long, env = "PULLTHROUGH_MAX_CONCURRENCY")]
+    pub max_concurrency: Option<usize>,
+    /// Wall-clock budget of one evaluation, in milliseconds (a policy's `timeoutEvalSeconds`
+    /// overrides it).
+    #[arg(long, env = "PULLTHROUGH_POLICY_TIMEOUT_MS", default_value_t = 2000)]
+    pub policy_timeout_ms: u64,
+    /// Linear-memory cap of one guest, in MiB.
+    #[arg(long, env = "PULLTHROUGH_POLICY_MEMORY_MIB", default_value_t = 128)]
+    pub policy_memory_mib: usize,
+    /// Allocate guest instances on demand instead of from wasmtime's pre-reserved pool.
+    #[arg(long, env = "PULLTHROUGH_NO_POOLING")]
+    pub no_pooling: bool,
+    /// Cache compiled modules in this directory so restarts skip compilation.
+    #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
+    pub module_cache_dir: Option<PathBuf>,
+}
+
+/// A flag value that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// See the message.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl PolicyArgs {
+    /// The runtime configuration these flags describe.
+    pub fn runtime_config(&self) -> Result<RuntimeConfig, ArgsError> {
+        if self.max_concurrency == Some(0) {
+            return Err(ArgsError::Invalid("--max-concurrency must be at least 1"));
+        }
+        if self.policy_timeout_ms == 0 {
+            return Err(ArgsError::Invalid("--policy-timeout-ms must be at least 1"));
+        }
+        if self.policy_memory_mib == 0 || self.policy_memory_mib > 4096 {
+            return Err(ArgsError::Invalid(
+                "--policy-memory-mib must be between 1 and 4096 (wasm32 address space)",
+            ));
+        }
+        let defaults = RuntimeConfig::default();
+        Ok(RuntimeConfig {
+            max_concurrency: self.max_concurrency.unwrap_or(defaults.max_concurrency),
+            timeout: Duration::from_millis(self.policy_timeout_ms),
+            memory_limit: self.policy_memory_mib * 1024 * 1024,
+            pooling: !self.no_pooling,
+            cache_dir: self.module_cache_dir.clone(),
+        })
+    }
+
+    /// The policies file if one was given, else the embedded policy with `embedded_settings`
+    /// (for example `{"mirror": …}` from the server's `--mirror`).
+    pub fn source(&self, embedded_settings: Value) -> PolicySource {
+        match &self.policies {
+            Some(path) => PolicySource::File(path.clone()),
+            None => PolicySource::Embedded {
+                settings: embedded_settings,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        policy: PolicyArgs,
+    }
+
+    fn parse(args: &[&str]) -> PolicyArgs {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+            .expect("parses")
+            .policy
+    }
+
+    #[test]
+    fn flags_become_a_runtime_config() {
+        let args = parse(&[
+            "--max-concurrency",
+            "3",
+            "--policy-timeout-ms",
+            "250",
+            "--policy-memory-mib",
+            "32",
+            "--no-pooling",
+            "--module-cache-dir",
+            "/var/cache/pt",
+        ]);
+        assert_eq!(
+            args.runtime_config().expect("valid"),
+            RuntimeConfig {
+                max_concurrency: 3,
+                timeout: Duration::from_millis(250),
+                memory_limit: 32 * 1024 * 1024,
+                pooling: false,
+                cache_dir: Some(PathBuf::from("/var/cache/pt")),
+            }
+        );
+        assert_eq!(
+            args.source(serde_json::json!({"mirror": "m"})),
+            PolicySource::Embedded {
+                settings: serde_json::json!({"mirror": "m"})
+            }
+        );
+        let args = parse(&["--policies", "/etc/p.yml"]);
+        assert_eq!(
+            args.source(Value::Null),
+            PolicySource::File("/etc/p.yml".into())
+        );
+    }
+
+    #[test]
+    fn impossible_values_are_refused() {
+        let cases = [
+            (
+                vec!["--max-concurrency", "0"],
+                "--max-concurrency must be at least 1",
+            ),
+            (
+                vec!["--policy-timeout-ms", "0"],
+                "--policy-timeout-ms must be at least 1",
+            ),
+            (
+                vec!["--policy-memory-mib", "0"],
+                "--policy-memory-mib must be between 1 and 4096 (wasm32 address space)",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = parse(&args).runtime_config().expect_err("refused");
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The registry's error types: per-request evaluation failures and load failures.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::wasm::{CallError, LoadError};
+
+/// Why a request could not be evaluated. Each variant concerns that request only; the server
+/// turns it into a fail-open or fail-closed answer.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    /// No policy of that name is configured.
+    #[error("no policy named {0:?}")]
+    UnknownPolicy(String),
+    /// The policy is configured but no version of it loaded successfully yet.
+    #[error("policy {0:?} is not loaded")]
+    NotLoaded(String),
+    /// The guest ran past its deadline.
+    #[error("policy evaluation timed out after {0:?}")]
+    Timeout(Duration),
+    /// The guest exhausted its memory cap.
+    #[error("policy exceeded its memory limit of {limit} bytes")]
+    MemoryLimit {
+        /// The cap.
+        limit: usize,
+        /// The trap that followed.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The guest trapped.
+    #[error("policy trapped")]
+    Trap(#[source] wasmtime::Error),
+    /// The guest reported an error instead of a verdict.
+    #[error("policy returned an error: {0}")]
+    Guest(String),
+    /// The guest's answer is not a Kubewarden ValidationResponse.
+    #[error("policy answered something that is not a ValidationResponse")]
+    InvalidResponse(#[source] serde_json::Error),
+    /// A host-side failure (instantiation, task panic).
+    #[error("internal error evaluating the policy")]
+    Internal(#[source] CallError),
+}
+
+impl EvaluationError {
+    /// A low-cardinality label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnknownPolicy(_) => "unknown_policy",
+            Self::NotLoaded(_) => "not_loaded",
+            Self::Timeout(_) => "timeout",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::Trap(_) => "trap",
+            Self::Guest(_) => "guest_error",
+            Self::InvalidResponse(_) => "invalid_response",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<CallError> for EvaluationError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Timeout(deadline) => Self::Timeout(deadline),
+            CallError::MemoryLimit { limit, source } => Self::MemoryLimit { limit, source },
+            CallError::Trap(source) => Self::Trap(source),
+            CallError::Guest(message) => Self::Guest(message),
+            other @ (CallError::Instantiate(_) | CallError::Task(_)) => Self::Internal(other),
+        }
+    }
+}
+
+/// Why a policy (or the policies file) could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The policies file cannot be read.
+    #[error("cannot read policies file {path}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policies file is not valid.
+    #[error("policies file {path}: {message}")]
+    InvalidConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A module file cannot be read.
+    #[error("policy {policy}: cannot read module {path}")]
+    ReadModule {
+        /// The policy.
+        policy: String,
+        /// The module file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The module does not compile or is not a waPC module.
+    #[error("policy {policy}: {source}")]
+    Load {
+        /// The policy.
+        policy: String,
+        /// Why.
+        #[source]
+        source: LoadError,
+    },
+    /// A load-time guest call failed.
+    #[error("policy {policy}: `{operation}` failed: {source}")]
+    Call {
+        /// The policy.
+        policy: String,
+        /// `protocol_version` or `validate_settings`.
+        operation: &'static str,
+        /// Why.
+        #[source]
+        source: CallError,
+    },
+    /// `protocol_version` did not answer `"v1"`.
+    #[error("policy {policy}: unsupported protocol version {answer:?}, expected \"v1\"")]
+    Protocol {
+        /// The policy.
+        policy: String,
+        /// What the guest answered.
+        answer: String,
+    },
+    /// A load-time answer could not be parsed.
+    #[error("policy {policy}: `{operation}` answered invalid JSON")]
+    BadAnswer {
+        /// The policy.
+        policy: String,
+        /// The operation.
+        operation: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `validate_settings` refused the settings.
+    #[error("policy {policy}: settings are invalid: {message}")]
+    InvalidSettings {
+        /// The policy.
+        policy: String,
+        /// The guest's message.
+        message: String,
+    },
+    /// The file watcher or the SIGHUP handler could not be set up.
+    #[error("cannot watch for policy changes")]
+    Watch(#[source] std::io::Error),
+}

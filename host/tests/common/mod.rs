@@ -1,0 +1,93 @@
+//! Helpers shared by the engine's integration tests.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
+
+pub mod guests;
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use pullthrough::admission::AdmissionRequest;
+use pullthrough::wasm::{Runtime, RuntimeConfig};
+use serde_json::{Value, json};
+
+/// Memory cap of the shared test runtime: small, so the memory bomb hits it fast.
+pub const TEST_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// One runtime per test binary, as in production one per process.
+static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+    Runtime::new(RuntimeConfig {
+        max_concurrency: 4,
+        timeout: Duration::from_secs(2),
+        memory_limit: TEST_MEMORY_LIMIT,
+        pooling: true,
+        // Shared by every test binary: debug-built Cranelift takes seconds per policy.wasm.
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
+    })
+    .expect("test runtime starts")
+});
+
+pub fn runtime() -> Runtime {
+    RUNTIME.clone()
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Reads `fixtures/admission/<name>`.
+pub fn fixture(name: &str) -> Value {
+    let path = repo_root().join("fixtures/admission").join(name);
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&text).expect("fixture is JSON")
+}
+
+/// Every AdmissionReview fixture file name, sorted.
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/admission"))
+        .expect("fixtures directory")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.ends_with(".json").then_some(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A CREATE request for a one-container Pod running `image`.
+pub fn pod_request(uid: &str, image: &str) -> AdmissionRequest {
+    AdmissionRequest::from_value(json!({
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "operation": "CREATE",
+        "subResource": null,
+        "object": {"kind": "Pod", "spec": {"containers": [{"name": "c", "image": image}]}}
+    }))
+    .expect("valid request")
+}
+
+/// Writes `bytes` to `path` atomically (temp file + rename), the way deployment tools replace
+/// files.
+pub fn replace_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp-write");
+    std::fs::write(&tmp, bytes).expect("write temp file");
+    std::fs::rename(&tmp, path).expect("rename into place");
+}
+
+/// Polls `condition` every 20 ms until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
