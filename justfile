@@ -25,3 +25,7 @@ lint:
 # Start the admission server on its embedded defaults and show a rewrite.
 run:
     scripts/demo
+
+# Fuzz the policy crate: each cargo-fuzz target 60 s, or [SECONDS] / $FUZZ_SECONDS (fuzz/README.md).
+fuzz *ARGS:
+    scripts/fuzz {{ARGS}}

@@ -9,6 +9,7 @@ mod mutate;
 mod reference;
 mod rewrite;
 mod settings;
+mod skeleton;
 
 pub use guest::{validate, validate_settings};
 pub use mutate::{

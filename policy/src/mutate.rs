@@ -51,7 +51,9 @@ pub struct AdmissionRequest {
     pub sub_resource: String,
     #[serde(default)]
     pub object: Value,
-    #[serde(default)]
+    /// When deserialised, only the members on the way to each container's name and image:
+    /// that is all the rewrite reads, and building the rest would double the decoding cost.
+    #[serde(default, deserialize_with = "crate::skeleton::deserialize")]
     pub old_object: Value,
 }
 

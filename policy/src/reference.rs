@@ -12,6 +12,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use digest::{is_digest_pattern, validate_digest};
+
+mod digest;
+
 /// Longest name (`domain/path`) a reference may have (Go: `NameTotalLengthMax`).
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
@@ -348,53 +352,6 @@ fn is_tag(s: &str) -> bool {
         && bytes[1..]
             .iter()
             .all(|&b| word(b) || b == b'.' || b == b'-')
-}
-
-/// `digestPat := [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)* ':' [[:xdigit:]]{32,}`.
-fn is_digest_pattern(s: &str) -> bool {
-    let Some((algorithm, hex)) = s.split_once(':') else {
-        return false;
-    };
-    let component = |c: &str| {
-        let bytes = c.as_bytes();
-        bytes.first().is_some_and(u8::is_ascii_alphabetic)
-            && bytes.iter().all(u8::is_ascii_alphanumeric)
-    };
-    algorithm.split(['-', '_', '+', '.']).all(component)
-        && hex.len() >= 32
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// go-digest's `Digest.Validate` with sha256, sha384 and sha512 registered, as in containerd.
-fn validate_digest(digest: &str) -> Result<(), ParseError> {
-    let Some((algorithm, encoded)) = digest.split_once(':') else {
-        return Err(ParseError::DigestInvalidFormat);
-    };
-    let size = match algorithm {
-        "sha256" => 32,
-        "sha384" => 48,
-        "sha512" => 64,
-        // go-digest's DigestRegexp wants a lowercase algorithm before it calls one unsupported.
-        _ if algorithm.split(['.', '+', '_', '-']).all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        }) =>
-        {
-            return Err(ParseError::DigestUnsupported);
-        }
-        _ => return Err(ParseError::DigestInvalidFormat),
-    };
-    if encoded.len() != size * 2 {
-        return Err(ParseError::DigestInvalidLength);
-    }
-    if !encoded
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(ParseError::DigestInvalidFormat);
-    }
-    Ok(())
 }
 
 /// `identifier := [a-f0-9]{64}`: a bare image ID, which Go refuses as a name.

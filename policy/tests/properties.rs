@@ -1,0 +1,349 @@
+//! Property tests of the policy's native API on generated references, settings and admission
+//! requests of every kind it rewrites (`proptest`; `PROPTEST_CASES=N` runs more cases).
+//!
+//! The patch is derived the way the host and Kubewarden's policy-server derive it,
+//! `json_patch::diff(request.object, mutated_object)`, and must hold exactly the changed
+//! `image` fields and the originals annotation; the mutated object must be the original with
+//! just those changes; mutating it again must change nothing.
+
+#[path = "properties/objects.rs"]
+mod objects;
+#[path = "properties/references.rs"]
+mod references;
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use pullthrough_policy::{
+    AdmissionRequest, ORIGINAL_IMAGES_ANNOTATION, Rewrite, RewriteError, Rewriter, Settings,
+    mutate, parse_reference,
+};
+use serde_json::{Value, json};
+
+use objects::{LISTS, Marker, Request};
+
+/// `cases` unless `PROPTEST_CASES` asks for another number.
+fn config(cases: u32) -> Config {
+    // Failures print their minimal input; a case worth keeping goes in fuzz_regressions.rs.
+    let mut config = Config {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..Config::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    config
+}
+
+fn compile(settings: &Settings) -> Rewriter {
+    settings
+        .compile()
+        .unwrap_or_else(|e| panic!("generated settings {settings:?} must be valid: {e}"))
+}
+
+/// The hosts a rewrite may point at, each with the path prefix below it.
+fn cache_targets(settings: &Settings) -> Vec<(String, String)> {
+    std::iter::once(settings.mirror.as_str())
+        .chain(settings.rules.iter().map(|r| r.target.as_str()))
+        .map(|t| {
+            let (host, prefix) = t.split_once('/').unwrap_or((t, ""));
+            (host.to_owned(), prefix.to_owned())
+        })
+        .collect()
+}
+
+/// A rewrite must parse, sit on the mirror or a rule's target below its prefix, and keep the
+/// repository path, tag and digest of the original.
+fn assert_points_at_cache(settings: &Settings, original: &str, rewritten: &str) {
+    let before = parse_reference(original).expect("only valid references are rewritten");
+    let after = parse_reference(rewritten)
+        .unwrap_or_else(|e| panic!("{original:?} became {rewritten:?}, which does not parse: {e}"));
+    let on_cache = cache_targets(settings).iter().any(|(host, prefix)| {
+        after.domain() == host
+            && (prefix.is_empty() || after.path().starts_with(&format!("{prefix}/")))
+    });
+    assert!(
+        on_cache,
+        "{original:?} became {rewritten:?}, not on the mirror of {settings:?}"
+    );
+    assert!(
+        after.path() == before.path() || after.path().ends_with(&format!("/{}", before.path())),
+        "{original:?} became {rewritten:?}: repository path {:?} lost",
+        before.path()
+    );
+    assert_eq!(
+        (after.tag(), after.digest()),
+        (before.tag(), before.digest()),
+        "{original:?} -> {rewritten:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn generated_references_parse_to_their_parts(g in references::valid()) {
+        let parsed = parse_reference(&g.image).map_err(|e| TestCaseError::fail(format!("{:?}: {e}", g.image)))?;
+        prop_assert_eq!(parsed.domain(), g.domain.as_str());
+        prop_assert_eq!(parsed.path(), g.path.as_str());
+        prop_assert_eq!(parsed.tag(), g.tag.as_deref());
+        prop_assert_eq!(parsed.digest(), g.digest.as_deref());
+        let normalised = parsed.to_string();
+        prop_assert_eq!(parse_reference(&normalised), Ok(parsed));
+    }
+
+    #[test]
+    fn broken_references_get_go_s_error((image, error) in references::invalid()) {
+        prop_assert_eq!(parse_reference(&image), Err(error));
+    }
+
+    #[test]
+    fn any_string_parses_or_fails_without_panicking(image in "\\PC{0,40}|[a-zA-Z0-9:/@._\\[\\]-]{0,60}") {
+        if let Ok(parsed) = parse_reference(&image) {
+            let normalised = parsed.to_string();
+            prop_assert_eq!(parse_reference(&normalised), Ok(parsed));
+        }
+    }
+
+    #[test]
+    fn rewrites_point_at_the_cache(settings in objects::settings(), g in references::valid()) {
+        let rewriter = compile(&settings);
+        match rewriter.rewrite(&g.image) {
+            Ok(Rewrite::Rewritten(rewritten)) => {
+                assert_points_at_cache(&settings, &g.image, &rewritten);
+                prop_assert_eq!(rewriter.rewrite(&rewritten), Ok(Rewrite::Unchanged(pullthrough_policy::Unchanged::OnCache)));
+            }
+            Ok(Rewrite::Unchanged(_)) => {}
+            Err(RewriteError::Invalid { .. }) => {}
+            Err(e @ RewriteError::Parse(_)) => prop_assert!(false, "{:?} is valid: {}", g.image, e),
+        }
+    }
+}
+
+/// What the policy must do to one request: the rewrites (by JSON pointer) and the warnings.
+#[derive(Debug, Default)]
+struct Expected {
+    edits: Vec<(String, String, String, String)>,
+    warnings: Vec<String>,
+    annotate: bool,
+}
+
+/// The rules of issue 2 applied container by container, using `Rewriter::rewrite` for the
+/// single-image decision, so that `mutate` is checked against its parts.
+fn expected(request: &Request, rewriter: &Rewriter) -> Expected {
+    let r = &request.json;
+    let mut expected = Expected::default();
+    let sub_resource = r.get("subResource").and_then(Value::as_str).unwrap_or("");
+    let lists: &[&str] = match sub_resource {
+        "" => &LISTS,
+        "ephemeralcontainers" if request.kind == "Pod" => &["ephemeralContainers"],
+        _ => return expected,
+    };
+    let operation = r["operation"].as_str().unwrap_or("");
+    let opted_out = match request.marker {
+        Marker::None => false,
+        Marker::OptOut => true,
+        Marker::MirrorPod => request.kind == "Pod",
+    };
+    if operation == "DELETE" || opted_out {
+        return expected;
+    }
+    expected.annotate = sub_resource.is_empty();
+    for list in lists {
+        let pointer = format!("{}/{list}", request.spec_pointer);
+        let containers = r["object"].pointer(&pointer).and_then(Value::as_array);
+        for (i, container) in containers.into_iter().flatten().enumerate() {
+            let Some(image) = container
+                .get("image")
+                .and_then(Value::as_str)
+                .filter(|i| !i.is_empty())
+            else {
+                continue;
+            };
+            let name = container.get("name").and_then(Value::as_str);
+            let old = r
+                .get("oldObject")
+                .and_then(|o| o.pointer(&pointer))
+                .and_then(Value::as_array);
+            let unchanged = operation == "UPDATE"
+                && name.is_some()
+                && old
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.get("name").and_then(Value::as_str) == name && c["image"] == image);
+            if unchanged {
+                continue;
+            }
+            let key = name.map_or_else(|| format!("{list}[{i}]"), str::to_owned);
+            match rewriter.rewrite(image) {
+                Ok(Rewrite::Rewritten(to)) => {
+                    expected
+                        .edits
+                        .push((format!("{pointer}/{i}/image"), key, image.to_owned(), to))
+                }
+                Ok(Rewrite::Unchanged(_)) => {}
+                Err(e) => expected.warnings.push(format!(
+                    "pullthrough: image {image:?} of container {key:?} left unchanged: {e}"
+                )),
+            }
+        }
+    }
+    expected
+}
+
+/// The exact patch for `expected`: one `replace` per image, and the annotation added at the
+/// shallowest level that exists.
+fn expected_patch(object: &Value, expected: &Expected) -> Vec<Value> {
+    let mut ops: Vec<Value> = expected
+        .edits
+        .iter()
+        .map(|(pointer, _, _, to)| json!({"op": "replace", "path": pointer, "value": to}))
+        .collect();
+    if !expected.annotate {
+        return ops;
+    }
+    let annotations = object.pointer("/metadata/annotations");
+    let mut originals: BTreeMap<String, String> = annotations
+        .and_then(|a| a.get(ORIGINAL_IMAGES_ANNOTATION))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    for (_, key, from, _) in &expected.edits {
+        originals.insert(key.clone(), from.clone());
+    }
+    let value = json!(serde_json::to_string(&originals).expect("a map of strings"));
+    let escaped = ORIGINAL_IMAGES_ANNOTATION.replace('/', "~1");
+    let op = |op: &str, path: &str, value: Value| json!({"op": op, "path": path, "value": value});
+    ops.push(match (object.get("metadata"), annotations) {
+        (None, _) => op(
+            "add",
+            "/metadata",
+            json!({"annotations": {ORIGINAL_IMAGES_ANNOTATION: value}}),
+        ),
+        (Some(m), _) if !m.is_object() => op(
+            "replace",
+            "/metadata",
+            json!({"annotations": {ORIGINAL_IMAGES_ANNOTATION: value}}),
+        ),
+        (Some(_), None) => op(
+            "add",
+            "/metadata/annotations",
+            json!({ORIGINAL_IMAGES_ANNOTATION: value}),
+        ),
+        (Some(_), Some(a)) if !a.is_object() => op(
+            "replace",
+            "/metadata/annotations",
+            json!({ORIGINAL_IMAGES_ANNOTATION: value}),
+        ),
+        (Some(_), Some(a)) => match a.get(ORIGINAL_IMAGES_ANNOTATION) {
+            None => op("add", &format!("/metadata/annotations/{escaped}"), value),
+            Some(old) if *old == value => return ops,
+            Some(_) => op(
+                "replace",
+                &format!("/metadata/annotations/{escaped}"),
+                value,
+            ),
+        },
+    });
+    ops
+}
+
+fn sorted(mut ops: Vec<Value>) -> Vec<Value> {
+    ops.sort_by_key(|op| op["path"].as_str().unwrap_or_default().to_owned());
+    ops
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn the_patch_holds_exactly_the_images_and_the_annotation(settings in objects::settings(), request in objects::request()) {
+        let rewriter = compile(&settings);
+        let object = &request.json["object"];
+        let expected = expected(&request, &rewriter);
+        let outcome = mutate(&rewriter, &request.json);
+        let owned: AdmissionRequest = serde_json::from_value(request.json.clone()).expect("a generated request deserialises");
+        prop_assert_eq!(&rewriter.mutate_request(owned), &outcome, "mutate_request disagrees with mutate");
+        prop_assert_eq!(&outcome.warnings, &expected.warnings);
+        prop_assert_eq!(outcome.images_rewritten, expected.edits.len());
+        let Some(mutated) = &outcome.mutated_object else {
+            prop_assert!(expected.edits.is_empty(), "nothing rewritten, expected {:?}", expected.edits);
+            return Ok(());
+        };
+        for (_, _, from, to) in &expected.edits {
+            assert_points_at_cache(&settings, from, to);
+        }
+        let patch = json_patch::diff(object, mutated);
+        let ops = serde_json::to_value(&patch).expect("a patch serialises");
+        let ops = ops.as_array().cloned().unwrap_or_default();
+        prop_assert_eq!(sorted(ops), sorted(expected_patch(object, &expected)));
+        let mut patched = object.clone();
+        json_patch::patch(&mut patched, &patch).expect("the patch applies to the request's object");
+        prop_assert_eq!(&patched, mutated);
+        // Same shape: the original with the new images and the annotation is the mutated object.
+        let mut rebuilt = object.clone();
+        for (pointer, _, _, to) in &expected.edits {
+            *rebuilt.pointer_mut(pointer).expect("the image is there") = json!(to);
+        }
+        if expected.annotate {
+            let annotation = &mutated["metadata"]["annotations"][ORIGINAL_IMAGES_ANNOTATION];
+            if !rebuilt["metadata"].is_object() {
+                rebuilt["metadata"] = json!({});
+            }
+            if !rebuilt["metadata"]["annotations"].is_object() {
+                rebuilt["metadata"]["annotations"] = json!({});
+            }
+            rebuilt["metadata"]["annotations"][ORIGINAL_IMAGES_ANNOTATION] = annotation.clone();
+        }
+        prop_assert_eq!(&rebuilt, mutated);
+    }
+
+    #[test]
+    fn mutating_the_result_again_changes_nothing(settings in objects::settings(), request in objects::request()) {
+        let rewriter = compile(&settings);
+        let first = mutate(&rewriter, &request.json);
+        let Some(mutated) = first.mutated_object else {
+            return Ok(());
+        };
+        let mut again = request.json.clone();
+        again["object"] = mutated.clone();
+        let second = mutate(&rewriter, &again);
+        prop_assert_eq!(second.mutated_object, None, "second pass changed {}", mutated);
+        prop_assert_eq!(second.images_rewritten, 0);
+        prop_assert_eq!(second.warnings, first.warnings);
+    }
+}
+
+/// The generators must exercise real rewriting, not only rejections: on a fixed seed, most
+/// valid references are rewritten under settings that select every registry, and most
+/// requests get a patch under the default registries.
+#[test]
+fn generated_inputs_mostly_get_rewritten() {
+    let mut runner = TestRunner::deterministic();
+    let all = compile(
+        &serde_json::from_value(json!({"mirror": "m.example.com", "registries": ["*"]}))
+            .expect("settings"),
+    );
+    let defaults =
+        compile(&serde_json::from_value(json!({"mirror": "m.example.com"})).expect("settings"));
+    let (mut references, mut requests) = (0, 0);
+    for _ in 0..200 {
+        let g = references::valid()
+            .new_tree(&mut runner)
+            .expect("a value")
+            .current();
+        references += usize::from(matches!(all.rewrite(&g.image), Ok(Rewrite::Rewritten(_))));
+        let request = objects::request()
+            .new_tree(&mut runner)
+            .expect("a value")
+            .current();
+        requests += usize::from(mutate(&defaults, &request.json).mutated_object.is_some());
+    }
+    assert!(
+        references > 150,
+        "only {references} of 200 references rewritten"
+    );
+    assert!(requests > 60, "only {requests} of 200 requests patched");
+}
