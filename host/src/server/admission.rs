@@ -29,8 +29,7 @@ pub enum FailureMode {
 }
 
 pub async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let policy = state.registry.default_policy().to_owned();
-    review(&state, &policy, &headers, body).await
+    review(&state, state.registry.default_policy(), &headers, body).await
 }
 
 pub async fn validate(
