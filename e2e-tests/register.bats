@@ -20,7 +20,7 @@ teardown() {
 @test "serve --register without a cluster skips registration, says why, and keeps serving" {
   start_server --mirror m.example.com --register --write-ca "$BATS_TEST_TMPDIR/ca.crt"
   grep -q "registration skipped: no Kubernetes cluster found" "$BATS_TEST_TMPDIR/server.log"
-  grep -q "webhook registration skipped (no Kubernetes cluster found (no kubeconfig, not in a pod)); this is the configuration it would apply:" "$BATS_TEST_TMPDIR/server.log"
+  grep -q "webhook registration skipped (no Kubernetes cluster found (no kubeconfig, not in a pod)); the configuration it would apply follows on stdout" "$BATS_TEST_TMPDIR/server.log"
   bundle="$(base64 -w0 <"$BATS_TEST_TMPDIR/ca.crt")"
   grep -q "^    caBundle: $bundle$" "$BATS_TEST_TMPDIR/server.out"
   [ "$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" "https://localhost:$PORT/readyz")" = ready ]

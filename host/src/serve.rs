@@ -150,8 +150,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             } else {
                 "--register not given"
             };
-            eprintln!(
-                "pullthrough: webhook registration skipped ({why}); this is the configuration it would apply:"
+            tracing::warn!(
+                "webhook registration skipped ({why}); the configuration it would apply follows on stdout"
             );
             println!("{}", crate::register::to_yaml(&config)?);
         }
