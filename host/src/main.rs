@@ -13,7 +13,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // anyhow's report: the error, then each cause on its own "Caused by" line.
+            eprintln!("Error: {error:?}");
             ExitCode::FAILURE
         }
     }
@@ -32,7 +33,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             runtime.block_on(pullthrough::serve::run(*args))
         }
         Command::Cert(args) => {
-            let written = pullthrough::cert::run(&args).context("pullthrough cert")?;
+            let written = pullthrough::cert::run(&args)?;
             for file in &written.files {
                 eprintln!("wrote {}", file.display());
             }
@@ -41,14 +42,12 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Register(args) => {
-            let out = block_on(pullthrough::register::register(&args))?
-                .context("pullthrough register")?;
+            let out = block_on(pullthrough::register::register(&args))??;
             println!("{out}");
             Ok(())
         }
         Command::Unregister(args) => {
-            let out = block_on(pullthrough::register::unregister(&args))?
-                .context("pullthrough unregister")?;
+            let out = block_on(pullthrough::register::unregister(&args))??;
             println!("{out}");
             Ok(())
         }
