@@ -56,6 +56,16 @@ fn main() -> anyhow::Result<()> {
         }
         samples.sort();
 
+        let sequential = tokio.block_on(async {
+            let mut samples = Vec::with_capacity(iterations / 4);
+            for _ in 0..iterations / 4 {
+                let one = Instant::now();
+                registry.evaluate(&policy, review.request.clone()).await?;
+                samples.push(one.elapsed());
+            }
+            samples.sort();
+            anyhow::Ok(samples[samples.len() / 2])
+        })?;
         let concurrent = tokio.block_on(async {
             let started = Instant::now();
             let tasks: Vec<_> = (0..32)
@@ -78,12 +88,41 @@ fn main() -> anyhow::Result<()> {
         })?;
         let done = iterations / 32 * 32;
         println!(
-            "{label:26} load {:>8.1} ms | evaluate p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs | async x32 {:>7.0} eval/s",
+            "{label:26} load {:>8.1} ms | evaluate p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs | async x1 p50 {:>6.1} µs | async x32 {:>7.0} eval/s",
             ms(load),
             us(samples[samples.len() / 2]),
             us(samples[samples.len() * 99 / 100]),
             us(samples.iter().sum::<Duration>() / samples.len() as u32),
+            us(sequential),
             done as f64 / concurrent.as_secs_f64(),
+        );
+    }
+    // The fixed cost of one call: fresh store, instantiation, start functions, a trivial guest
+    // call (`protocol_version`), teardown.
+    for pooling in [true, false] {
+        let runtime = Runtime::new(RuntimeConfig {
+            pooling,
+            cache_dir: Some(cache.clone()),
+            ..RuntimeConfig::default()
+        })?;
+        let module = runtime.load(
+            "pullthrough",
+            pullthrough::policies::EMBEDDED_POLICY_WASM,
+            runtime.default_limits(),
+        )?;
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let one = Instant::now();
+            module.call("protocol_version", Vec::new())?;
+            samples.push(one.elapsed());
+        }
+        samples.sort();
+        println!(
+            "instantiate + trivial call ({}) p50 {:>6.1} µs p99 {:>6.1} µs mean {:>6.1} µs",
+            if pooling { "pooling" } else { "on-demand" },
+            us(samples[samples.len() / 2]),
+            us(samples[samples.len() * 99 / 100]),
+            us(samples.iter().sum::<Duration>() / samples.len() as u32),
         );
     }
     std::fs::remove_dir_all(&cache)?;

@@ -142,7 +142,7 @@ impl PolicyRegistry {
                 let settings = settings.clone();
                 let loaded = {
                     let runtime = runtime.clone();
-                    run_load(&runtime.clone(), move || {
+                    run_load(&runtime.clone(), EMBEDDED_POLICY_NAME, move || {
                         LoadedPolicy::load(
                             &runtime,
                             EMBEDDED_POLICY_NAME,
@@ -283,7 +283,7 @@ impl PolicyRegistry {
 }
 
 /// Runs a load on the blocking pool, mapping a failed task into a load error.
-async fn run_load<F>(runtime: &Runtime, work: F) -> Result<LoadedPolicy, PolicyError>
+async fn run_load<F>(runtime: &Runtime, policy: &str, work: F) -> Result<LoadedPolicy, PolicyError>
 where
     F: FnOnce() -> Result<LoadedPolicy, PolicyError> + Send + 'static,
 {
@@ -291,7 +291,7 @@ where
         .run_blocking(work)
         .await
         .map_err(|source| PolicyError::Call {
-            policy: String::new(),
+            policy: policy.to_owned(),
             operation: "load",
             source,
         })?

@@ -30,7 +30,7 @@ pub struct RunArgs {
     #[arg(long, env = "PULLTHROUGH_TIMEOUT_MS", default_value_t = 2000)]
     pub timeout_ms: u64,
     /// Cache compiled modules here (keyed by module sha256 and wasmtime build), so later runs skip
-    /// compilation.
+    /// compilation. Only pullthrough may write there: cached machine code is run as is.
     #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
     /// The policy module: a path, optionally prefixed with `file://`.

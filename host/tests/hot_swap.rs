@@ -271,3 +271,70 @@ async fn an_invalid_policies_file_changes_nothing() {
 fn dir_of(path: &Path) -> &Path {
     path.parent().expect("has a parent")
 }
+
+#[tokio::test]
+async fn a_module_in_a_directory_named_later_is_watched_too() {
+    let setup = setup().await;
+    let _reloader = setup
+        .registry
+        .spawn_reloader_on(true, false)
+        .expect("watcher starts");
+    let elsewhere = tempfile::tempdir().expect("second dir");
+    let module = elsewhere.path().join("moved.wasm");
+    std::fs::write(&module, guests::versioned(8)).expect("write module");
+    std::fs::write(
+        &setup.config,
+        format!("versioned:\n  module: {}\n", module.display()),
+    )
+    .expect("rewrite config");
+    assert!(
+        common::eventually(WAIT, || status(&setup.registry, "versioned")
+            .module_path
+            .as_deref()
+            == Some(module.as_path()))
+        .await
+    );
+    assert_eq!(answer(&setup.registry, "versioned").await, "version 8");
+
+    // The new directory is now watched: replacing the module there swaps it in.
+    common::replace_atomically(&module, &guests::versioned(9));
+    let v9 = sha256_hex(&guests::versioned(9));
+    assert!(
+        common::eventually(WAIT, || status(&setup.registry, "versioned").module_sha256
+            == Some(v9.clone()))
+        .await,
+        "a change in the new directory was missed"
+    );
+    assert_eq!(answer(&setup.registry, "versioned").await, "version 9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluation_in_flight_finishes_on_the_version_it_started_with() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let module = dir.path().join("slow.wasm");
+    std::fs::write(&module, guests::slow_versioned(1, 1_000_000_000)).expect("write module");
+    let config = dir.path().join("policies.yml");
+    std::fs::write(
+        &config,
+        "slow:\n  module: slow.wasm\n  timeoutEvalSeconds: 30\n",
+    )
+    .expect("write config");
+    let registry = PolicyRegistry::load(common::runtime(), PolicySource::File(config))
+        .await
+        .expect("loads");
+
+    let in_flight = {
+        let registry = registry.clone();
+        tokio::spawn(async move { answer(&registry, "slow").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    std::fs::write(&module, guests::versioned(2)).expect("replace module");
+    let report = registry.reload().await;
+    assert_eq!(report.swapped, ["slow".to_owned()]);
+    assert!(
+        !in_flight.is_finished(),
+        "the slow evaluation ended before the swap; the test proves nothing"
+    );
+    assert_eq!(answer(&registry, "slow").await, "version 2");
+    assert_eq!(in_flight.await.expect("task"), "version 1");
+}

@@ -28,7 +28,8 @@ pub struct PolicyArgs {
     /// Allocate guest instances on demand instead of from wasmtime's pre-reserved pool.
     #[arg(long, env = "PULLTHROUGH_NO_POOLING")]
     pub no_pooling: bool,
-    /// Cache compiled modules in this directory so restarts skip compilation.
+    /// Cache compiled modules in this directory so restarts skip compilation (~0.5 s for
+    /// policy.wasm). Only pullthrough may write there: cached machine code is run as is.
     #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
 }

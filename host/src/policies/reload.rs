@@ -40,9 +40,10 @@ pub(super) async fn load_spec(
             source,
         })?;
     let limits = super::limits_for(runtime, spec.timeout);
+    let name = spec.name.clone();
     let spec = spec.clone();
     let worker = runtime.clone();
-    super::run_load(runtime, move || {
+    super::run_load(runtime, &name, move || {
         LoadedPolicy::load(
             &worker,
             &spec.name,
@@ -171,7 +172,7 @@ impl PolicyRegistry {
         let (changed, mut changes) = mpsc::unbounded_channel::<()>();
         let watcher = match &self.inner.source {
             PolicySource::File(path) if watch_files => {
-                Some(FileWatcher::new(self, path, changed.clone())?)
+                Some(Arc::new(FileWatcher::new(self, path, changed.clone())?))
             }
             _ => None,
         };
@@ -192,16 +193,15 @@ impl PolicyRegistry {
         // The watcher and the signal task hold their own senders.
         drop(changed);
         let registry = self.clone();
-        let interesting = watcher.as_ref().map(|w| Arc::clone(&w.interesting));
+        let tracker = watcher.clone();
         tasks.push(tokio::spawn(async move {
             while changes.recv().await.is_some() {
                 tokio::time::sleep(SETTLE).await;
                 while changes.try_recv().is_ok() {}
                 let report = registry.reload().await;
                 tracing::debug!(?report, "policies reloaded");
-                if let Some(interesting) = &interesting {
-                    *interesting.lock().unwrap_or_else(PoisonError::into_inner) =
-                        registry.watched_files();
+                if let Some(tracker) = &tracker {
+                    tracker.track(registry.watched_files());
                 }
             }
         }));
@@ -227,7 +227,7 @@ impl PolicyRegistry {
 /// Keeps hot swap running; dropping it stops the watcher and the SIGHUP handler.
 #[derive(Debug)]
 pub struct Reloader {
-    _watcher: Option<FileWatcher>,
+    _watcher: Option<Arc<FileWatcher>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -242,7 +242,8 @@ impl Drop for Reloader {
 /// Watches the directories holding the policies file and the modules: an atomic rename replaces
 /// the file's inode, so watching the file itself would miss it.
 struct FileWatcher {
-    _watcher: notify::RecommendedWatcher,
+    watcher: Mutex<notify::RecommendedWatcher>,
+    directories: Mutex<HashSet<PathBuf>>,
     interesting: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
@@ -277,15 +278,43 @@ impl FileWatcher {
         for file in registry.watched_files() {
             directories.insert(parent(&file));
         }
-        for directory in directories {
+        for directory in &directories {
             watcher
-                .watch(&directory, RecursiveMode::NonRecursive)
+                .watch(directory, RecursiveMode::NonRecursive)
                 .map_err(|error| PolicyError::Watch(std::io::Error::other(error)))?;
         }
         Ok(Self {
-            _watcher: watcher,
+            watcher: Mutex::new(watcher),
+            directories: Mutex::new(directories),
             interesting,
         })
+    }
+
+    /// After a reload: follow the files the policies now name, watching any new directory.
+    fn track(&self, files: HashSet<PathBuf>) {
+        let mut directories = self
+            .directories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut watcher = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
+        for directory in files.iter().map(|file| parent(file)) {
+            if directories.contains(&directory) {
+                continue;
+            }
+            match watcher.watch(&directory, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    directories.insert(directory);
+                }
+                // Retried after the next reload (SIGHUP, or a change to the policies file).
+                Err(error) => {
+                    tracing::warn!(%error, directory = %directory.display(), "cannot watch a policy module directory")
+                }
+            }
+        }
+        *self
+            .interesting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = files;
     }
 }
 

@@ -52,6 +52,19 @@ pub fn versioned(version: u32) -> Vec<u8> {
     build(&body, SETTINGS_VALID, &[(768, &text)])
 }
 
+/// Like [`versioned`], after spinning through `iterations` loop turns first.
+pub fn slow_versioned(version: u32, iterations: u32) -> Vec<u8> {
+    let text = format!(r#"{{"accepted":false,"message":"version {version}"}}"#);
+    let body = format!(
+        "(local.set $op_len (i32.const {iterations}))
+         (loop $spin (local.set $op_len (i32.sub (local.get $op_len) (i32.const 1)))
+                     (br_if $spin (i32.ne (local.get $op_len) (i32.const 0))))
+         (call $respond_text (i32.const 768) (i32.const {}))",
+        text.len()
+    );
+    build(&body, SETTINGS_VALID, &[(768, &text)])
+}
+
 /// A waPC guest with the given `validate` and `validate_settings` bodies.
 pub fn guest(validate: &str, validate_settings: &str) -> Vec<u8> {
     build(validate, validate_settings, &[])
