@@ -7,41 +7,25 @@
 //! the reference grammar's pieces so that most of them really get rewritten.
 #![no_main]
 
+#[path = "../checks.rs"]
+mod checks;
+
 use std::sync::LazyLock;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use pullthrough_policy::{AdmissionRequest, Rewriter, Settings, mutate};
+use pullthrough_policy::{Rewriter, Settings};
 use serde_json::{Map, Value, json};
 
 const DIGEST: &str = "sha256:9bba603b99bf25f6d117cf1235b6598c16033ad027b143c90fa5b3cc583c5713";
-const ANNOTATIONS: &str = "/metadata/annotations";
 
-/// Settings for raw JSON input: every layout, rules with ports and IPv6, excludes.
-static REWRITERS: LazyLock<Vec<Rewriter>> = LazyLock::new(|| {
-    [
-        json!({"mirror": "registry-mirror.example.com"}),
-        json!({"mirror": "mirror.local:5000/cache", "registries": ["*"], "layout": "prefixed",
-               "exclude": ["docker.io/library/busybox*"]}),
-        json!({"mirror": "m.example.com", "registries": ["docker.io"],
-               "rules": [{"registry": "localhost:5000", "target": "[fd00::1]:5000/x"},
-                         {"registry": "registry.k8s.io", "target": "m.example.com/k8s"}]}),
-    ]
-    .iter()
-    .map(|s| {
-        serde_json::from_value::<Settings>(s.clone())
-            .expect("settings")
-            .compile()
-            .expect("valid settings")
-    })
-    .collect()
-});
+static REWRITERS: LazyLock<Vec<Rewriter>> = LazyLock::new(checks::rewriters);
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(value) = serde_json::from_slice::<Value>(data) {
         let request = value.get("request").cloned().unwrap_or(value);
         for rewriter in REWRITERS.iter() {
-            check(rewriter, &request);
+            checks::admission(rewriter, &request);
         }
         return;
     }
@@ -49,49 +33,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(input) = Input::arbitrary(&mut u)
         && let Ok(rewriter) = input.settings.to_settings().compile()
     {
-        check(&rewriter, &input.request());
+        checks::admission(&rewriter, &input.request());
     }
 });
-
-fn check(rewriter: &Rewriter, request: &Value) {
-    let outcome = mutate(rewriter, request);
-    if let Ok(owned) = serde_json::from_value::<AdmissionRequest>(request.clone()) {
-        assert_eq!(
-            rewriter.mutate_request(owned),
-            outcome,
-            "mutate_request disagrees"
-        );
-    }
-    let Some(mutated) = &outcome.mutated_object else {
-        assert_eq!(outcome.images_rewritten, 0);
-        return;
-    };
-    let object = request.get("object").unwrap_or(&Value::Null);
-    let patch = json_patch::diff(object, mutated);
-    let mut images = 0;
-    for op in &patch.0 {
-        let path = op.path().to_string();
-        if path.ends_with("/image") {
-            images += 1;
-        } else {
-            assert!(
-                path == "/metadata"
-                    || path == ANNOTATIONS
-                    || path.starts_with(&format!("{ANNOTATIONS}/")),
-                "patch touches {path}"
-            );
-        }
-    }
-    assert_eq!(images, outcome.images_rewritten, "{patch:?}");
-    let mut patched = object.clone();
-    json_patch::patch(&mut patched, &patch).expect("the patch applies");
-    assert_eq!(&patched, mutated);
-    let mut again = request.clone();
-    again["object"] = mutated.clone();
-    let second = mutate(rewriter, &again);
-    assert_eq!(second.mutated_object, None, "not idempotent");
-    assert_eq!(second.warnings, outcome.warnings);
-}
 
 #[derive(Debug, Arbitrary)]
 struct Input {

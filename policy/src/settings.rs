@@ -236,6 +236,9 @@ fn parse_target(field: &str, value: &str) -> Result<Target, SettingsError> {
     };
     let problem = if value.contains("://") {
         Some("leave out the scheme")
+    } else if host.eq_ignore_ascii_case("index.docker.io") {
+        // References spell this host docker.io, so no rewrite onto it could parse back.
+        Some("index.docker.io is Docker Hub's legacy name, not a pull-through cache")
     } else {
         host_problem(host)
     };

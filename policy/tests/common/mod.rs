@@ -31,8 +31,36 @@ pub static POLICY: LazyLock<Guest> = LazyLock::new(|| {
         "{} is missing: run scripts/build-policy (or `just policy`) before these tests",
         path.display()
     );
+    if let Some(newer) = newer_source(&path) {
+        panic!(
+            "{} is older than {}: run scripts/build-policy (or `just policy`) so these tests see the current code",
+            path.display(),
+            newer.display()
+        );
+    }
     Guest::load(&path)
 });
+
+/// A guest source file changed after `wasm` was built, if any.
+fn newer_source(wasm: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(wasm).and_then(|m| m.modified()).ok()?;
+    let mut pending = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > built)
+            {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
 
 pub struct Guest {
     engine: Engine,

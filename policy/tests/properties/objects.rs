@@ -27,6 +27,10 @@ pub const LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContaine
 /// `host[:port][/path]`, as a mirror or a rule target.
 fn target() -> BoxedStrategy<String> {
     (references::host(), vec(references::path_component(), 0..=2))
+        // Settings refuse Docker Hub's legacy name as a cache (fuzz_regressions.rs).
+        .prop_filter("index.docker.io is not a cache", |(host, _)| {
+            !host.eq_ignore_ascii_case("index.docker.io")
+        })
         .prop_map(|(host, prefix)| {
             prefix
                 .iter()
@@ -198,6 +202,8 @@ pub enum Marker {
     OptOut,
     /// The kubelet's static-pod annotation.
     MirrorPod,
+    /// `pullthrough.dev/rewrite: "false"` as a label of the pod template (none on a Pod).
+    TemplateOptOut,
 }
 
 fn metadata() -> BoxedStrategy<(Option<Value>, Marker)> {
@@ -205,6 +211,7 @@ fn metadata() -> BoxedStrategy<(Option<Value>, Marker)> {
         18 => Just(Marker::None),
         1 => Just(Marker::OptOut),
         1 => Just(Marker::MirrorPod),
+        1 => Just(Marker::TemplateOptOut),
     ];
     let annotations = prop_oneof![
         Just(None),
@@ -219,18 +226,13 @@ fn metadata() -> BoxedStrategy<(Option<Value>, Marker)> {
     let shape = prop_oneof![
         1 => Just(None),
         1 => Just(Some(Value::Null)),
-        6 => (annotations, extra_fields(&["name", "namespace", "labels", "uid"])).prop_map(|(annotations, mut metadata)| {
-            metadata.remove("annotations");
-            if let Some(annotations) = annotations {
-                metadata.insert("annotations".to_owned(), annotations);
-            }
-            Some(Value::Object(metadata))
-        }),
+        6 => (annotations, extra_fields(&["name", "namespace", "labels", "uid"]))
+            .prop_map(with_annotations),
     ];
     (shape, marker, any::<bool>())
         .prop_map(|(metadata, marker, as_label)| {
             let (key, value) = match marker {
-                Marker::None => return (metadata, marker),
+                Marker::None | Marker::TemplateOptOut => return (metadata, marker),
                 Marker::OptOut => (OPT_OUT_KEY, "false"),
                 Marker::MirrorPod => ("kubernetes.io/config.mirror", "0a1b"),
             };
@@ -251,6 +253,16 @@ fn metadata() -> BoxedStrategy<(Option<Value>, Marker)> {
         .boxed()
 }
 
+fn with_annotations(
+    (annotations, mut metadata): (Option<Value>, Map<String, Value>),
+) -> Option<Value> {
+    metadata.remove("annotations");
+    if let Some(annotations) = annotations {
+        metadata.insert("annotations".to_owned(), annotations);
+    }
+    Some(Value::Object(metadata))
+}
+
 /// A generated `AdmissionRequest` and what in it decides whether anything may change.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -263,50 +275,91 @@ pub struct Request {
 /// A CREATE or UPDATE (or DELETE, or a subresource) of any kind the policy rewrites.
 pub fn request() -> BoxedStrategy<Request> {
     let operation = prop_oneof![6 => Just("CREATE"), 3 => Just("UPDATE"), 1 => Just("DELETE")];
-    let sub_resource = prop_oneof![8 => Just(None), 1 => Just(Some("")), 1 => Just(Some("ephemeralcontainers")), 1 => Just(Some("status"))];
-    (
+    let sub_resource = prop_oneof![
+        8 => Just(None),
+        1 => Just(Some("")),
+        1 => Just(Some("ephemeralcontainers")),
+        1 => Just(Some("status")),
+    ];
+    let object = (
         proptest::sample::select(&KINDS[..]),
-        operation,
-        sub_resource,
         metadata(),
         pod_spec(),
         extra_fields(&["status", "apiVersion"]),
+    );
+    let request = (
+        operation,
+        sub_resource,
         vec(any::<bool>(), 12),
         proptest::bool::weighted(0.9),
-    )
-        .prop_map(|((kind, spec_pointer), operation, sub_resource, (metadata, marker), spec, extra, kept, kind_in_request)| {
-            let mut object = Value::Object(extra);
-            object["kind"] = json!(kind);
-            if let Some(metadata) = metadata {
-                object["metadata"] = metadata;
-            }
-            let template = json!({"metadata": {"labels": {"app": "generated"}}, "spec": spec});
-            object["spec"] = match kind {
-                "Pod" => template["spec"].clone(),
-                "CronJob" => json!({"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}, "suspend": null}),
-                _ => json!({"replicas": 2, "selector": null, "template": template}),
-            };
-            let mut json = json!({"uid": "0f6a", "operation": operation, "object": object, "dryRun": false});
-            if kind_in_request {
-                json["kind"] = json!({"group": "", "version": "v1", "kind": kind});
-            }
-            if let Some(sub_resource) = sub_resource {
-                json["subResource"] = json!(sub_resource);
-            }
-            if operation == "UPDATE" {
-                // The old object keeps some images and had others before this update.
-                let mut old = json["object"].clone();
-                let mut kept = kept.into_iter().cycle();
-                for list in LISTS {
-                    let pointer = format!("{spec_pointer}/{list}");
-                    for c in old.pointer_mut(&pointer).and_then(Value::as_array_mut).into_iter().flatten() {
-                        if let (Some(image), Some(false)) = (c.get_mut("image"), kept.next()) {
-                            *image = json!("busybox:1.0");
-                        }
-                    }
+    );
+    (object, request)
+        .prop_map(
+            |(object, (operation, sub_resource, kept, kind_in_request))| {
+                let ((kind, spec_pointer), (metadata, marker), spec, extra) = object;
+                let object = workload(kind, metadata, marker, spec, extra);
+                let mut json = json!({"uid": "0f6a", "operation": operation, "object": object});
+                if kind_in_request {
+                    json["kind"] = json!({"group": "", "version": "v1", "kind": kind});
                 }
-                json["oldObject"] = old;
+                if let Some(sub_resource) = sub_resource {
+                    json["subResource"] = json!(sub_resource);
+                }
+                if operation == "UPDATE" {
+                    json["oldObject"] = old_object(&json["object"], spec_pointer, kept);
+                }
+                Request {
+                    json,
+                    kind,
+                    spec_pointer,
+                    marker,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// An object of `kind` with `spec` as its pod spec.
+fn workload(
+    kind: &str,
+    metadata: Option<Value>,
+    marker: Marker,
+    spec: Value,
+    extra: Map<String, Value>,
+) -> Value {
+    let mut object = Value::Object(extra);
+    object["kind"] = json!(kind);
+    if let Some(metadata) = metadata {
+        object["metadata"] = metadata;
+    }
+    let mut template = json!({"metadata": {"labels": {"app": "generated"}}, "spec": spec});
+    if marker == Marker::TemplateOptOut {
+        template["metadata"]["labels"][OPT_OUT_KEY] = json!("false");
+    }
+    object["spec"] = match kind {
+        "Pod" => template["spec"].take(),
+        "CronJob" => json!({
+            "schedule": "*/5 * * * *",
+            "jobTemplate": {"spec": {"template": template}},
+            "suspend": null
+        }),
+        _ => json!({"replicas": 2, "selector": null, "template": template}),
+    };
+    object
+}
+
+/// The object before an update: it had some of the images and others in their place.
+fn old_object(object: &Value, spec_pointer: &str, kept: Vec<bool>) -> Value {
+    let mut old = object.clone();
+    let mut kept = kept.into_iter().cycle();
+    for list in LISTS {
+        let pointer = format!("{spec_pointer}/{list}");
+        let containers = old.pointer_mut(&pointer).and_then(Value::as_array_mut);
+        for c in containers.into_iter().flatten() {
+            if let (Some(image), Some(false)) = (c.get_mut("image"), kept.next()) {
+                *image = json!("busybox:1.0");
             }
-            Request { json, kind, spec_pointer, marker }
-        }).boxed()
+        }
+    }
+    old
 }
