@@ -1,13 +1,69 @@
+use std::process::ExitCode;
+
+use anyhow::Context as _;
 use clap::Parser;
 use pullthrough::cli::{Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    if let Err(error) = pullthrough::telemetry::init(&cli.log) {
+        eprintln!("error: invalid --log filter: {error}");
+        return ExitCode::from(2);
+    }
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // anyhow's report: the error, then each cause on its own "Caused by" line.
+            eprintln!("Error: {error:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run(args) => {
             let response = pullthrough::run::run(&args)?;
             println!("{}", serde_json::to_string(&response)?);
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let runtime =
+                pullthrough::serve::runtime(&args).context("could not start the async runtime")?;
+            runtime.block_on(pullthrough::serve::run(*args))
+        }
+        Command::Cert(args) => {
+            let written = pullthrough::cert::run(&args)?;
+            for file in &written.files {
+                eprintln!("wrote {}", file.display());
+            }
+            eprintln!("names: {}", written.names.join(", "));
+            println!("{}", written.ca_bundle);
+            Ok(())
+        }
+        Command::Register(args) => {
+            let out = block_on(pullthrough::register::register(&args))??;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Unregister(args) => {
+            let out = block_on(pullthrough::register::unregister(&args))??;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Manifests(args) => {
+            print!("{}", pullthrough::manifests::render(&args)?);
+            Ok(())
         }
     }
-    Ok(())
+}
+
+/// One-shot commands talk to the API server once: a current-thread runtime is plenty.
+fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    pullthrough::tls::install_default_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    Ok(runtime.block_on(future))
 }

@@ -1,0 +1,66 @@
+# Shared set-up for the bats suites: the binary under test, a scratch directory, and a server
+# started in the background on 127.0.0.1 with its logs kept for failed tests.
+
+REPO="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+PULLTHROUGH="${PULLTHROUGH:-$REPO/${CARGO_TARGET_DIR:-target}/release/pullthrough}"
+# The service DNS name curl asks for; --resolve points it at 127.0.0.1 like cluster DNS would.
+HOST="pullthrough.pullthrough.svc"
+
+require_binary() {
+  [[ -x "$PULLTHROUGH" ]] || {
+    echo "missing $PULLTHROUGH: run 'cargo build --release -p pullthrough' first" >&2
+    return 1
+  }
+}
+
+# A free TCP port on 127.0.0.1, from the kernel.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_server ARGS...: runs `pullthrough serve ARGS` on a free port; sets PORT and SERVER_PID
+# and waits until /healthz answers over TLS.
+start_server() {
+  PORT="$(free_port)"
+  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
+    >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if curl -sk --max-time 1 "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not start; its log:" >&2
+  cat "$BATS_TEST_TMPDIR/server.log" >&2
+  return 1
+}
+
+stop_server() {
+  if [[ -n "${SERVER_PID:-}" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" || true
+  fi
+  SERVER_PID=""
+}
+
+# post PATH FILE [CACERT]: POST a file over TLS to the service name; prints the body, then the
+# status code on its own last line.
+post() {
+  local path="$1" file="$2" cacert="${3:-$BATS_TEST_TMPDIR/ca.crt}"
+  curl -sS --max-time 10 --cacert "$cacert" --resolve "$HOST:$PORT:127.0.0.1" \
+    -H 'Content-Type: application/json' --data-binary "@$file" \
+    -w '\n%{http_code}' "https://$HOST:$PORT$path"
+}
+
+# Decodes the base64 JSON patch of an AdmissionReview response read on stdin.
+decoded_patch() {
+  python3 -c 'import base64,json,sys; r=json.load(sys.stdin)["response"]; print(json.dumps(json.loads(base64.b64decode(r["patch"])), sort_keys=True))'
+}
+
+# assert_review EXPECTED_JSON: compares the AdmissionReview response on stdin with the expected
+# file — every response field exactly, and the base64 patch decoded and compared as JSON.
+assert_review() {
+  python3 "$BATS_TEST_DIRNAME/assert_review.py" "$1"
+}

@@ -1,0 +1,280 @@
+//! The Secret that holds the generated CA and serving certificate, so every replica serves
+//! the same CA: the first replica creates it, the others reuse it, and renewal replaces it with an
+//! optimistic-concurrency update that exactly one replica wins.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+use super::{Error, Result};
+use crate::certs::{Authority, CertInfo, Material, ServingCert};
+
+/// The data keys of the Secret: a `kubernetes.io/tls` Secret plus the CA, and the CA key so any
+/// replica can renew the serving certificate without changing the CA bundle.
+pub const SECRET_KEYS: [&str; 4] = ["ca.crt", "ca.key", "tls.crt", "tls.key"];
+
+/// Where the shared material lives and what it must cover.
+#[derive(Debug, Clone)]
+pub struct SharedMaterial {
+    pub namespace: String,
+    pub secret: String,
+    /// Names the serving certificate must carry.
+    pub names: Vec<String>,
+    pub ca_validity: Duration,
+    pub validity: Duration,
+}
+
+impl SharedMaterial {
+    /// The material every replica should serve now: the Secret's if it is usable, otherwise new
+    /// material written to the Secret. When two replicas race, the loser reads the winner's.
+    pub async fn ensure(&self, client: &Client) -> Result<Material> {
+        let api: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
+        let existing = api
+            .get_opt(&self.secret)
+            .await
+            .map_err(|source| self.error("read", source))?;
+        let Some(existing) = existing else {
+            let fresh = Material::generate(&self.names, self.ca_validity, self.validity)?;
+            let secret = secret_for(&self.namespace, &self.secret, &fresh);
+            return match api.create(&PostParams::default(), &secret).await {
+                Ok(_) => {
+                    tracing::info!(secret = %self.secret, "stored new certificate material");
+                    Ok(fresh)
+                }
+                Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                    self.read_winner(&api).await
+                }
+                Err(source) => Err(self.error("create", source)),
+            };
+        };
+        let now = SystemTime::now();
+        let current = material_from_secret(&existing);
+        let Some(next) = self.renewal(current.as_ref(), now)? else {
+            // Checked just above: a usable current value is what `renewal` declined to replace.
+            return current.ok_or_else(|| unreachable_material(&self.secret));
+        };
+        let mut replacement = secret_for(&self.namespace, &self.secret, &next);
+        replacement.metadata.resource_version = existing.metadata.resource_version.clone();
+        match api
+            .replace(&self.secret, &PostParams::default(), &replacement)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(secret = %self.secret, "renewed certificate material");
+                Ok(next)
+            }
+            Err(kube::Error::Api(status)) if status.is_conflict() => self.read_winner(&api).await,
+            Err(source) => Err(self.error("update", source)),
+        }
+    }
+
+    /// `None` when `current` can keep serving; otherwise what should replace it. The CA is kept
+    /// (so the registered bundle stays valid) unless it would expire before the new certificate.
+    pub fn renewal(
+        &self,
+        current: Option<&Material>,
+        now: SystemTime,
+    ) -> crate::certs::Result<Option<Material>> {
+        let Some(current) = current else {
+            return Ok(Some(Material::generate(
+                &self.names,
+                self.ca_validity,
+                self.validity,
+            )?));
+        };
+        let serving = CertInfo::from_pem(&current.serving.cert_pem).ok();
+        let ca = CertInfo::from_pem(&current.ca.cert_pem).ok();
+        let serving_ok = serving.as_ref().is_some_and(|info| {
+            !info.needs_renewal(now) && self.names.iter().all(|n| info.names.contains(n))
+        });
+        let ca_ok = ca
+            .as_ref()
+            .is_some_and(|info| info.not_after > now + self.validity && info.not_before <= now);
+        if serving_ok && ca_ok {
+            return Ok(None);
+        }
+        let ca = if ca_ok {
+            current.ca.clone()
+        } else {
+            Authority::generate(self.ca_validity)?
+        };
+        let serving = ca.issue(&self.names, self.validity)?;
+        Ok(Some(Material { ca, serving }))
+    }
+
+    async fn read_winner(&self, api: &Api<Secret>) -> Result<Material> {
+        let secret = api
+            .get(&self.secret)
+            .await
+            .map_err(|source| self.error("read", source))?;
+        material_from_secret(&secret).ok_or_else(|| unreachable_material(&self.secret))
+    }
+
+    fn error(&self, verb: &'static str, source: kube::Error) -> Error {
+        Error::Secret {
+            verb,
+            namespace: self.namespace.clone(),
+            name: self.secret.clone(),
+            source: Box::new(source),
+        }
+    }
+}
+
+fn unreachable_material(secret: &str) -> Error {
+    Error::IncompleteSecret {
+        name: secret.to_owned(),
+    }
+}
+
+/// The Secret object holding `material`.
+pub fn secret_for(namespace: &str, name: &str, material: &Material) -> Secret {
+    let values = [
+        &material.ca.cert_pem,
+        &material.ca.key_pem,
+        &material.serving.cert_pem,
+        &material.serving.key_pem,
+    ];
+    let data = SECRET_KEYS
+        .iter()
+        .zip(values)
+        .map(|(key, value)| ((*key).to_owned(), ByteString(value.as_bytes().to_vec())))
+        .collect();
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/name".to_owned(),
+                    "pullthrough".to_owned(),
+                ),
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "pullthrough".to_owned(),
+                ),
+            ])),
+            ..ObjectMeta::default()
+        },
+        type_: Some("kubernetes.io/tls".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+/// The material in a Secret, or `None` when a key is missing or not UTF-8 PEM.
+pub fn material_from_secret(secret: &Secret) -> Option<Material> {
+    let data = secret.data.as_ref()?;
+    let text = |key: &str| -> Option<String> {
+        data.get(key)
+            .and_then(|value| String::from_utf8(value.0.clone()).ok())
+    };
+    Some(Material {
+        ca: Authority {
+            cert_pem: text("ca.crt")?,
+            key_pem: text("ca.key")?,
+        },
+        serving: ServingCert {
+            cert_pem: text("tls.crt")?,
+            key_pem: text("tls.key")?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY};
+
+    fn shared() -> SharedMaterial {
+        SharedMaterial {
+            namespace: "pullthrough".to_owned(),
+            secret: "pullthrough-tls".to_owned(),
+            names: vec!["pullthrough.pullthrough.svc".to_owned()],
+            ca_validity: DEFAULT_CA_VALIDITY,
+            validity: DEFAULT_SERVING_VALIDITY,
+        }
+    }
+
+    #[test]
+    fn fresh_material_is_kept() {
+        let shared = shared();
+        let material = shared
+            .renewal(None, SystemTime::now())
+            .expect("new")
+            .expect("some");
+        assert_eq!(
+            shared
+                .renewal(Some(&material), SystemTime::now())
+                .expect("check"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_ageing_serving_certificate_is_reissued_by_the_same_ca() {
+        let shared = shared();
+        let material = shared
+            .renewal(None, SystemTime::now())
+            .expect("new")
+            .expect("some");
+        let later = SystemTime::now() + DEFAULT_SERVING_VALIDITY * 9 / 10;
+        let renewed = shared
+            .renewal(Some(&material), later)
+            .expect("renew")
+            .expect("renewed");
+        assert_eq!(renewed.ca, material.ca);
+        assert_ne!(renewed.serving, material.serving);
+    }
+
+    #[test]
+    fn a_new_name_forces_a_new_serving_certificate() {
+        let mut shared = shared();
+        let material = shared
+            .renewal(None, SystemTime::now())
+            .expect("new")
+            .expect("some");
+        shared.names.push("extra.example.com".to_owned());
+        let renewed = shared
+            .renewal(Some(&material), SystemTime::now())
+            .expect("renew")
+            .expect("renewed");
+        assert_eq!(renewed.ca, material.ca);
+        let info = CertInfo::from_pem(&renewed.serving.cert_pem).expect("info");
+        assert_eq!(info.names, shared.names);
+    }
+
+    #[test]
+    fn a_ca_about_to_expire_is_replaced() {
+        let mut shared = shared();
+        shared.ca_validity = Duration::from_secs(3600);
+        let material = shared
+            .renewal(None, SystemTime::now())
+            .expect("new")
+            .expect("some");
+        shared.ca_validity = DEFAULT_CA_VALIDITY;
+        let renewed = shared
+            .renewal(Some(&material), SystemTime::now())
+            .expect("renew")
+            .expect("renewed");
+        assert_ne!(renewed.ca, material.ca);
+    }
+
+    #[test]
+    fn secret_round_trips_and_a_missing_key_is_none() {
+        let material = shared()
+            .renewal(None, SystemTime::now())
+            .expect("new")
+            .expect("some");
+        let mut secret = secret_for("ns", "name", &material);
+        assert_eq!(material_from_secret(&secret), Some(material));
+        if let Some(data) = secret.data.as_mut() {
+            data.remove("ca.key");
+        }
+        assert_eq!(material_from_secret(&secret), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! The admission HTTP server: the axum router and its handlers, metrics, and the TLS listener
+//! with graceful shutdown. [`router`] needs no socket, so tests drive it directly.
+
+mod admission;
+mod listener;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use admission::{FailureMode, MAX_BODY_BYTES};
+pub use listener::{serve, shutdown_signal};
+
+use crate::policies::PolicyRegistry;
+use crate::tls::CertResolver;
+use metrics::{Metrics, Outcome};
+
+/// Label for requests addressed to a policy that does not exist: the path is client-chosen and
+/// must not become a label value.
+const UNKNOWN_POLICY: &str = "unknown";
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: PolicyRegistry,
+    pub metrics: Arc<Metrics>,
+    pub failure_mode: FailureMode,
+    /// The served certificate, for `/readyz` and the expiry metric; `None` when TLS is terminated
+    /// elsewhere (tests driving the router directly).
+    pub certs: Option<Arc<CertResolver>>,
+}
+
+impl AppState {
+    pub fn new(registry: PolicyRegistry, failure_mode: FailureMode) -> Self {
+        Self {
+            registry,
+            metrics: Arc::new(Metrics::new()),
+            failure_mode,
+            certs: None,
+        }
+    }
+
+    /// Counts a request rejected before evaluation.
+    fn invalid(&self, policy: &str, started: Instant, status: StatusCode) {
+        let known = self
+            .registry
+            .policy_names()
+            .iter()
+            .any(|name| name == policy);
+        let label = if known { policy } else { UNKNOWN_POLICY };
+        self.metrics
+            .policy(label)
+            .record(Outcome::invalid, started.elapsed().as_secs_f64());
+        tracing::info!(
+            policy = label,
+            status = status.as_u16(),
+            "admission request rejected"
+        );
+    }
+}
+
+/// The routes: `POST /mutate`, `POST /validate/{policy}`, `GET /healthz`, `GET /readyz`,
+/// `GET /metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/mutate", post(admission::mutate))
+        .route("/validate/{policy}", post(admission::validate))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when every policy is loaded and the served certificate is inside its validity window.
+async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.registry.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "policies not loaded\n").into_response();
+    }
+    if let Some(certs) = &state.certs
+        && !certs.is_valid(SystemTime::now())
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serving certificate is not valid now\n",
+        )
+            .into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    for status in state.registry.statuses() {
+        state
+            .metrics
+            .set_reloads(&status.name, status.reloads_ok, status.reloads_rejected);
+    }
+    if let Some(certs) = &state.certs {
+        let expiry = certs
+            .current()
+            .info
+            .not_after
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default();
+        state.metrics.set_certificate_expiry(expiry);
+    }
+    match state.metrics.encode() {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "could not encode metrics");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}

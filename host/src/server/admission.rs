@@ -1,0 +1,195 @@
+//! `POST /mutate` and `POST /validate/{policy}`: read a bounded body, parse the AdmissionReview,
+//! evaluate, and answer — a verdict is 200, a broken request is a 4xx with a message saying what
+//! was wrong, and a policy failure is fail-open or fail-closed as the operator chose.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+use super::AppState;
+use super::metrics::Outcome;
+use crate::admission::{AdmissionResponse, AdmissionReview};
+use crate::policies::EvaluationError;
+
+/// The API server caps admission request bodies at 3 MiB; anything larger is not from it.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// What the server does when a policy cannot give a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Admit unchanged with a warning (matches `failurePolicy: Ignore`).
+    Open,
+    /// Deny with the reason.
+    Closed,
+}
+
+pub async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    review(&state, state.registry.default_policy(), &headers, body).await
+}
+
+pub async fn validate(
+    State(state): State<AppState>,
+    Path(policy): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    review(&state, &policy, &headers, body).await
+}
+
+fn plain(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; a declared or actual larger body is 413.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds the {MAX_BODY_BYTES} byte (3 MiB) limit\n"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(plain(
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {error}\n"),
+        )),
+    }
+}
+
+async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let bytes = match read_body(headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => {
+            state.invalid(policy, started, response.status());
+            return response;
+        }
+    };
+    let review = match AdmissionReview::from_slice(&bytes) {
+        Ok(review) => review,
+        Err(error) => {
+            state.invalid(policy, started, StatusCode::BAD_REQUEST);
+            return plain(StatusCode::BAD_REQUEST, format!("{error}\n"));
+        }
+    };
+    let request = review.request;
+    let uid = request.uid().to_owned();
+    let fields = request.fields();
+    let kind = fields
+        .get("kind")
+        .and_then(|k| k.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let namespace = fields
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let operation = fields
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+
+    let (response, outcome, rewritten) = match state.registry.evaluate(policy, request).await {
+        Ok(evaluation) => {
+            let outcome = if !evaluation.response.allowed {
+                Outcome::denied
+            } else if evaluation.response.patch.is_some() {
+                Outcome::mutated
+            } else {
+                Outcome::allowed
+            };
+            (evaluation.response, outcome, evaluation.images_rewritten)
+        }
+        Err(EvaluationError::UnknownPolicy(name)) => {
+            state.invalid(policy, started, StatusCode::NOT_FOUND);
+            return plain(StatusCode::NOT_FOUND, format!("no policy named {name:?}\n"));
+        }
+        Err(error) => {
+            let error_kind = error.kind();
+            state.metrics.evaluation_error(policy, error_kind);
+            // Logged once here in full; the API server and the user get the generic reason.
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                uid = %uid,
+                policy,
+                kind = %kind,
+                namespace = %namespace,
+                error_kind,
+                "policy evaluation failed"
+            );
+            match state.failure_mode {
+                FailureMode::Open => (
+                    AdmissionResponse::allow(uid.clone()).with_warning(format!(
+                        "pullthrough: policy {policy:?} failed ({error_kind}); admitted unchanged"
+                    )),
+                    Outcome::error_allowed,
+                    0,
+                ),
+                FailureMode::Closed => (
+                    AdmissionResponse::deny(
+                        uid.clone(),
+                        500,
+                        format!("pullthrough: policy {policy:?} failed ({error_kind})"),
+                    ),
+                    Outcome::error_denied,
+                    0,
+                ),
+            }
+        }
+    };
+    let body = match serde_json::to_vec(&response.into_review()) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, uid = %uid, "could not serialise the AdmissionReview response");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error\n".to_owned(),
+            );
+        }
+    };
+    let elapsed = started.elapsed();
+    let series = state.metrics.policy(policy);
+    series.record(outcome, elapsed.as_secs_f64());
+    if rewritten > 0 {
+        series.images_rewritten.inc_by(rewritten as u64);
+    }
+    tracing::info!(
+        uid = %uid,
+        policy,
+        kind = %kind,
+        namespace = %namespace,
+        operation = %operation,
+        outcome = ?outcome,
+        images_rewritten = rewritten,
+        duration_us = elapsed.as_micros() as u64,
+        "admission"
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,84 @@
+//! Opt-in tests against a real cluster (ignored by default, so they show as ignored rather than
+//! passing without a cluster). They use a throwaway webhook configuration name and Secret so they
+//! never touch a real install:
+//!
+//!     KUBECONFIG=~/.kube/config cargo test -p pullthrough --test cluster -- --ignored
+//!
+//! Needs rights to patch/get/delete mutatingwebhookconfigurations and to create/get/update/delete
+//! Secrets in PULLTHROUGH_TEST_NAMESPACE (default `default`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams};
+use pullthrough::certs;
+use pullthrough::k8s::{self, Registration, SharedMaterial};
+
+fn cluster() -> String {
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "the real-cluster tests need KUBECONFIG pointing at a cluster"
+    );
+    pullthrough::tls::install_default_provider();
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    format!("pullthrough-test-{stamp}")
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: KUBECONFIG=... cargo test --test cluster -- --ignored"]
+async fn register_reads_back_and_unregisters() {
+    let name = cluster();
+    let client = k8s::client().await.expect("cluster client");
+    let registration = Registration {
+        name: name.clone(),
+        ..Registration::default()
+    };
+    let ca = certs::Authority::generate(certs::DEFAULT_CA_VALIDITY).expect("ca");
+    let config = k8s::webhook_configuration(&registration, ca.cert_pem.as_bytes());
+    let applied = k8s::apply(&client, &config).await.expect("apply");
+    let hook = &applied.webhooks.as_ref().expect("webhooks")[0];
+    assert_eq!(
+        hook.client_config.ca_bundle.as_ref().map(|b| b.0.clone()),
+        Some(ca.cert_pem.clone().into_bytes())
+    );
+    assert_eq!(hook.failure_policy.as_deref(), Some("Ignore"));
+    assert_eq!(hook.reinvocation_policy.as_deref(), Some("IfNeeded"));
+    let managers: Vec<_> = applied
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, [k8s::FIELD_MANAGER]);
+    // Applying again is a no-op update, not a conflict.
+    k8s::apply(&client, &config).await.expect("re-apply");
+    assert!(k8s::unregister(&client, &name).await.expect("delete"));
+    assert!(!k8s::unregister(&client, &name).await.expect("already gone"));
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: KUBECONFIG=... cargo test --test cluster -- --ignored"]
+async fn replicas_share_one_secret() {
+    let name = cluster();
+    let client = k8s::client().await.expect("cluster client");
+    let namespace =
+        std::env::var("PULLTHROUGH_TEST_NAMESPACE").unwrap_or_else(|_| "default".to_owned());
+    let shared = SharedMaterial {
+        namespace: namespace.clone(),
+        secret: name.clone(),
+        names: certs::service_dns_names("pullthrough", &namespace),
+        ca_validity: certs::DEFAULT_CA_VALIDITY,
+        validity: certs::DEFAULT_SERVING_VALIDITY,
+    };
+    let first = shared.ensure(&client).await.expect("first replica");
+    let second = shared.ensure(&client).await.expect("second replica");
+    assert_eq!(first, second);
+    let api: Api<Secret> = Api::namespaced(client, &namespace);
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("clean up");
+}

@@ -1,0 +1,179 @@
+//! The axum router driven without a socket: verdicts, fail-open and fail-closed answers to
+//! broken policies, health, readiness and metrics. The e2e suite covers the same over TLS.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::guests;
+use http_body_util::BodyExt;
+use pullthrough::policies::{PolicyRegistry, PolicySource};
+use pullthrough::server::{AppState, FailureMode, router};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+/// A registry with three policies from hand-written guests: `accept` (the default), `trap` and
+/// `loop` (runs past a 200 ms deadline).
+async fn registry(dir: &std::path::Path) -> PolicyRegistry {
+    for (name, body) in [
+        ("accept", guests::ACCEPT),
+        ("trap", guests::TRAP),
+        ("loop", guests::LOOP),
+    ] {
+        std::fs::write(
+            dir.join(format!("{name}.wasm")),
+            guests::guest(body, guests::SETTINGS_VALID),
+        )
+        .expect("write guest");
+    }
+    let config = dir.join("policies.yml");
+    std::fs::write(
+        &config,
+        "accept:\n  module: accept.wasm\ntrap:\n  module: trap.wasm\nloop:\n  module: loop.wasm\n  timeoutEvalSeconds: 1\n",
+    )
+    .expect("write policies");
+    PolicyRegistry::load(common::runtime(), PolicySource::File(config))
+        .await
+        .expect("policies load")
+}
+
+fn review(uid: &str) -> Vec<u8> {
+    let mut review = common::fixture("deployment.json");
+    review["request"]["uid"] = json!(uid);
+    serde_json::to_vec(&review).expect("json")
+}
+
+async fn call(app: &axum::Router, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    (status, bytes)
+}
+
+fn json_body(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("JSON body")
+}
+
+#[tokio::test]
+async fn a_verdict_echoes_the_uid_in_a_v1_review() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
+    let (status, body) = call(&app, "POST", "/mutate", review("uid-accept")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json_body(&body),
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+               "response": {"uid": "uid-accept", "allowed": true}})
+    );
+}
+
+#[tokio::test]
+async fn a_failing_policy_is_admitted_with_a_warning_when_fail_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
+    for (policy, kind) in [("trap", "trap"), ("loop", "timeout")] {
+        let (status, body) = call(&app, "POST", &format!("/validate/{policy}"), review("u1")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            json_body(&body)["response"],
+            json!({"uid": "u1", "allowed": true, "warnings": [
+                format!("pullthrough: policy \"{policy}\" failed ({kind}); admitted unchanged")
+            ]}),
+            "{policy}"
+        );
+    }
+    // The same engine keeps answering afterwards.
+    let (status, _) = call(&app, "POST", "/validate/accept", review("u2")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_failing_policy_is_denied_with_the_reason_when_fail_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState::new(registry(dir.path()).await, FailureMode::Closed);
+    let metrics = state.metrics.clone();
+    let app = router(state);
+    let (status, body) = call(&app, "POST", "/validate/trap", review("u3")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json_body(&body)["response"],
+        json!({"uid": "u3", "allowed": false,
+               "status": {"code": 500, "message": "pullthrough: policy \"trap\" failed (trap)"}})
+    );
+    let text = metrics.encode().expect("metrics");
+    for line in [
+        "pullthrough_admission_requests_total{policy=\"trap\",outcome=\"error_denied\"} 1",
+        "pullthrough_evaluation_errors_total{policy=\"trap\",kind=\"trap\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn broken_requests_get_exact_statuses_and_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 4] = [
+        (
+            "/mutate",
+            b"not json".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "request body is not valid JSON: expected ident at line 1 column 2\n",
+        ),
+        (
+            "/mutate",
+            br#"{"apiVersion":"v1","kind":"AdmissionReview"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got \"v1\" and \"AdmissionReview\"\n",
+        ),
+        (
+            "/mutate",
+            vec![b' '; pullthrough::server::MAX_BODY_BYTES + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body exceeds the 3145728 byte (3 MiB) limit\n",
+        ),
+        (
+            "/validate/nope",
+            review("u4"),
+            StatusCode::NOT_FOUND,
+            "no policy named \"nope\"\n",
+        ),
+    ];
+    for (uri, body, expected_status, expected_text) in cases {
+        let (status, body) = call(&app, "POST", uri, body).await;
+        assert_eq!(status, expected_status, "{uri}");
+        assert_eq!(String::from_utf8_lossy(&body), expected_text, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
+    let (status, body) = call(&app, "GET", "/healthz", Vec::new()).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok\n"[..]));
+    let (status, body) = call(&app, "GET", "/readyz", Vec::new()).await;
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ready\n"[..]));
+    call(&app, "POST", "/mutate", review("u5")).await;
+    let (status, body) = call(&app, "GET", "/metrics", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(
+        text.lines().any(|l| l
+            == "pullthrough_admission_requests_total{policy=\"accept\",outcome=\"allowed\"} 1"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+}
