@@ -58,16 +58,24 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(20_000);
     let fixtures_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
 
-    let rewriter = pullthrough_policy::Settings::from_json(json!({ "mirror": MIRROR }).to_string().as_bytes())?
-        .compile()?;
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rewriter = pullthrough_policy::Settings::from_json(
+        json!({ "mirror": MIRROR }).to_string().as_bytes(),
+    )?
+    .compile()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let registry = tokio.block_on(PolicyRegistry::load(
         Runtime::new(RuntimeConfig::default())?,
-        PolicySource::Embedded { settings: json!({ "mirror": MIRROR }) },
+        PolicySource::Embedded {
+            settings: json!({ "mirror": MIRROR }),
+        },
     ))?;
     let policy = registry.default_policy().to_owned();
 
-    println!("| fixture | bytes | 1. JSON floor µs (median / p99) | 2. native rewrite µs | 3. wasm evaluation µs | 3 ÷ 2 (median) | 3 ÷ 1 (median) |");
+    println!(
+        "| fixture | bytes | 1. JSON floor µs (median / p99) | 2. native rewrite µs | 3. wasm evaluation µs | 3 ÷ 2 (median) | 3 ÷ 1 (median) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for name in FIXTURES {
         let body = std::fs::read(format!("{fixtures_dir}/{name}"))?;

@@ -13,8 +13,16 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // anyhow's report: the error, then each cause on its own "Caused by" line.
-            eprintln!("Error: {error:?}");
+            // anyhow's report layout (the error, then its causes), but never its backtrace: the
+            // reader of a fatal error needs what to fix, not where in our code it was noticed.
+            eprintln!("Error: {error}");
+            let mut causes = error.chain().skip(1).peekable();
+            if causes.peek().is_some() {
+                eprintln!("\nCaused by:");
+                for cause in causes {
+                    eprintln!("    {cause}");
+                }
+            }
             ExitCode::FAILURE
         }
     }
