@@ -137,7 +137,7 @@ fn the_kubewarden_docs_examples_are_valid() {
         .1;
     let doc = section.split("\n## ").next().unwrap_or(section);
     assert!(doc.contains(OPT_OUT_KEY) && doc.contains(ORIGINAL_IMAGES_ANNOTATION));
-    let policies: Vec<Value> = blocks(&doc, "yaml")
+    let policies: Vec<Value> = blocks(doc, "yaml")
         .into_iter()
         .map(|block| serde_yaml::from_str(block).expect("YAML example"))
         .filter(|v: &Value| v["kind"] == "ClusterAdmissionPolicy")
@@ -156,7 +156,7 @@ fn the_kubewarden_docs_examples_are_valid() {
         layouts,
         BTreeSet::from(["Flat".to_owned(), "Prefixed".to_owned()])
     );
-    let zot: Vec<Value> = blocks(&doc, "json")
+    let zot: Vec<Value> = blocks(doc, "json")
         .into_iter()
         .map(|b| serde_json::from_str(b).expect("JSON example"))
         .collect();
