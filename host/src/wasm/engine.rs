@@ -5,7 +5,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
+};
 
 use super::module::{HostState, WapcModule};
 use super::{CallError, CallLimits, LoadError, RuntimeConfig, cache, wapc};
@@ -56,7 +58,12 @@ impl Runtime {
                 .table_elements(100_000)
                 // Reused slots keep their first pages mapped instead of faulting them in again.
                 .linear_memory_keep_resident(1 << 20)
-                .table_keep_resident(1 << 16);
+                .table_keep_resident(1 << 16)
+                // Reset only the pages the guest dirtied (Linux >= 6.7; `Auto` falls back to a
+                // full memset elsewhere). Without it, every reuse memsets the whole kept region
+                // and madvises the rest: TLB-shootdown IPIs to every core in this multi-threaded
+                // process. Measured under wrk at 32 connections: ~310 -> ~200 us CPU per request.
+                .pagemap_scan(Enabled::Auto);
             wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm_config).map_err(LoadError::Engine)?;
