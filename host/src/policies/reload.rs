@@ -32,13 +32,27 @@ pub(super) async fn load_spec(
     runtime: &crate::wasm::Runtime,
     spec: &PolicySpec,
 ) -> Result<LoadedPolicy, PolicyError> {
-    let bytes = tokio::fs::read(&spec.module)
+    let bytes = read_module(spec).await?;
+    load_bytes(runtime, spec, bytes).await
+}
+
+/// Reads the module file a spec names.
+async fn read_module(spec: &PolicySpec) -> Result<Vec<u8>, PolicyError> {
+    tokio::fs::read(&spec.module)
         .await
         .map_err(|source| PolicyError::ReadModule {
             policy: spec.name.clone(),
             path: spec.module.clone(),
             source,
-        })?;
+        })
+}
+
+/// Loads already-read module bytes per their spec, on the blocking pool.
+async fn load_bytes(
+    runtime: &crate::wasm::Runtime,
+    spec: &PolicySpec,
+    bytes: Vec<u8>,
+) -> Result<LoadedPolicy, PolicyError> {
     let limits = super::limits_for(runtime, spec.timeout);
     let name = spec.name.clone();
     let spec = spec.clone();
@@ -120,24 +134,17 @@ impl PolicyRegistry {
         previous: Option<&Arc<LoadedPolicy>>,
     ) -> Result<Option<LoadedPolicy>, PolicyError> {
         let runtime = &self.inner.runtime;
-        if let Some(active) = previous {
-            let bytes =
-                tokio::fs::read(&spec.module)
-                    .await
-                    .map_err(|source| PolicyError::ReadModule {
-                        policy: spec.name.clone(),
-                        path: spec.module.clone(),
-                        source,
-                    })?;
-            if active.sha256 == crate::wasm::sha256_hex(&bytes)
-                && active.settings == spec.settings
-                && active.allowed_to_mutate == spec.allowed_to_mutate
-                && active.limits() == super::limits_for(runtime, spec.timeout)
-            {
-                return Ok(None);
-            }
+        // Read once: the same bytes decide whether anything changed and are what gets loaded.
+        let bytes = read_module(spec).await?;
+        if let Some(active) = previous
+            && active.sha256 == crate::wasm::sha256_hex(&bytes)
+            && active.settings == spec.settings
+            && active.allowed_to_mutate == spec.allowed_to_mutate
+            && active.limits() == super::limits_for(runtime, spec.timeout)
+        {
+            return Ok(None);
         }
-        load_spec(runtime, spec).await.map(Some)
+        load_bytes(runtime, spec, bytes).await.map(Some)
     }
 
     fn record(&self, policy: &str, rejection: Option<String>) {
