@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::admission::{AdmissionRequest, AdmissionResponse};
-use crate::wasm::{CallLimits, Runtime};
+use crate::wasm::{CallGate, CallLimits, Runtime};
 
 pub use args::{ArgsError, PolicyArgs};
 pub use error::{EvaluationError, PolicyError};
@@ -115,6 +115,8 @@ type Table = BTreeMap<String, Slot>;
 struct Slot {
     module_path: Option<PathBuf>,
     active: Option<Arc<LoadedPolicy>>,
+    // The policy's share of the guest slots; kept across versions of the policy.
+    gate: Arc<CallGate>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -157,6 +159,7 @@ impl PolicyRegistry {
                 let slot = Slot {
                     module_path: None,
                     active: Some(Arc::new(loaded)),
+                    gate: Arc::new(runtime.gate(1)),
                 };
                 (
                     EMBEDDED_POLICY_NAME.to_owned(),
@@ -166,6 +169,7 @@ impl PolicyRegistry {
             PolicySource::File(path) => {
                 let specs = config::read(path)?;
                 let default = specs[0].name.clone();
+                let policies = specs.len();
                 let mut table = Table::new();
                 for spec in specs {
                     let loaded = reload::load_spec(&runtime, &spec).await?;
@@ -174,6 +178,7 @@ impl PolicyRegistry {
                         Slot {
                             module_path: Some(spec.module.clone()),
                             active: Some(Arc::new(loaded)),
+                            gate: Arc::new(runtime.gate(policies)),
                         },
                     );
                 }
@@ -209,11 +214,16 @@ impl PolicyRegistry {
         policy: &str,
         request: AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
-        let loaded = self.active(policy)?;
-        self.inner
+        let (loaded, gate) = self.active(policy)?;
+        let result = self
+            .inner
             .runtime
-            .run_blocking(move || loaded.validate(&request))
-            .await?
+            .run_gated(&gate, move || loaded.validate(&request))
+            .await?;
+        if matches!(result, Err(EvaluationError::Timeout(_))) {
+            gate.note_timeout();
+        }
+        result
     }
 
     /// Evaluates on the calling thread (for `pullthrough run`, benchmarks and tests); it runs guest
@@ -223,7 +233,7 @@ impl PolicyRegistry {
         policy: &str,
         request: &AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
-        self.active(policy)?.validate(request)
+        self.active(policy)?.0.validate(request)
     }
 
     /// True when every configured policy has a loaded version.
@@ -271,14 +281,17 @@ impl PolicyRegistry {
         )
     }
 
-    fn active(&self, policy: &str) -> Result<Arc<LoadedPolicy>, EvaluationError> {
+    /// The active version of `policy` and its gate.
+    fn active(&self, policy: &str) -> Result<(Arc<LoadedPolicy>, Arc<CallGate>), EvaluationError> {
         let table = self.table();
         let slot = table
             .get(policy)
             .ok_or_else(|| EvaluationError::UnknownPolicy(policy.to_owned()))?;
-        slot.active
+        let active = slot
+            .active
             .clone()
-            .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))
+            .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))?;
+        Ok((active, Arc::clone(&slot.gate)))
     }
 }
 

@@ -48,7 +48,8 @@ pub struct ServeArgs {
         env = "PULLTHROUGH_SHUTDOWN_TIMEOUT_SECONDS"
     )]
     pub shutdown_timeout_seconds: u64,
-    /// Async worker threads (0: one per core). Guest calls run on the blocking pool regardless.
+    /// Async worker threads (0: one per core). All but one may run a guest call directly; the
+    /// rest of the calls run on the blocking pool.
     #[arg(long, default_value_t = 0, env = "PULLTHROUGH_WORKER_THREADS")]
     pub worker_threads: usize,
 }
@@ -116,8 +117,12 @@ pub fn runtime(args: &ServeArgs) -> std::io::Result<tokio::runtime::Runtime> {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
     let source = args.policy.source(args.mirror.settings()?);
-    let wasm =
-        Runtime::new(args.policy.runtime_config()?).context("could not start the wasm engine")?;
+    let mut config = args.policy.runtime_config()?;
+    if args.worker_threads > 0 {
+        // Inline guest calls must leave one async worker free.
+        config.inline_calls = config.inline_calls.min(args.worker_threads - 1);
+    }
+    let wasm = Runtime::new(config).context("could not start the wasm engine")?;
     let registry = PolicyRegistry::load(wasm, source)
         .await
         .context("could not load the policies")?;

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use cache::sha256_hex;
-pub use engine::Runtime;
+pub use engine::{CallGate, Runtime};
 pub use module::WapcModule;
 
 /// Engine-wide settings, fixed for the life of the process.
@@ -25,6 +25,10 @@ pub use module::WapcModule;
 pub struct RuntimeConfig {
     /// At most this many guest calls run at once; further callers wait for a slot.
     pub max_concurrency: usize,
+    /// Of those, at most this many run directly on the async worker that received the request
+    /// (no hand-off to another thread); the rest run on the blocking pool. Keep it below the
+    /// number of async workers so one is always free for sockets and handshakes.
+    pub inline_calls: usize,
     /// Default wall-clock budget of one evaluation (a policy may set its own).
     pub timeout: Duration,
     /// Default cap on one guest's linear memory, in bytes (a policy may set a lower one).
@@ -41,6 +45,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            inline_calls: std::thread::available_parallelism().map_or(1, |n| n.get() - 1),
             timeout: Duration::from_secs(2),
             memory_limit: 128 * 1024 * 1024,
             pooling: true,

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use common::guests;
 use pullthrough::admission::{AdmissionResponse, PatchType};
 use pullthrough::policies::{EvaluationError, PolicyError, PolicyRegistry, PolicySource};
+use pullthrough::wasm::{Runtime, RuntimeConfig};
 use serde_json::json;
 
 /// Writes each `(name, module, extra yaml)` into `dir` and a policies file naming them.
@@ -25,9 +26,16 @@ fn policies_file(dir: &Path, policies: &[(&str, Vec<u8>, &str)]) -> std::path::P
 }
 
 async fn load(policies: &[(&str, Vec<u8>, &str)]) -> (tempfile::TempDir, PolicyRegistry) {
+    load_on(common::runtime(), policies).await
+}
+
+async fn load_on(
+    runtime: Runtime,
+    policies: &[(&str, Vec<u8>, &str)],
+) -> (tempfile::TempDir, PolicyRegistry) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = policies_file(dir.path(), policies);
-    let registry = PolicyRegistry::load(common::runtime(), PolicySource::File(path))
+    let registry = PolicyRegistry::load(runtime, PolicySource::File(path))
         .await
         .expect("policies load");
     (dir, registry)
@@ -233,6 +241,58 @@ async fn many_concurrent_evaluations_all_succeed_through_the_bounded_pool() {
             AdmissionResponse::allow(format!("c-{i}"))
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_that_hangs_cannot_take_every_guest_slot_from_the_others() {
+    // A runtime of its own: the shared one's slots are taken by other tests' guests.
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrency: 2,
+        inline_calls: 1,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let (_dir, registry) = load_on(
+        runtime,
+        &[
+            ("accept", accept(), ""),
+            (
+                "loop",
+                guests::guest(guests::LOOP, guests::SETTINGS_VALID),
+                "  timeoutEvalSeconds: 1\n",
+            ),
+        ],
+    )
+    .await;
+    // More hanging calls than there are guest slots: without a per-policy share they would hold
+    // both for a whole deadline, and `accept` would wait for the first to time out.
+    let hanging: Vec<_> = (0..8)
+        .map(|i| {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                registry
+                    .evaluate("loop", common::pod_request(&format!("l-{i}"), "x"))
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_accepts(&registry).await;
+    assert!(
+        hanging.iter().all(|task| !task.is_finished()),
+        "`accept` was answered only after a hanging call ended"
+    );
+    for task in hanging {
+        let error = task.await.expect("task").expect_err("times out");
+        assert_eq!(error.kind(), "timeout");
+    }
+    // Once it has hung, the policy runs on the blocking pool, and still fails alone.
+    let error = registry
+        .evaluate("loop", common::pod_request("again", "x"))
+        .await
+        .expect_err("times out");
+    assert_eq!(error.kind(), "timeout");
+    assert_accepts(&registry).await;
 }
 
 #[tokio::test]

@@ -59,6 +59,7 @@ impl PolicyArgs {
         let defaults = RuntimeConfig::default();
         Ok(RuntimeConfig {
             max_concurrency: self.max_concurrency.unwrap_or(defaults.max_concurrency),
+            inline_calls: defaults.inline_calls,
             timeout: Duration::from_millis(self.policy_timeout_ms),
             memory_limit: self.policy_memory_mib * 1024 * 1024,
             pooling: !self.no_pooling,
@@ -113,6 +114,7 @@ mod tests {
             args.runtime_config().expect("valid"),
             RuntimeConfig {
                 max_concurrency: 3,
+                inline_calls: RuntimeConfig::default().inline_calls,
                 timeout: Duration::from_millis(250),
                 memory_limit: 32 * 1024 * 1024,
                 pooling: false,

@@ -90,12 +90,20 @@ impl PolicyRegistry {
         };
         let old = self.table();
         let mut table = Table::new();
+        let policies = specs.len();
         for spec in specs {
             let previous = old.get(&spec.name).and_then(|slot| slot.active.clone());
+            // A policy keeps its gate (and what it remembers) unless its share changed.
+            let fresh = self.inner.runtime.gate(policies);
+            let gate = match old.get(&spec.name) {
+                Some(slot) if slot.gate.cap() == fresh.cap() => Arc::clone(&slot.gate),
+                _ => Arc::new(fresh),
+            };
             let slot = match self.reload_one(&spec, previous.as_ref()).await {
                 Ok(None) => Slot {
                     module_path: Some(spec.module.clone()),
                     active: previous,
+                    gate,
                 },
                 Ok(Some(loaded)) => {
                     tracing::info!(policy = %spec.name, sha256 = %loaded.sha256, "policy version swapped in");
@@ -104,6 +112,7 @@ impl PolicyRegistry {
                     Slot {
                         module_path: Some(spec.module.clone()),
                         active: Some(Arc::new(loaded)),
+                        gate,
                     }
                 }
                 Err(error) => {
@@ -114,6 +123,7 @@ impl PolicyRegistry {
                     Slot {
                         module_path: Some(spec.module.clone()),
                         active: previous,
+                        gate,
                     }
                 }
             };

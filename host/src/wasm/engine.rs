@@ -1,8 +1,11 @@
 //! The process-wide [`Runtime`]: one wasmtime `Engine`, one `Linker` with every host import, one
-//! epoch ticker thread, and the bounded blocking pool guest calls run on.
+//! epoch ticker thread, and the scheduling of guest calls: a bounded number at once, a share of
+//! them per policy ([`CallGate`]), and where they run (on the async worker that received the
+//! request, or on the blocking pool).
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use wasmtime::{
@@ -25,9 +28,13 @@ struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     permits: Arc<Semaphore>,
+    // Calls that may run directly on an async worker; fewer than the workers, so one worker is
+    // always free to read sockets and finish handshakes.
+    inline: Semaphore,
     config: RuntimeConfig,
-    // The ticker thread holds a `Weak` to this and stops once the runtime is dropped.
-    _alive: Arc<()>,
+    // The ticker thread holds a `Weak` to this and stops once the runtime and every module it
+    // loaded (each holds a clone) are dropped: a call still running then keeps its deadline.
+    ticking: Arc<()>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -42,6 +49,7 @@ impl Runtime {
     /// Builds the engine and linker and starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let max_concurrency = config.max_concurrency.max(1);
+        let inline_calls = config.inline_calls.min(max_concurrency);
         let mut wasm_config = Config::new();
         wasm_config
             .epoch_interruption(true)
@@ -57,13 +65,13 @@ impl Runtime {
                 // Rust and TinyGo guests keep more function references than the default allows.
                 .table_elements(100_000)
                 // Reused slots keep their first pages mapped instead of faulting them in again.
-                .linear_memory_keep_resident(1 << 20)
+                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
                 .table_keep_resident(1 << 16)
                 // Reset only the pages the guest dirtied (Linux >= 6.7; `Auto` falls back to a
                 // full memset elsewhere). Without it, every reuse memsets the whole kept region
                 // and madvises the rest: TLB-shootdown IPIs to every core in this multi-threaded
                 // process. Measured under wrk at 32 connections: 252 -> 163 us of server CPU per request
-                // (BENCHMARKS.md); keeping 1 MiB resident only pays off with this scan.
+                // (BENCHMARKS.md); keeping memory resident only pays off with this scan.
                 .pagemap_scan(Enabled::Auto);
             wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
@@ -73,18 +81,20 @@ impl Runtime {
             .map_err(LoadError::Link)?;
         wapc::add_to_linker(&mut linker).map_err(LoadError::Link)?;
 
-        let alive = Arc::new(());
-        spawn_ticker(engine.clone(), Arc::downgrade(&alive));
+        let ticking = Arc::new(());
+        spawn_ticker(engine.clone(), Arc::downgrade(&ticking));
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 permits: Arc::new(Semaphore::new(max_concurrency)),
+                inline: Semaphore::new(inline_calls),
                 config: RuntimeConfig {
                     max_concurrency,
+                    inline_calls,
                     ..config
                 },
-                _alive: alive,
+                ticking,
             }),
         })
     }
@@ -119,11 +129,66 @@ impl Runtime {
             bytes,
             self.inner.config.cache_dir.as_deref(),
         )?;
-        WapcModule::new(&self.inner.linker, module, limits, policy)
+        WapcModule::new(
+            &self.inner.linker,
+            module,
+            limits,
+            policy,
+            Arc::clone(&self.inner.ticking),
+        )
+    }
+
+    /// A gate for one policy: its share of the guest slots. With several policies each may hold
+    /// all slots but one, so a policy whose calls all run into their deadline still leaves a
+    /// slot to the others; a single policy may use them all.
+    pub fn gate(&self, policies: usize) -> CallGate {
+        let slots = self.inner.config.max_concurrency;
+        let cap = if policies > 1 {
+            slots.saturating_sub(1).max(1)
+        } else {
+            slots
+        };
+        CallGate {
+            permits: Arc::new(Semaphore::new(cap)),
+            cap,
+            last_timeout_ms: AtomicU64::new(NEVER),
+        }
+    }
+
+    /// Runs guest code once a slot is free, in `gate`'s share: directly on this async worker
+    /// when an inline slot is free (no thread hand-off: the cheapest way on a busy server), else
+    /// on the blocking pool. A policy that ran into its deadline lately always goes to the
+    /// blocking pool, so it cannot hold an async worker for a whole deadline again.
+    pub async fn run_gated<R, F>(&self, gate: &CallGate, work: F) -> Result<R, CallError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let share = Arc::clone(&gate.permits)
+            .acquire_owned()
+            .await
+            .map_err(|closed| CallError::Task(closed.to_string()))?;
+        let slot = Arc::clone(&self.inner.permits)
+            .acquire_owned()
+            .await
+            .map_err(|closed| CallError::Task(closed.to_string()))?;
+        if !gate.timed_out_lately()
+            && let Ok(_inline) = self.inner.inline.try_acquire()
+        {
+            return Ok(work());
+        }
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop((slot, share));
+            result
+        })
+        .await
+        .map_err(|join| CallError::Task(join.to_string()))
     }
 
     /// Runs `work` on the blocking pool once one of the `max_concurrency` slots is free, so guest
-    /// code never runs on (nor starves) the async workers.
+    /// code never runs on (nor starves) the async workers. For loads; requests go through
+    /// [`Runtime::run_gated`].
     pub async fn run_blocking<R, F>(&self, work: F) -> Result<R, CallError>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -141,6 +206,51 @@ impl Runtime {
         .await
         .map_err(|join| CallError::Task(join.to_string()))
     }
+}
+
+/// How long after a deadline a policy's calls stay off the async workers.
+const TIMEOUT_MEMORY: Duration = Duration::from_secs(60);
+const NEVER: u64 = u64::MAX;
+
+/// Guest memory reset in place between calls rather than handed back to the kernel: the 1 MiB
+/// stack, static data and heap of typical policies (policy.wasm starts at 2 MiB). Only pages the
+/// guest dirtied are reset (see `pagemap_scan`), so this costs resident memory only for pages
+/// actually used. Past it, every reuse `madvise`s the rest: a TLB shootdown on every core.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+
+/// One policy's share of the guest slots, and whether it ran into its deadline lately. Kept by
+/// policy name across versions.
+#[derive(Debug)]
+pub struct CallGate {
+    permits: Arc<Semaphore>,
+    cap: usize,
+    // Milliseconds since `process_start()`, or NEVER.
+    last_timeout_ms: AtomicU64,
+}
+
+impl CallGate {
+    /// How many of this policy's calls may run at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Records that a call ran into its deadline.
+    pub fn note_timeout(&self) {
+        self.last_timeout_ms
+            .store(millis_since_start(), Ordering::Relaxed);
+    }
+
+    fn timed_out_lately(&self) -> bool {
+        match self.last_timeout_ms.load(Ordering::Relaxed) {
+            NEVER => false,
+            at => millis_since_start().saturating_sub(at) < TIMEOUT_MEMORY.as_millis() as u64,
+        }
+    }
+}
+
+fn millis_since_start() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(NEVER - 1)
 }
 
 /// Slots in the instance pool: every concurrent call, plus loads (validation runs guest code too)

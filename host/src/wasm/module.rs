@@ -33,6 +33,8 @@ pub struct WapcModule {
     start_functions: Arc<[&'static str]>,
     limits: CallLimits,
     policy: Arc<str>,
+    // Keeps the epoch ticker running while this module can be called (see `engine.rs`).
+    _ticking: Arc<()>,
 }
 
 impl std::fmt::Debug for WapcModule {
@@ -50,6 +52,7 @@ impl WapcModule {
         module: Module,
         limits: CallLimits,
         policy: &str,
+        ticking: Arc<()>,
     ) -> Result<Self, LoadError> {
         check_export(&module, "__guest_call", |ty| match ty {
             ExternType::Func(func) => {
@@ -74,6 +77,7 @@ impl WapcModule {
             start_functions: start_functions.into(),
             limits,
             policy: policy.into(),
+            _ticking: ticking,
         })
     }
 

@@ -23,6 +23,8 @@ pub const TEST_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
     Runtime::new(RuntimeConfig {
         max_concurrency: 4,
+        // One call inline, the rest on the blocking pool: tests exercise both.
+        inline_calls: 1,
         timeout: Duration::from_secs(2),
         memory_limit: TEST_MEMORY_LIMIT,
         pooling: true,
