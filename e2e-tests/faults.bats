@@ -209,9 +209,10 @@ CUTS
   [ "$max_life" -le 15 ]
   [ "$answers" -ge 5 ]
   [ "$slowest" -lt 3000 ]
-  # Every pending handshake costs the server memory (about 16-21 KiB each: 160-212 MB peak
-  # for 10,000 here against ~40 MB idle): bounded, but over the 100 MB load target.
-  [ "$peak" -lt $((256 * 1024)) ]
+  # No TLS session exists until a whole ClientHello has arrived, so a trickling client costs a
+  # socket and a small task: 55 MB peak for 10,000 here (160-212 MB when every one held a rustls
+  # session). The load target is 100 MB, and it holds under this flood too.
+  [ "$peak" -lt $((100 * 1024)) ]
   still_serving
 }
 
@@ -254,12 +255,10 @@ metric() {
     | sed -n "s/^$1 \([0-9]*\)$/\1/p"
 }
 
-# faults_under_load MODE: the broken policies hammered (one keep-alive connection each) while
-# four connections post to the real one; every answer is checked exactly by post-expect.lua.
-# One connection per broken policy, not more: with two connections on the looping one, both of
-# the default --max-concurrency guest slots (one per core here) sit in 200 ms deadlines and the
-# real policy queues behind them (p99 ~300 ms, ~20 requests/s): a server bug, reported, not
-# asserted here until the guest slots are shared fairly between policies.
+# faults_under_load MODE: the broken policies hammered (four keep-alive connections each, more
+# than the two guest slots of a 2-core machine) while four connections post to the real one;
+# every answer is checked exactly by post-expect.lua. Each policy may hold all guest slots but
+# one, so the looping policy, whose every call runs into its deadline, cannot starve the others.
 faults_under_load() {
   local mode="$1" guest
   for guest in loop trap memory-bomb; do
@@ -284,7 +283,7 @@ faults_under_load() {
   printf '%s' "$(cat "$BATS_TEST_TMPDIR/expected-pullthrough")" >"$BATS_TEST_TMPDIR/expected-pullthrough"
 
   for guest in loop trap memory-bomb; do
-    load_wrk "$guest" 1 7 "$guest" "$BATS_TEST_TMPDIR/expected-$guest"
+    load_wrk "$guest" 4 7 "$guest" "$BATS_TEST_TMPDIR/expected-$guest"
   done
   sleep 1
   load_wrk good 4 5 pullthrough "$BATS_TEST_TMPDIR/expected-pullthrough"
@@ -297,15 +296,16 @@ faults_under_load() {
     grep -q "wrong=0 errors_connect=0 errors_read=0 errors_write=0 errors_timeout=0 " \
       "$BATS_TEST_TMPDIR/wrk-$run.out" || { cat "$BATS_TEST_TMPDIR/wrk-$run.out"; return 1; }
   done
-  # The real policy kept its throughput and latency (generous: the machine is shared).
+  # The real policy kept its throughput and latency: p99 about 7 ms here (generous bound: the
+  # machine is shared); when the looping policy could take both slots it was about 300 ms.
   [ "$(field good requests)" -ge 1000 ]
-  [ "$(field good p99_us)" -lt 250000 ]
-  # The loop runs into its 200 ms deadline each time: about 33 in 7 s on one connection.
+  [ "$(field good p99_us)" -lt 50000 ]
+  # The loop runs into its 200 ms deadline each time, one call at a time: about 33 in 7 s.
   [ "$(field loop requests)" -ge 20 ]
   [ "$(field trap requests)" -ge 100 ]
   [ "$(field memory-bomb requests)" -ge 100 ]
   # Each failure was counted under its kind: wrk's answers, the one by hand, and at most one
-  # that was in flight when wrk stopped.
+  # per connection that was in flight when wrk stopped.
   outcome="error_allowed"
   [ "$mode" = closed ] && outcome="error_denied"
   for guest in loop trap memory-bomb; do
@@ -314,7 +314,7 @@ faults_under_load() {
     errors="$(metric "pullthrough_evaluation_errors_total{policy=\"$guest\",kind=\"$kind\"}")"
     outcomes="$(metric "pullthrough_admission_requests_total{policy=\"$guest\",outcome=\"$outcome\"}")"
     echo "$guest: answered $answered, errors $errors, $outcome $outcomes"
-    [ "$errors" -ge "$answered" ] && [ "$errors" -le $((answered + 1)) ]
+    [ "$errors" -ge "$answered" ] && [ "$errors" -le $((answered + 4)) ]
     [ "$outcomes" = "$errors" ]
   done
   [ "$(metric 'pullthrough_admission_requests_total{policy="pullthrough",outcome="error_allowed"}')" = 0 ]

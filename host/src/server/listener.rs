@@ -1,8 +1,14 @@
 //! The TLS accept loop: TCP with TCP_NODELAY, a rustls handshake with a deadline, HTTP/1.1 or h2
 //! by ALPN, and graceful shutdown that stops accepting and waits, within a bound, for in-flight
 //! requests.
+//!
+//! A connection costs little until its client has sent a whole ClientHello: no TLS session is
+//! created before, and the task that serves the connection is boxed so the handshake phase does
+//! not reserve its space. 10,000 clients trickling their hellos (slowloris) then hold sockets and
+//! small tasks, not 10,000 TLS sessions with their buffers.
 
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +17,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use rustix::net::RecvFlags;
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::io::Interest;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::Service as _;
 
@@ -64,7 +72,11 @@ pub async fn serve(
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let handshake = async {
+                client_hello_arrived(&tcp).await?;
+                acceptor.accept(tcp).await
+            };
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
                     tracing::debug!(%error, %peer, "TLS handshake failed");
@@ -79,7 +91,7 @@ pub async fn serve(
                 app.clone().call(request)
             });
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection).await {
+            if let Err(error) = Box::pin(watcher.watch(connection)).await {
                 tracing::debug!(%error, %peer, "connection ended with an error");
             }
         });
@@ -91,6 +103,49 @@ pub async fn serve(
         () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_seconds = grace.as_secs_f64(), "shutdown bound reached; closing remaining connections");
         }
+    }
+}
+
+/// A TLS record header: content type, legacy version, length.
+const RECORD_HEADER_BYTES: usize = 5;
+const HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Waits, reading nothing, until the client's first TLS record (its ClientHello) is wholly in the
+/// socket's receive queue, or until what arrived cannot be one (rustls then refuses it), or the
+/// client closed. Each wake-up is one `FIONREAD`, plus a 5-byte peek once there is a header.
+async fn client_hello_arrived(tcp: &TcpStream) -> io::Result<()> {
+    loop {
+        tcp.readable().await?;
+        // `WouldBlock` from the closure clears the readiness, so the next wait is for new bytes.
+        match tcp.try_io(Interest::READABLE, || first_record_state(tcp)) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+    }
+}
+
+/// `Ok` when the handshake can go on (see [`client_hello_arrived`]), `WouldBlock` while more of
+/// the first record is due.
+fn first_record_state(tcp: &TcpStream) -> io::Result<()> {
+    let queued = usize::try_from(rustix::io::ioctl_fionread(tcp)?).unwrap_or(usize::MAX);
+    let mut header = [0u8; RECORD_HEADER_BYTES];
+    if queued < header.len() {
+        // Nothing queued after a wake-up means the client closed (a peek of 0 bytes) or the
+        // wake-up was spurious (`WouldBlock`).
+        if queued == 0 && rustix::net::recv(tcp, &mut header[..1], RecvFlags::PEEK)?.0 == 0 {
+            return Ok(());
+        }
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    rustix::net::recv(tcp, &mut header, RecvFlags::PEEK)?;
+    if header[0] != HANDSHAKE_RECORD {
+        return Ok(());
+    }
+    let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    if queued >= header.len() + length {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::WouldBlock.into())
     }
 }
 
