@@ -176,3 +176,59 @@ pub async fn shutdown_signal() {
         () = terminate => tracing::info!("received SIGTERM; shutting down"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (client, server)
+    }
+
+    async fn arrived_within(server: &TcpStream, wait: Duration) -> bool {
+        tokio::time::timeout(wait, client_hello_arrived(server))
+            .await
+            .map(|result| result.expect("no socket error"))
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn waits_for_the_whole_first_record_then_leaves_it_unread() {
+        let (mut client, server) = pair().await;
+        // A handshake record announcing 6 bytes of body.
+        let record = [0x16, 0x03, 0x01, 0x00, 0x06, 1, 2, 3, 4, 5, 6];
+        assert!(!arrived_within(&server, Duration::from_millis(50)).await);
+        client.write_all(&record[..3]).await.expect("write");
+        assert!(!arrived_within(&server, Duration::from_millis(50)).await);
+        client.write_all(&record[3..8]).await.expect("write");
+        assert!(!arrived_within(&server, Duration::from_millis(50)).await);
+        client.write_all(&record[8..]).await.expect("write");
+        assert!(arrived_within(&server, Duration::from_secs(5)).await);
+        // Nothing was consumed: the TLS library reads the record from the start.
+        let mut queued = [0u8; 16];
+        let n = server.peek(&mut queued).await.expect("peek");
+        assert_eq!(&queued[..n], &record);
+    }
+
+    #[tokio::test]
+    async fn bytes_that_are_not_a_handshake_record_and_closes_end_the_wait() {
+        let (mut client, server) = pair().await;
+        client
+            .write_all(b"GET / HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        assert!(arrived_within(&server, Duration::from_secs(5)).await);
+
+        let (client, server) = pair().await;
+        drop(client);
+        assert!(arrived_within(&server, Duration::from_secs(5)).await);
+    }
+}
