@@ -4,6 +4,12 @@ use anyhow::Context as _;
 use clap::Parser;
 use pullthrough::cli::{Cli, Command};
 
+// Requests allocate and free many small JSON nodes on the async workers and the blocking pool;
+// glibc's arenas lock against each other across those threads (futex waits in the profile).
+// jemalloc's per-thread caches avoid that. The library and its tests keep the system allocator.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = pullthrough::telemetry::init(&cli.log) {
