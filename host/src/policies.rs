@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::admission::{AdmissionRequest, AdmissionResponse};
-use crate::wasm::{CallGate, CallLimits, Runtime};
+use crate::wasm::{CallError, CallGate, CallLimits, Runtime};
 
 pub use args::{ArgsError, PolicyArgs};
 pub use error::{EvaluationError, PolicyError};
@@ -220,7 +220,7 @@ impl PolicyRegistry {
             .runtime
             .run_gated(&gate, move || loaded.validate(&request))
             .await?;
-        if matches!(result, Err(EvaluationError::Timeout(_))) {
+        if matches!(result, Err(EvaluationError::Call(CallError::Timeout(_)))) {
             gate.note_timeout();
         }
         result

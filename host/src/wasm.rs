@@ -108,3 +108,16 @@ pub enum CallError {
     #[error("policy call task failed: {0}")]
     Task(String),
 }
+
+impl CallError {
+    /// A low-cardinality label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::Trap(_) => "trap",
+            Self::Guest(_) => "guest_error",
+            Self::Instantiate(_) | Self::Task(_) => "internal",
+        }
+    }
+}

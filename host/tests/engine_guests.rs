@@ -10,7 +10,7 @@ use base64::Engine as _;
 use common::guests;
 use pullthrough::admission::{AdmissionResponse, PatchType};
 use pullthrough::policies::{EvaluationError, PolicyError, PolicyRegistry, PolicySource};
-use pullthrough::wasm::{Runtime, RuntimeConfig};
+use pullthrough::wasm::{CallError, Runtime, RuntimeConfig};
 use serde_json::json;
 
 /// Writes each `(name, module, extra yaml)` into `dir` and a policies file naming them.
@@ -153,11 +153,11 @@ async fn faults_fail_one_request_and_the_engine_carries_on() {
         .expect_err("times out");
     let elapsed = started.elapsed();
     assert!(
-        matches!(error, EvaluationError::Timeout(d) if d == Duration::from_secs(1)),
+        matches!(error, EvaluationError::Call(CallError::Timeout(d)) if d == Duration::from_secs(1)),
         "{error:?}"
     );
     assert_eq!(error.kind(), "timeout");
-    assert_eq!(error.to_string(), "policy evaluation timed out after 1s");
+    assert_eq!(error.to_string(), "policy ran longer than its 1s deadline");
     // The epoch fires within one 10 ms tick of the deadline; the slack is for a loaded 2-core CI
     // machine running other tests (without interruption the guest would spin forever).
     assert!(
@@ -185,7 +185,7 @@ async fn faults_fail_one_request_and_the_engine_carries_on() {
         .await
         .expect_err("traps");
     assert_eq!(error.kind(), "trap");
-    let EvaluationError::Trap(trap) = &error else {
+    let EvaluationError::Call(CallError::Trap(trap)) = &error else {
         panic!("{error:?}")
     };
     assert_eq!(

@@ -1,7 +1,6 @@
 //! The registry's error types: per-request evaluation failures and load failures.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::wasm::{CallError, LoadError};
 
@@ -15,30 +14,12 @@ pub enum EvaluationError {
     /// The policy is configured but no version of it loaded successfully yet.
     #[error("policy {0:?} is not loaded")]
     NotLoaded(String),
-    /// The guest ran past its deadline.
-    #[error("policy evaluation timed out after {0:?}")]
-    Timeout(Duration),
-    /// The guest exhausted its memory cap.
-    #[error("policy exceeded its memory limit of {limit} bytes")]
-    MemoryLimit {
-        /// The cap.
-        limit: usize,
-        /// The trap that followed.
-        #[source]
-        source: wasmtime::Error,
-    },
-    /// The guest trapped.
-    #[error("policy trapped")]
-    Trap(#[source] wasmtime::Error),
-    /// The guest reported an error instead of a verdict.
-    #[error("policy returned an error: {0}")]
-    Guest(String),
+    /// The guest call failed: deadline, memory cap, trap, guest error, or a host-side failure.
+    #[error(transparent)]
+    Call(#[from] CallError),
     /// The guest's answer is not a Kubewarden ValidationResponse.
     #[error("policy answered something that is not a ValidationResponse")]
     InvalidResponse(#[source] serde_json::Error),
-    /// A host-side failure (instantiation, task panic).
-    #[error("internal error evaluating the policy")]
-    Internal(#[source] CallError),
 }
 
 impl EvaluationError {
@@ -47,24 +28,8 @@ impl EvaluationError {
         match self {
             Self::UnknownPolicy(_) => "unknown_policy",
             Self::NotLoaded(_) => "not_loaded",
-            Self::Timeout(_) => "timeout",
-            Self::MemoryLimit { .. } => "memory_limit",
-            Self::Trap(_) => "trap",
-            Self::Guest(_) => "guest_error",
+            Self::Call(error) => error.kind(),
             Self::InvalidResponse(_) => "invalid_response",
-            Self::Internal(_) => "internal",
-        }
-    }
-}
-
-impl From<CallError> for EvaluationError {
-    fn from(error: CallError) -> Self {
-        match error {
-            CallError::Timeout(deadline) => Self::Timeout(deadline),
-            CallError::MemoryLimit { limit, source } => Self::MemoryLimit { limit, source },
-            CallError::Trap(source) => Self::Trap(source),
-            CallError::Guest(message) => Self::Guest(message),
-            other @ (CallError::Instantiate(_) | CallError::Task(_)) => Self::Internal(other),
         }
     }
 }
