@@ -213,6 +213,28 @@ async fn faults_fail_one_request_and_the_engine_carries_on() {
     assert_eq!(error.to_string(), "no policy named \"missing\"");
 }
 
+/// `count` evaluations of `policy` running concurrently, for requests `{prefix}-0`, `{prefix}-1`, ...
+fn spawn_evaluations(
+    registry: &PolicyRegistry,
+    policy: &'static str,
+    prefix: &'static str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<Result<pullthrough::policies::Evaluation, EvaluationError>>> {
+    (0..count)
+        .map(|i| {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                registry
+                    .evaluate(
+                        policy,
+                        common::pod_request(&format!("{prefix}-{i}"), "nginx"),
+                    )
+                    .await
+            })
+        })
+        .collect()
+}
+
 async fn assert_accepts(registry: &PolicyRegistry) {
     let evaluation = registry
         .evaluate("accept", common::pod_request("ok", "nginx"))
@@ -224,16 +246,7 @@ async fn assert_accepts(registry: &PolicyRegistry) {
 #[tokio::test]
 async fn many_concurrent_evaluations_all_succeed_through_the_bounded_pool() {
     let (_dir, registry) = load(&[("accept", accept(), "")]).await;
-    let tasks: Vec<_> = (0..64)
-        .map(|i| {
-            let registry = registry.clone();
-            tokio::spawn(async move {
-                registry
-                    .evaluate("accept", common::pod_request(&format!("c-{i}"), "nginx"))
-                    .await
-            })
-        })
-        .collect();
+    let tasks = spawn_evaluations(&registry, "accept", "c", 64);
     for (i, task) in tasks.into_iter().enumerate() {
         let evaluation = task.await.expect("task").expect("evaluates");
         assert_eq!(
@@ -266,16 +279,7 @@ async fn a_policy_that_hangs_cannot_take_every_guest_slot_from_the_others() {
     .await;
     // More hanging calls than there are guest slots: without a per-policy share they would hold
     // both for a whole deadline, and `accept` would wait for the first to time out.
-    let hanging: Vec<_> = (0..8)
-        .map(|i| {
-            let registry = registry.clone();
-            tokio::spawn(async move {
-                registry
-                    .evaluate("loop", common::pod_request(&format!("l-{i}"), "x"))
-                    .await
-            })
-        })
-        .collect();
+    let hanging = spawn_evaluations(&registry, "loop", "l", 8);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_accepts(&registry).await;
     assert!(
