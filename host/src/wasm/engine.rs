@@ -175,7 +175,9 @@ impl Runtime {
         if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {
-            return Ok(work());
+            // A panic fails this call alone, as it would on the blocking pool (a JoinError there).
+            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .map_err(|_| CallError::Task("policy call panicked".to_owned()));
         }
         tokio::task::spawn_blocking(move || {
             let result = work();
@@ -271,5 +273,29 @@ fn spawn_ticker(engine: Engine, alive: Weak<()>) {
     if let Err(error) = spawned {
         // Without a ticker deadlines never fire; guests still run, so carry on but say so.
         tracing::error!(%error, "cannot start the wasm epoch ticker thread; policy deadlines are off");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_that_panics_fails_alone_inline_and_on_the_blocking_pool() {
+        let runtime = Runtime::new(RuntimeConfig {
+            max_concurrency: 2,
+            inline_calls: 1,
+            pooling: false,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime");
+        let gate = runtime.gate(1);
+        let inline = runtime.run_gated(&gate, || panic!("inline")).await;
+        assert!(matches!(inline, Err(CallError::Task(_))), "{inline:?}");
+        // After a timeout the policy's calls go to the blocking pool.
+        gate.note_timeout();
+        let pooled = runtime.run_gated(&gate, || panic!("pooled")).await;
+        assert!(matches!(pooled, Err(CallError::Task(_))), "{pooled:?}");
+        assert_eq!(runtime.run_gated(&gate, || 7).await.expect("runs"), 7);
     }
 }
