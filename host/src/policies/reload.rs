@@ -91,41 +91,35 @@ impl PolicyRegistry {
         let old = self.table();
         let mut table = Table::new();
         let policies = specs.len();
+        let share = self.inner.runtime.share(policies);
         for spec in specs {
-            let previous = old.get(&spec.name).and_then(|slot| slot.active.clone());
+            let old_slot = old.get(&spec.name);
+            let previous = old_slot.and_then(|slot| slot.active.clone());
             // A policy keeps its gate (and what it remembers) unless its share changed.
-            let fresh = self.inner.runtime.gate(policies);
-            let gate = match old.get(&spec.name) {
-                Some(slot) if slot.gate.cap() == fresh.cap() => Arc::clone(&slot.gate),
-                _ => Arc::new(fresh),
+            let gate = match old_slot {
+                Some(slot) if slot.gate.cap() == share => Arc::clone(&slot.gate),
+                _ => Arc::new(self.inner.runtime.gate(policies)),
             };
-            let slot = match self.reload_one(&spec, previous.as_ref()).await {
-                Ok(None) => Slot {
-                    module_path: Some(spec.module.clone()),
-                    active: previous,
-                    gate,
-                },
+            let active = match self.reload_one(&spec, previous.as_ref()).await {
+                Ok(None) => previous,
                 Ok(Some(loaded)) => {
                     tracing::info!(policy = %spec.name, sha256 = %loaded.sha256, "policy version swapped in");
                     self.record(&spec.name, None);
                     report.swapped.push(spec.name.clone());
-                    Slot {
-                        module_path: Some(spec.module.clone()),
-                        active: Some(Arc::new(loaded)),
-                        gate,
-                    }
+                    Some(Arc::new(loaded))
                 }
                 Err(error) => {
                     let reason = error_chain(&error);
                     tracing::warn!(policy = %spec.name, error = %reason, "new policy version rejected; the previous one keeps serving");
                     self.record(&spec.name, Some(reason.clone()));
                     report.rejected.push((spec.name.clone(), reason));
-                    Slot {
-                        module_path: Some(spec.module.clone()),
-                        active: previous,
-                        gate,
-                    }
+                    previous
                 }
+            };
+            let slot = Slot {
+                module_path: Some(spec.module.clone()),
+                active,
+                gate,
             };
             table.insert(spec.name, slot);
         }

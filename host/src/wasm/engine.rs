@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
 };
@@ -138,16 +138,21 @@ impl Runtime {
         )
     }
 
-    /// A gate for one policy: its share of the guest slots. With several policies each may hold
-    /// all slots but one, so a policy whose calls all run into their deadline still leaves a
-    /// slot to the others; a single policy may use them all.
-    pub fn gate(&self, policies: usize) -> CallGate {
+    /// How many guest slots one policy may hold: with several policies all but one, so a policy
+    /// whose calls all run into their deadline still leaves a slot to the others; a single
+    /// policy may use them all.
+    pub fn share(&self, policies: usize) -> usize {
         let slots = self.inner.config.max_concurrency;
-        let cap = if policies > 1 {
+        if policies > 1 {
             slots.saturating_sub(1).max(1)
         } else {
             slots
-        };
+        }
+    }
+
+    /// A gate for one policy among `policies`, holding its [`Runtime::share`] of the slots.
+    pub fn gate(&self, policies: usize) -> CallGate {
+        let cap = self.share(policies);
         CallGate {
             permits: Arc::new(Semaphore::new(cap)),
             cap,
@@ -164,14 +169,8 @@ impl Runtime {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let share = Arc::clone(&gate.permits)
-            .acquire_owned()
-            .await
-            .map_err(|closed| CallError::Task(closed.to_string()))?;
-        let slot = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|closed| CallError::Task(closed.to_string()))?;
+        let share = acquire(&gate.permits).await?;
+        let slot = acquire(&self.inner.permits).await?;
         if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {
@@ -179,13 +178,7 @@ impl Runtime {
             return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                 .map_err(|_| CallError::Task("policy call panicked".to_owned()));
         }
-        tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop((slot, share));
-            result
-        })
-        .await
-        .map_err(|join| CallError::Task(join.to_string()))
+        on_blocking_pool(work, (slot, share)).await
     }
 
     /// Runs `work` on the blocking pool once one of the `max_concurrency` slots is free, so guest
@@ -196,18 +189,33 @@ impl Runtime {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|closed| CallError::Task(closed.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|join| CallError::Task(join.to_string()))
+        let slot = acquire(&self.inner.permits).await?;
+        on_blocking_pool(work, slot).await
     }
+}
+
+async fn acquire(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, CallError> {
+    Arc::clone(permits)
+        .acquire_owned()
+        .await
+        .map_err(|closed| CallError::Task(closed.to_string()))
+}
+
+/// Runs `work` on Tokio's blocking pool, releasing `permits` only once it is done (not when the
+/// awaiting request goes away).
+async fn on_blocking_pool<R, F, P>(work: F, permits: P) -> Result<R, CallError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+    P: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(permits);
+        result
+    })
+    .await
+    .map_err(|join| CallError::Task(join.to_string()))
 }
 
 /// How long after a deadline a policy's calls stay off the async workers.
