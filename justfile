@@ -13,6 +13,10 @@ e2e: policy
     cargo build --locked -p pullthrough --release
     bats e2e-tests
 
+# The cluster suite against a real control plane; `just e2e-cluster --up` leaves it running.
+e2e-cluster *ARGS:
+    scripts/e2e-cluster {{ARGS}}
+
 # Format the code.
 fmt:
     cargo fmt --all

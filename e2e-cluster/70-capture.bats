@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# What this API server really sends a webhook: a recorder registered before ours (configurations
+# run in name order) keeps the request line, headers and AdmissionReview of a Pod CREATE, a
+# Deployment UPDATE and an ephemeral container; pullthrough must answer each as sent.
+# PULLTHROUGH_KEEP_CAPTURES=DIR copies them there (fixtures/admission/kube-apiserver-* are those).
+
+load helpers
+
+RECORDS="$CLUSTER_DIR/helper/records"
+
+setup_file() {
+  ensure_webhook
+  start_helper_webhook
+  new_namespace capture
+  register_helper aa-record /record capture \
+    '[{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/ephemeralcontainers], scope: Namespaced},
+      {apiGroups: [apps], apiVersions: [v1], operations: [UPDATE], resources: [deployments], scope: Namespaced}]'
+  wait_for 30 "the recorder" bash -c "'$KUBE_BIN/kubectl' -n capture run probe --image=nginx:1.27 --restart=Never --dry-run=server >/dev/null && ls '$RECORDS'/*.json"
+  rm -f "$RECORDS"/*.json
+  k -n capture run web --image=nginx:1.27 --restart=Never >/dev/null
+  k -n capture create deployment app --image=nginx:1.27 >/dev/null
+  k -n capture set image deployment/app nginx=nginx:1.28 >/dev/null
+  k -n capture debug web --image=busybox:1.36 -c debugger --profile=general >/dev/null 2>&1
+}
+
+teardown_file() {
+  k delete mutatingwebhookconfiguration aa-record --ignore-not-found >/dev/null
+}
+
+# record KIND OPERATION [SUBRESOURCE]: the path of the first capture of that request.
+record() {
+  local file
+  for file in "$RECORDS"/*.json; do
+    if jq -e --arg kind "$1" --arg op "$2" --arg sub "${3:-}" \
+      '.review.request | .kind.kind == $kind and .operation == $op and (.subResource // "") == $sub and (.dryRun | not)' \
+      "$file" >/dev/null; then
+      echo "$file"
+      return 0
+    fi
+  done
+  echo "no capture of $* among $(ls "$RECORDS")" >&2
+  return 1
+}
+
+keep() {
+  [[ -n "${PULLTHROUGH_KEEP_CAPTURES:-}" ]] || return 0
+  mkdir -p "$PULLTHROUGH_KEEP_CAPTURES"
+  jq '.review' "$1" >"$PULLTHROUGH_KEEP_CAPTURES/$2.json"
+  jq '{path, query, headers}' "$1" >"$PULLTHROUGH_KEEP_CAPTURES/$2.request.json"
+}
+
+# replay FILE: posts the captured review to replica a exactly as the API server sent it (query
+# string and headers included) and prints the decoded patch.
+replay() {
+  local query
+  query="$(jq -r '.query' "$1")"
+  jq '.review' "$1" >"$BATS_TEST_TMPDIR/review.json"
+  ip netns exec "$NETNS" curl -sS --fail --cacert "$CLUSTER_DIR/replica-a.ca" \
+    --resolve "pullthrough.pullthrough.svc:8443:${REPLICA_IPS[0]}" \
+    -H "Content-Type: $(jq -r '.headers["Content-Type"]' "$1")" \
+    -H "Accept: $(jq -r '.headers["Accept"]' "$1")" \
+    -H "User-Agent: $(jq -r '.headers["User-Agent"]' "$1")" \
+    --data-binary "@$BATS_TEST_TMPDIR/review.json" \
+    "https://pullthrough.pullthrough.svc:8443/mutate?$query" |
+    jq -r '.response.patch' | base64 -d | jq -c '[.[] | select(.path | test("image$"))]'
+}
+
+@test "the request line and headers the API server sends" {
+  file="$(record Pod CREATE)"
+  [ "$(jq -r .query "$file")" = "timeout=10s" ]
+  [ "$(jq -r '.headers["Content-Type"]' "$file")" = "application/json" ]
+  [[ "$(jq -r '.headers["Accept"]' "$file")" == "application/json"* ]]
+  [[ "$(jq -r '.headers["User-Agent"]' "$file")" == "kube-apiserver-admission"* ]]
+  jq '{path, query, headers}' "$file" >&3
+}
+
+@test "Pod CREATE as sent: rewritten by pullthrough" {
+  file="$(record Pod CREATE)"
+  keep "$file" pod-create
+  [ "$(replay "$file")" = "[{\"op\":\"replace\",\"path\":\"/spec/containers/0/image\",\"value\":\"$MIRROR/library/nginx:1.27\"}]" ]
+}
+
+@test "Deployment UPDATE (kubectl set image) as sent: the changed image is rewritten" {
+  file="$(record Deployment UPDATE)"
+  keep "$file" deployment-update
+  [ "$(jq -r '.review.request.oldObject.spec.template.spec.containers[0].image' "$file")" = "$MIRROR/library/nginx:1.27" ]
+  [ "$(replay "$file")" = "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"$MIRROR/library/nginx:1.28\"}]" ]
+}
+
+@test "ephemeral container (kubectl debug) as sent: the new container is rewritten" {
+  file="$(record Pod UPDATE ephemeralcontainers)"
+  keep "$file" pod-ephemeralcontainers-update
+  [ "$(replay "$file")" = "[{\"op\":\"replace\",\"path\":\"/spec/ephemeralContainers/0/image\",\"value\":\"$MIRROR/library/busybox:1.36\"}]" ]
+}

@@ -1,0 +1,270 @@
+# A real Kubernetes control plane on this machine, for the cluster suite: etcd, kube-apiserver
+# (authorizers Node,RBAC) and kube-controller-manager, built from their Go modules by
+# e2e-cluster/tools and cached by version. No kubelet: admission happens before a node sees a pod.
+#
+# The webhook is reached the way a cluster reaches it: the API server resolves the Service
+# reference that registration writes to an EndpointSlice (--enable-aggregator-routing) and verifies
+# the certificate against the caBundle for <service>.<namespace>.svc. Endpoints may not be loopback,
+# so the webhook runs in a network namespace of ours, joined to this one by a veth pair:
+#
+#   root namespace   pt-e2e-h  10.251.73.1   kube-apiserver listens here (and etcd on 127.0.0.1)
+#   netns pt-e2e     pt-e2e-n  10.251.73.2   webhook replica a
+#                              10.251.73.3   webhook replica b
+#                              10.251.73.4   the suite's helper webhooks (sidecar, recorder)
+#
+# Sourced by scripts/e2e-cluster and by the bats helpers; every function prints what it does.
+
+E2E_ROOT="${E2E_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# Where the running control plane keeps its state: certificates, kubeconfigs, logs, pids.
+CLUSTER_DIR="${PULLTHROUGH_CLUSTER_DIR:-/tmp/pullthrough-cluster}"
+# Built binaries, keyed by component and version; outside the repository so a clean clone reuses them.
+TOOLS_CACHE="${PULLTHROUGH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pullthrough/tools}"
+
+KUBE_VERSION="v1.37.2"
+NETNS="pt-e2e"
+HOST_IF="pt-e2e-h"
+NS_IF="pt-e2e-n"
+HOST_IP="10.251.73.1"
+REPLICA_IPS=(10.251.73.2 10.251.73.3)
+HELPER_IP="10.251.73.4"
+APISERVER_PORT=6443
+ETCD_CLIENT_PORT=23790
+ETCD_PEER_PORT=23800
+APISERVER="https://$HOST_IP:$APISERVER_PORT"
+# Only allocated, never routed: no kube-proxy runs.
+SERVICE_CIDR="10.96.0.0/24"
+
+cp_log() { printf '\033[1mcluster:\033[0m %s\n' "$*" >&2; }
+
+# The cache directory of one tool module: its name, plus a hash of its go.mod and go.sum, so a
+# change of pin builds anew and an unchanged one is reused.
+tool_dir() {
+  local module="$E2E_ROOT/e2e-cluster/tools/$1" sum
+  sum="$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-12)"
+  echo "$TOOLS_CACHE/$1-$sum"
+}
+
+# build_tool MODULE LDFLAGS PACKAGE...: go build the packages of e2e-cluster/tools/MODULE into its
+# cache directory, unless they are there already.
+build_tool() {
+  local module="$1" ldflags="$2"
+  shift 2
+  local dir
+  dir="$(tool_dir "$module")"
+  if [[ -f "$dir/.complete" ]]; then
+    cp_log "$module: cached in $dir"
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || {
+    echo "cluster: the Go toolchain is missing: the cluster suite builds Kubernetes and etcd from their Go modules" >&2
+    return 1
+  }
+  cp_log "$module: building $* (cold: several minutes on 2 cores)"
+  local started=$SECONDS
+  mkdir -p "$dir.tmp"
+  (cd "$E2E_ROOT/e2e-cluster/tools/$module" &&
+    GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$dir.tmp/" "$@") || {
+    echo "cluster: building $module failed (is the Go module proxy reachable?)" >&2
+    return 1
+  }
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+  touch "$dir/.complete"
+  cp_log "$module: built in $((SECONDS - started)) s"
+}
+
+cp_build() {
+  local v="$KUBE_VERSION" minor ld="-s -w"
+  minor="${v#v1.}"
+  minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  build_tool kube "$ld" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  build_tool etcd "-s -w" go.etcd.io/etcd/server/v3
+  KUBE_BIN="$(tool_dir kube)"
+  ETCD_BIN="$(tool_dir etcd)/v3"
+  # The server module's binary is named after its last path element.
+  [[ -x "$ETCD_BIN" ]] || ETCD_BIN="$(tool_dir etcd)/server"
+  export KUBE_BIN ETCD_BIN
+}
+
+# An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.
+issue() {
+  local name="$1" subject="$2" ext="$3" pki="$CLUSTER_DIR/pki"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subject" \
+    -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -CAcreateserial -days 7 -out "$pki/$name.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
+  rm "$pki/$name.csr"
+}
+
+cp_pki() {
+  local pki="$CLUSTER_DIR/pki"
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+    -subj "/CN=pullthrough-e2e-ca" -keyout "$pki/ca.key" -out "$pki/ca.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  issue apiserver "/CN=kube-apiserver" \
+    "subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:10.96.0.1,IP:$HOST_IP,IP:127.0.0.1
+extendedKeyUsage=serverAuth"
+  issue admin "/O=system:masters/CN=pullthrough-e2e-admin" "extendedKeyUsage=clientAuth"
+  issue controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
+  # Service-account tokens: the API server verifies with the public key, the token signer and the
+  # controller manager sign with the private one.
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
+  openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+# kubeconfig FILE USER-LINES...: a kubeconfig for the suite's API server.
+write_kubeconfig() {
+  local file="$1"
+  shift
+  {
+    cat <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: $APISERVER
+    certificate-authority: $CLUSTER_DIR/pki/ca.crt
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: e2e}
+current-context: e2e
+users:
+- name: e2e
+  user:
+EOF
+    printf '    %s\n' "$@"
+  } >"$file"
+}
+
+cp_network() {
+  cp_log "network namespace $NETNS: $HOST_IF $HOST_IP <-> $NS_IF ${REPLICA_IPS[*]} $HELPER_IP"
+  ip netns add "$NETNS"
+  ip link add "$HOST_IF" type veth peer name "$NS_IF"
+  ip link set "$NS_IF" netns "$NETNS"
+  ip addr add "$HOST_IP/29" dev "$HOST_IF"
+  ip link set "$HOST_IF" up
+  for ip in "${REPLICA_IPS[@]}" "$HELPER_IP"; do
+    ip -n "$NETNS" addr add "$ip/29" dev "$NS_IF"
+  done
+  ip -n "$NETNS" link set lo up
+  ip -n "$NETNS" link set "$NS_IF" up
+}
+
+# start NAME COMMAND...: runs a control plane process in its own session (so it outlives the
+# script under --up), logging to logs/NAME.log and recording its pid.
+start() {
+  local name="$1"
+  shift
+  setsid "$@" >"$CLUSTER_DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$CLUSTER_DIR/pids/$name"
+}
+
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s.
+wait_until() {
+  local seconds="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "cluster: $what not ready after $seconds s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+admin_curl() {
+  curl -sf --max-time 2 --cacert "$CLUSTER_DIR/pki/ca.crt" --cert "$CLUSTER_DIR/pki/admin.crt" \
+    --key "$CLUSTER_DIR/pki/admin.key" "$APISERVER$1"
+}
+
+cp_up() {
+  [[ $(id -u) -eq 0 ]] || {
+    echo "cluster: needs root (it creates a network namespace and a veth pair)" >&2
+    return 1
+  }
+  if [[ -d "$CLUSTER_DIR" ]]; then
+    cp_log "a previous control plane is still recorded in $CLUSTER_DIR: stopping it first"
+    cp_down
+  fi
+  cp_build
+  local started=$SECONDS
+  mkdir -p "$CLUSTER_DIR"/{logs,pids,etcd}
+  cp_pki
+  cp_network
+  local pki="$CLUSTER_DIR/pki"
+  write_kubeconfig "$CLUSTER_DIR/admin.kubeconfig" "client-certificate: $pki/admin.crt" "client-key: $pki/admin.key"
+  write_kubeconfig "$CLUSTER_DIR/controller-manager.kubeconfig" \
+    "client-certificate: $pki/controller-manager.crt" "client-key: $pki/controller-manager.key"
+
+  cp_log "etcd on 127.0.0.1:$ETCD_CLIENT_PORT"
+  start etcd "$ETCD_BIN" --name e2e --data-dir "$CLUSTER_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync
+  wait_until 30 etcd curl -sf --max-time 1 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+
+  cp_log "kube-apiserver $KUBE_VERSION on $APISERVER (authorization Node,RBAC)"
+  start kube-apiserver "$KUBE_BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --bind-address "$HOST_IP" --advertise-address "$HOST_IP" --secure-port "$APISERVER_PORT" \
+    --cert-dir "$CLUSTER_DIR/apiserver" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --authorization-mode Node,RBAC \
+    --enable-aggregator-routing=true \
+    --profiling=false
+  wait_until 120 kube-apiserver admin_curl /readyz
+
+  cp_log "kube-controller-manager"
+  start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+    --kubeconfig "$CLUSTER_DIR/controller-manager.kubeconfig" \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --use-service-account-credentials --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port 0 \
+    --concurrent-deployment-syncs 2 --concurrent-replicaset-syncs 2
+  # The controller manager is up once it has given the default namespace its ServiceAccount.
+  wait_until 120 "kube-controller-manager" kubectl_admin -n default get serviceaccount default
+  cp_log "control plane up in $((SECONDS - started)) s; admin kubeconfig: $CLUSTER_DIR/admin.kubeconfig"
+}
+
+kubectl_admin() {
+  "$KUBE_BIN/kubectl" --kubeconfig "$CLUSTER_DIR/admin.kubeconfig" "$@"
+}
+
+# Stops everything cp_up started (and any webhook the suite left running in the namespace).
+cp_down() {
+  local pid name
+  if [[ -d "$CLUSTER_DIR/pids" ]]; then
+    for name in kube-controller-manager kube-apiserver etcd; do
+      [[ -f "$CLUSTER_DIR/pids/$name" ]] || continue
+      pid="$(cat "$CLUSTER_DIR/pids/$name")"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  fi
+  if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
+    # Whatever the suite still runs inside the namespace goes with it.
+    for pid in $(ip netns pids "$NETNS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$NETNS"
+  fi
+  ip link del "$HOST_IF" 2>/dev/null || true
+  rm -rf "$CLUSTER_DIR"
+  cp_log "control plane stopped"
+}

@@ -1,0 +1,217 @@
+# Shared set-up for the cluster suite: kubectl against the running control plane, webhook
+# replicas started in the suite's network namespace with the ServiceAccount token the shipped
+# manifests give them, and waits that poll the API server. scripts/e2e-cluster starts the control
+# plane before bats and stops it after.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+E2E_ROOT="$REPO"
+# shellcheck source=controlplane.bash
+source "$REPO/e2e-cluster/controlplane.bash"
+PULLTHROUGH="${PULLTHROUGH:-$REPO/${CARGO_TARGET_DIR:-target}/release/pullthrough}"
+KUBE_BIN="${KUBE_BIN:-$(tool_dir kube)}"
+[[ -x "$KUBE_BIN/kubectl" ]] || {
+  echo "no kubectl in $KUBE_BIN: run the cluster suite through scripts/e2e-cluster" >&2
+  return 1
+}
+MIRROR="registry-mirror.example.com"
+INSTALL_NS="pullthrough"
+export KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
+
+k() { "$KUBE_BIN/kubectl" "$@"; }
+
+# The ServiceAccount's own credentials, as the pod would have them: a bound token from the
+# TokenRequest API, so the webhook runs with exactly the rights the manifests grant.
+webhook_kubeconfig() {
+  local file="$CLUSTER_DIR/webhook.kubeconfig" token
+  if [[ ! -f "$file" ]]; then
+    token="$(k -n "$INSTALL_NS" create token pullthrough --duration 6h)"
+    write_kubeconfig "$file" "token: $token"
+  fi
+  echo "$file"
+}
+
+# The Service's endpoints: replicas run in the network namespace, not as pods (no kubelet), so
+# the suite publishes them in an EndpointSlice of its own. The EndpointSlice controller leaves a
+# slice alone that another manager owns.
+publish_endpoints() {
+  local addresses="" ip
+  for ip in "$@"; do addresses+="  - addresses: [\"$ip\"]
+    conditions: {ready: true}
+"; done
+  k apply --server-side --field-manager pullthrough-e2e -f - >/dev/null <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: pullthrough-e2e
+  namespace: $INSTALL_NS
+  labels:
+    kubernetes.io/service-name: pullthrough
+    endpointslice.kubernetes.io/managed-by: pullthrough-e2e
+addressType: IPv4
+ports:
+- name: https
+  port: 8443
+  protocol: TCP
+endpoints:
+${addresses:-  []}
+EOF
+}
+
+# The manifests, with replica a as the Service's one endpoint (a test that runs b adds it).
+install() {
+  "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side -f - >/dev/null
+  publish_endpoints "${REPLICA_IPS[0]}"
+}
+
+# start_replica NAME IP [SERVE FLAGS]: `pullthrough serve --register` in the network namespace as
+# the ServiceAccount; logs to $CLUSTER_DIR/logs/replica-NAME.log. Waits for /readyz.
+start_replica() {
+  local name="$1" ip="$2"
+  shift 2
+  local log="$CLUSTER_DIR/logs/replica-$name.log"
+  ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
+    "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "$MIRROR" \
+    --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
+  echo $! >"$CLUSTER_DIR/pids/replica-$name"
+  local deadline=$((SECONDS + 30))
+  until ip netns exec "$NETNS" curl -sf --max-time 1 -k "https://$ip:8443/readyz" >/dev/null 2>&1; do
+    if ! kill -0 "$(cat "$CLUSTER_DIR/pids/replica-$name")" 2>/dev/null; then
+      echo "replica $name exited; its log:" >&2
+      cat "$log" >&2
+      return 1
+    fi
+    ((SECONDS < deadline)) || {
+      echo "replica $name not ready after 30 s" >&2
+      return 1
+    }
+    sleep 0.1
+  done
+}
+
+replica_pid() { cat "$CLUSTER_DIR/pids/replica-$1" 2>/dev/null; }
+
+replica_running() {
+  local pid
+  pid="$(replica_pid "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+stop_replica() {
+  local pid
+  pid="$(replica_pid "$1")" || return 0
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$CLUSTER_DIR/pids/replica-$1"
+}
+
+# A namespace for one test, with the default ServiceAccount pods need (made by the controller
+# manager) already there.
+new_namespace() {
+  k create namespace "$1" >/dev/null
+  wait_for 30 "ServiceAccount $1/default" k -n "$1" get serviceaccount default
+}
+
+# wait_for SECONDS WHAT COMMAND...
+wait_for() {
+  local seconds="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "$what: not true after $seconds s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# The image a server-side dry-run of a one-container Pod in NAMESPACE comes back with.
+dry_run_image() {
+  k -n "$1" run probe --image=nginx:1.27 --restart=Never --dry-run=server -o jsonpath='{.spec.containers[0].image}'
+}
+
+rewriting_in() { [[ "$(dry_run_image "$1")" == "$MIRROR/library/nginx:1.27" ]]; }
+not_rewriting_in() { [[ "$(dry_run_image "$1")" == nginx:1.27 ]]; }
+
+# The install with replica a serving and the API server rewriting through it.
+ensure_webhook() {
+  install
+  replica_running a || start_replica a "${REPLICA_IPS[0]}"
+  k get namespace probe >/dev/null 2>&1 || new_namespace probe
+  wait_for 30 "the API server rewriting through the webhook" rewriting_in probe
+}
+
+# The API server's own count of calls to our webhook (apiserver_admission_webhook_request_total,
+# every code and rejection summed).
+webhook_calls() {
+  k get --raw /metrics | awk '/^apiserver_admission_webhook_request_total\{/ && /name="rewrite.pullthrough.dev"/ { n += $NF } END { print n + 0 }'
+}
+
+# The suite's second webhook (helper_webhook.py) behind Service helper.pt-helpers, on HELPER_IP.
+start_helper_webhook() {
+  local dir="$CLUSTER_DIR/helper"
+  mkdir -p "$dir/records"
+  [[ -f "$dir/helper.crt" ]] || {
+    issue helper "/CN=helper.pt-helpers.svc" "subjectAltName=DNS:helper.pt-helpers.svc
+extendedKeyUsage=serverAuth"
+    mv "$CLUSTER_DIR/pki/helper.crt" "$CLUSTER_DIR/pki/helper.key" "$dir/"
+  }
+  k apply --server-side --field-manager pullthrough-e2e -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Namespace
+metadata: {name: pt-helpers}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: helper, namespace: pt-helpers}
+spec:
+  ports: [{name: https, port: 443, targetPort: 9443, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: helper
+  namespace: pt-helpers
+  labels: {kubernetes.io/service-name: helper, endpointslice.kubernetes.io/managed-by: pullthrough-e2e}
+addressType: IPv4
+ports: [{name: https, port: 9443, protocol: TCP}]
+endpoints: [{addresses: ["$HELPER_IP"], conditions: {ready: true}}]
+EOF2
+  if ! [[ -f "$CLUSTER_DIR/pids/helper" ]] || ! kill -0 "$(cat "$CLUSTER_DIR/pids/helper")" 2>/dev/null; then
+    ip netns exec "$NETNS" python3 "$REPO/e2e-cluster/helper_webhook.py" "$HELPER_IP" 9443 \
+      "$dir/helper.crt" "$dir/helper.key" "$dir/records" >"$CLUSTER_DIR/logs/helper.out" 2>"$CLUSTER_DIR/logs/helper.log" &
+    echo $! >"$CLUSTER_DIR/pids/helper"
+    wait_for 10 "the helper webhook" grep -q ready "$CLUSTER_DIR/logs/helper.out"
+  fi
+}
+
+# register_helper NAME PATH NAMESPACE RULES_JSON: a MutatingWebhookConfiguration calling the
+# helper at PATH for objects in NAMESPACE.
+register_helper() {
+  local bundle
+  bundle="$(base64 -w0 <"$CLUSTER_DIR/pki/ca.crt")"
+  k apply --server-side --field-manager pullthrough-e2e -f - >/dev/null <<EOF2
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: $1}
+webhooks:
+- name: $1.e2e.pullthrough.dev
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  timeoutSeconds: 10
+  clientConfig:
+    caBundle: $bundle
+    service: {name: helper, namespace: pt-helpers, path: $2, port: 443}
+  namespaceSelector:
+    matchLabels: {kubernetes.io/metadata.name: $3}
+  rules: $4
+EOF2
+}
