@@ -1,6 +1,7 @@
 //! kube: everything pullthrough says to the Kubernetes API server — the
 //! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in.
 
+pub(crate) mod install;
 mod secret;
 mod webhook;
 
@@ -44,7 +45,7 @@ pub enum Error {
     #[error("Secret {name} does not hold ca.crt, ca.key, tls.crt and tls.key as PEM")]
     IncompleteSecret { name: String },
     #[error("could not generate certificate material for the Secret")]
-    Certs(#[from] crate::certs::Error),
+    Certs(#[from] crate::certificates::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

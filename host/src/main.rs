@@ -37,17 +37,17 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => {
-            let response = pullthrough::run::run(&args)?;
+            let response = pullthrough::commands::run::run(&args)?;
             println!("{}", serde_json::to_string(&response)?);
             Ok(())
         }
         Command::Serve(args) => {
             let runtime =
-                pullthrough::serve::runtime(&args).context("could not start the async runtime")?;
-            runtime.block_on(pullthrough::serve::run(*args))
+                pullthrough::commands::serve::runtime(&args).context("could not start the async runtime")?;
+            runtime.block_on(pullthrough::commands::serve::run(*args))
         }
         Command::Cert(args) => {
-            let written = pullthrough::cert::run(&args)?;
+            let written = pullthrough::commands::cert::run(&args)?;
             for file in &written.files {
                 eprintln!("wrote {}", file.display());
             }
@@ -56,17 +56,17 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Register(args) => {
-            let out = block_on(pullthrough::register::register(&args))??;
+            let out = block_on(pullthrough::commands::register::register(&args))??;
             println!("{out}");
             Ok(())
         }
         Command::Unregister(args) => {
-            let out = block_on(pullthrough::register::unregister(&args))??;
+            let out = block_on(pullthrough::commands::register::unregister(&args))??;
             println!("{out}");
             Ok(())
         }
         Command::Manifests(args) => {
-            print!("{}", pullthrough::manifests::render(&args)?);
+            print!("{}", pullthrough::commands::manifests::render(&args)?);
             Ok(())
         }
     }

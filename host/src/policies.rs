@@ -6,7 +6,6 @@
 //! a new version only becomes visible once it compiled and validated its settings off the request
 //! path.
 
-mod args;
 mod config;
 mod error;
 mod protocol;
@@ -22,7 +21,6 @@ use serde_json::Value;
 use crate::admission::{AdmissionRequest, AdmissionResponse};
 use crate::wasm::{CallError, CallGate, CallLimits, Runtime};
 
-pub use args::{ArgsError, PolicyArgs};
 pub use error::{EvaluationError, PolicyError};
 pub(crate) use protocol::LoadedPolicy;
 pub use reload::{ReloadReport, Reloader};

@@ -1,7 +1,7 @@
 //! The admission HTTP server: the axum router and its handlers, metrics, and the TLS listener
 //! with graceful shutdown. [`router`] needs no socket, so tests drive it directly.
 
-mod admission;
+mod handlers;
 mod listener;
 pub mod metrics;
 
@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use admission::{FailureMode, MAX_BODY_BYTES};
+pub use handlers::{FailureMode, MAX_BODY_BYTES};
 pub use listener::{serve, shutdown_signal};
 
 use crate::policies::PolicyRegistry;
@@ -69,8 +69,8 @@ impl AppState {
 /// `GET /metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/mutate", post(admission::mutate))
-        .route("/validate/{policy}", post(admission::validate))
+        .route("/mutate", post(handlers::mutate))
+        .route("/validate/{policy}", post(handlers::validate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

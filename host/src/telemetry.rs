@@ -4,25 +4,7 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-/// Logging flags shared by every command.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogArgs {
-    /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
-    pub log_format: LogFormat,
-    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
-    #[arg(long, global = true, default_value = "info", env = "PULLTHROUGH_LOG")]
-    pub log: String,
-}
+use crate::cli::{LogArgs, LogFormat};
 
 /// Targets that log at info or debug about their own internals on every connection or compile;
 /// only their warnings concern an operator.

@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::certs::{self, CertInfo};
+use crate::certificates::{self as certs, CertInfo};
 
 /// Why a certificate could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +216,7 @@ pub fn humantime_utc(at: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY, Material};
+    use crate::certificates::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY, Material};
 
     fn material() -> Material {
         Material::generate(

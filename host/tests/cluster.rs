@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams};
-use pullthrough::certs;
+use pullthrough::certificates as certs;
 use pullthrough::k8s::{self, Registration, SharedMaterial};
 
 fn cluster() -> String {

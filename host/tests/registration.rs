@@ -7,7 +7,7 @@ mod fake_apiserver;
 use axum::http::Method;
 use base64::Engine as _;
 use fake_apiserver::FakeApiServer;
-use pullthrough::certs::{self, Material};
+use pullthrough::certificates::{self as certs, Material};
 use pullthrough::k8s::{self, FailurePolicy, NamespaceScope, Registration, SharedMaterial};
 use serde_json::{Value, json};
 

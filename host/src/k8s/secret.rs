@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 use super::{Error, Result};
-use crate::certs::{Authority, CertInfo, Material, ServingCert};
+use crate::certificates::{Authority, CertInfo, Material, ServingCert};
 
 /// The data keys of the Secret: a `kubernetes.io/tls` Secret plus the CA, and the CA key so any
 /// replica can renew the serving certificate without changing the CA bundle.
@@ -79,7 +79,7 @@ impl SharedMaterial {
         &self,
         current: Option<&Material>,
         now: SystemTime,
-    ) -> crate::certs::Result<Option<Material>> {
+    ) -> crate::certificates::Result<Option<Material>> {
         let Some(current) = current else {
             return Ok(Some(Material::generate(
                 &self.names,
@@ -188,7 +188,7 @@ pub fn material_from_secret(secret: &Secret) -> Option<Material> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY};
+    use crate::certificates::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY};
 
     fn shared() -> SharedMaterial {
         SharedMaterial {

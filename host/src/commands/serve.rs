@@ -1,7 +1,7 @@
 //! `pullthrough serve`: bootstrap of the admission server — policies, certificate (generated,
 //! shared through a Secret, or brought along), registration, then the TLS listener until SIGTERM.
 
-mod certificate;
+use crate::certificates::rotation as certificate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,10 +11,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::cert::ServiceArgs;
+use crate::cli::{PolicyArgs, ServiceArgs, WebhookArgs};
 use crate::k8s;
-use crate::policies::{PolicyArgs, PolicyRegistry};
-use crate::register::WebhookArgs;
+use crate::policies::PolicyRegistry;
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::Runtime;
 
@@ -97,7 +96,7 @@ pub struct TlsArgs {
     #[arg(long, env = "PULLTHROUGH_WRITE_CA")]
     pub write_ca: Option<PathBuf>,
     /// Secret the replicas share generated certificate material through.
-    #[arg(long, default_value = crate::manifests::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
+    #[arg(long, default_value = crate::commands::manifests::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
     pub secret: String,
     /// Validity of a generated serving certificate, in days (renewed at two thirds).
     #[arg(long, default_value_t = 365, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
@@ -158,7 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(
                 "webhook registration skipped ({why}); the configuration it would apply follows on stdout"
             );
-            println!("{}", crate::register::to_yaml(&config)?);
+            println!("{}", crate::commands::register::to_yaml(&config)?);
         }
     }
     let resolver = Arc::clone(certs.resolver());

@@ -1,4 +1,4 @@
-//! `pullthrough manifests`: a complete install as YAML — Namespace, ServiceAccount,
+//! The install `pullthrough manifests` prints, as YAML — Namespace, ServiceAccount,
 //! least-privilege RBAC, Deployment and Service. `deploy/kustomize/base/install.yaml` is this
 //! output with the defaults (a test keeps the two identical).
 
@@ -17,22 +17,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// Flags of `pullthrough manifests`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ManifestsArgs {
-    /// Namespace to install into (created by the output).
-    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
-    pub namespace: String,
-    /// Container image of pullthrough.
-    #[arg(long, default_value = DEFAULT_IMAGE, env = "PULLTHROUGH_IMAGE")]
-    pub image: String,
-    /// Registry host (and optional path prefix) of the pull-through cache images are rewritten to.
-    #[arg(long, env = "PULLTHROUGH_MIRROR")]
-    pub mirror: String,
-    /// Number of webhook replicas; they share one generated CA through a Secret.
-    #[arg(long, default_value_t = 2, env = "PULLTHROUGH_REPLICAS")]
-    pub replicas: i32,
-}
+use crate::commands::manifests::ManifestsArgs;
 
 pub const DEFAULT_IMAGE: &str = concat!(
     "ghcr.io/pullthrough/pullthrough:",

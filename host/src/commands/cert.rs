@@ -4,43 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::certs::{self, Authority, Material};
-
-/// The Service the API server calls; its DNS names go into the serving certificate.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServiceArgs {
-    /// Name of the webhook's Service.
-    #[arg(
-        long = "service",
-        default_value = "pullthrough",
-        env = "PULLTHROUGH_SERVICE"
-    )]
-    pub service: String,
-    /// Namespace pullthrough runs in (its Service, Secret and excluded namespace).
-    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
-    pub namespace: String,
-    /// Extra DNS name or IP address for the serving certificate (repeatable).
-    #[arg(
-        long = "extra-san",
-        value_name = "NAME",
-        env = "PULLTHROUGH_EXTRA_SANS",
-        value_delimiter = ','
-    )]
-    pub extra_sans: Vec<String>,
-}
-
-impl ServiceArgs {
-    /// Every name the serving certificate must carry: the four in-cluster forms, then extras.
-    pub fn names(&self) -> Vec<String> {
-        let mut names = certs::service_dns_names(&self.service, &self.namespace);
-        for extra in &self.extra_sans {
-            if !names.contains(extra) {
-                names.push(extra.clone());
-            }
-        }
-        names
-    }
-}
+use crate::certificates::{self as certs, Authority, Material};
+use crate::cli::ServiceArgs;
 
 /// Flags of `pullthrough cert`.
 #[derive(Debug, Clone, clap::Args)]
@@ -170,7 +135,7 @@ fn write(path: &Path, content: &str, secret: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::CertInfo;
+    use crate::certificates::CertInfo;
 
     fn args(dir: &Path) -> CertArgs {
         CertArgs {

@@ -3,60 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::cert::ServiceArgs;
-use crate::k8s::{self, FailurePolicy, NamespaceScope, Registration};
-
-/// How the webhook is registered; shared by `register` and `serve --register`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct WebhookArgs {
-    /// Name of the MutatingWebhookConfiguration.
-    #[arg(
-        long,
-        default_value = "pullthrough",
-        env = "PULLTHROUGH_WEBHOOK_CONFIG"
-    )]
-    pub webhook_config: String,
-    /// Service port the API server calls.
-    #[arg(long, default_value_t = 443, env = "PULLTHROUGH_SERVICE_PORT")]
-    pub service_port: i32,
-    /// Path the API server posts reviews to.
-    #[arg(long, default_value = "/mutate", env = "PULLTHROUGH_WEBHOOK_PATH")]
-    pub webhook_path: String,
-    /// What the API server does when the webhook is unreachable or fails.
-    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
-    pub failure_policy: FailurePolicy,
-    /// Seconds the API server waits for an answer (1 to 30).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
-    pub timeout_seconds: i32,
-    /// Only these namespaces (comma-separated); default all. Our own namespace and kube-system
-    /// are always excluded.
-    #[arg(
-        long = "only-namespaces",
-        value_delimiter = ',',
-        env = "PULLTHROUGH_ONLY_NAMESPACES"
-    )]
-    pub only_namespaces: Vec<String>,
-}
-
-impl WebhookArgs {
-    pub fn registration(&self, service: &ServiceArgs) -> Registration {
-        Registration {
-            name: self.webhook_config.clone(),
-            service: service.service.clone(),
-            namespace: service.namespace.clone(),
-            port: self.service_port,
-            path: self.webhook_path.clone(),
-            failure_policy: self.failure_policy,
-            timeout_seconds: self.timeout_seconds,
-            scope: if self.only_namespaces.is_empty() {
-                NamespaceScope::All
-            } else {
-                NamespaceScope::Only(self.only_namespaces.clone())
-            },
-            ..Registration::default()
-        }
-    }
-}
+use crate::cli::{ServiceArgs, WebhookArgs};
+use crate::k8s;
 
 /// Flags of `pullthrough register`.
 #[derive(Debug, Clone, clap::Args)]

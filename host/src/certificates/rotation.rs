@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
-use super::ServeArgs;
-use crate::cert::days;
-use crate::certs::{self, Material};
+use crate::commands::serve::ServeArgs;
+use crate::commands::cert::days;
+use crate::certificates::{self as certs, Material};
 use crate::k8s::{self, Registration, SharedMaterial};
 use crate::tls::{CertFiles, CertResolver, Served};
 

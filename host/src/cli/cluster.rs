@@ -1,0 +1,93 @@
+//! Flags that say where the webhook lives in the cluster and how it is registered; shared by
+//! `cert`, `register` and `serve`.
+
+use crate::certificates;
+use crate::k8s::{FailurePolicy, NamespaceScope, Registration};
+
+/// The Service the API server calls; its DNS names go into the serving certificate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Name of the webhook's Service.
+    #[arg(
+        long = "service",
+        default_value = "pullthrough",
+        env = "PULLTHROUGH_SERVICE"
+    )]
+    pub service: String,
+    /// Namespace pullthrough runs in (its Service, Secret and excluded namespace).
+    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
+    pub namespace: String,
+    /// Extra DNS name or IP address for the serving certificate (repeatable).
+    #[arg(
+        long = "extra-san",
+        value_name = "NAME",
+        env = "PULLTHROUGH_EXTRA_SANS",
+        value_delimiter = ','
+    )]
+    pub extra_sans: Vec<String>,
+}
+
+impl ServiceArgs {
+    /// Every name the serving certificate must carry: the four in-cluster forms, then extras.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = certificates::service_dns_names(&self.service, &self.namespace);
+        for extra in &self.extra_sans {
+            if !names.contains(extra) {
+                names.push(extra.clone());
+            }
+        }
+        names
+    }
+}
+
+/// How the webhook is registered; shared by `register` and `serve --register`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// Name of the MutatingWebhookConfiguration.
+    #[arg(
+        long,
+        default_value = "pullthrough",
+        env = "PULLTHROUGH_WEBHOOK_CONFIG"
+    )]
+    pub webhook_config: String,
+    /// Service port the API server calls.
+    #[arg(long, default_value_t = 443, env = "PULLTHROUGH_SERVICE_PORT")]
+    pub service_port: i32,
+    /// Path the API server posts reviews to.
+    #[arg(long, default_value = "/mutate", env = "PULLTHROUGH_WEBHOOK_PATH")]
+    pub webhook_path: String,
+    /// What the API server does when the webhook is unreachable or fails.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
+    pub failure_policy: FailurePolicy,
+    /// Seconds the API server waits for an answer (1 to 30).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
+    pub timeout_seconds: i32,
+    /// Only these namespaces (comma-separated); default all. Our own namespace and kube-system
+    /// are always excluded.
+    #[arg(
+        long = "only-namespaces",
+        value_delimiter = ',',
+        env = "PULLTHROUGH_ONLY_NAMESPACES"
+    )]
+    pub only_namespaces: Vec<String>,
+}
+
+impl WebhookArgs {
+    pub fn registration(&self, service: &ServiceArgs) -> Registration {
+        Registration {
+            name: self.webhook_config.clone(),
+            service: service.service.clone(),
+            namespace: service.namespace.clone(),
+            port: self.service_port,
+            path: self.webhook_path.clone(),
+            failure_policy: self.failure_policy,
+            timeout_seconds: self.timeout_seconds,
+            scope: if self.only_namespaces.is_empty() {
+                NamespaceScope::All
+            } else {
+                NamespaceScope::Only(self.only_namespaces.clone())
+            },
+            ..Registration::default()
+        }
+    }
+}
