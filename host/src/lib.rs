@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod k8s;
 pub mod policies;
+pub mod report;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

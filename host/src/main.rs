@@ -19,16 +19,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // anyhow's report layout (the error, then its causes), but never its backtrace: the
-            // reader of a fatal error needs what to fix, not where in our code it was noticed.
-            eprintln!("Error: {error}");
-            let mut causes = error.chain().skip(1).peekable();
-            if causes.peek().is_some() {
-                eprintln!("\nCaused by:");
-                for cause in causes {
-                    eprintln!("    {cause}");
-                }
-            }
+            eprint!("{}", pullthrough::report::fatal(error.as_ref()));
             ExitCode::FAILURE
         }
     }

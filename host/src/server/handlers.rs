@@ -88,7 +88,10 @@ async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body)
         Ok(review) => review,
         Err(error) => {
             state.invalid(policy, started, StatusCode::BAD_REQUEST);
-            return plain(StatusCode::BAD_REQUEST, format!("{error}\n"));
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("{}\n", crate::report::one_line(&error)),
+            );
         }
     };
     let request = review.request;
