@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::metrics::Outcome;
-use crate::admission::{AdmissionResponse, AdmissionReview};
+use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use crate::policies::EvaluationError;
 
 /// The API server caps admission request bodies at 3 MiB; anything larger is not from it.
@@ -75,46 +75,99 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     }
 }
 
+/// The request fields every log line of a review carries.
+struct Request {
+    uid: String,
+    kind: String,
+    namespace: String,
+    operation: String,
+}
+
+impl Request {
+    fn of(request: &AdmissionRequest) -> Self {
+        let fields = request.fields();
+        let text =
+            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            uid: request.uid().to_owned(),
+            kind: text(fields.get("kind").and_then(|k| k.get("kind"))),
+            namespace: text(fields.get("namespace")),
+            operation: text(fields.get("operation")),
+        }
+    }
+}
+
+/// What a review answered, for the metrics and the log line.
+struct Answered {
+    response: AdmissionResponse,
+    outcome: Outcome,
+    images_rewritten: usize,
+}
+
+/// One review: parse, evaluate, answer, record.
 async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let bytes = match read_body(headers, body).await {
-        Ok(bytes) => bytes,
+    let request = match parse(headers, body).await {
+        Ok(request) => request,
         Err(response) => {
             state.invalid(policy, started, response.status());
             return response;
         }
     };
-    let review = match AdmissionReview::from_slice(&bytes) {
-        Ok(review) => review,
+    let fields = Request::of(&request);
+    let answered = match evaluate(state, policy, &fields, request).await {
+        Ok(answered) => answered,
+        Err(response) => {
+            state.invalid(policy, started, response.status());
+            return response;
+        }
+    };
+    let Answered {
+        response,
+        outcome,
+        images_rewritten,
+    } = answered;
+    let body = match serde_json::to_vec(&response.into_review()) {
+        Ok(body) => body,
         Err(error) => {
-            state.invalid(policy, started, StatusCode::BAD_REQUEST);
+            tracing::error!(%error, uid = %fields.uid, "could not serialise the AdmissionReview response");
             return plain(
-                StatusCode::BAD_REQUEST,
-                format!("{}\n", crate::report::one_line(&error)),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error\n".to_owned(),
             );
         }
     };
-    let request = review.request;
-    let uid = request.uid().to_owned();
-    let fields = request.fields();
-    let kind = fields
-        .get("kind")
-        .and_then(|k| k.get("kind"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let namespace = fields
-        .get("namespace")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let operation = fields
-        .get("operation")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    record(state, policy, &fields, outcome, images_rewritten, started);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
 
-    let (response, outcome, rewritten) = match state.registry.evaluate(policy, request).await {
+/// The bounded body as an AdmissionRequest, or the 4xx that says what is wrong with it.
+async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Response> {
+    let bytes = read_body(headers, body).await?;
+    AdmissionReview::from_slice(&bytes)
+        .map(|review| review.request)
+        .map_err(|error| {
+            plain(
+                StatusCode::BAD_REQUEST,
+                format!("{}\n", crate::report::one_line(&error)),
+            )
+        })
+}
+
+/// The policy's verdict, or the operator's fail-open or fail-closed answer when it gave none;
+/// a policy that does not exist is a 404.
+async fn evaluate(
+    state: &AppState,
+    policy: &str,
+    fields: &Request,
+    request: AdmissionRequest,
+) -> Result<Answered, Response> {
+    match state.registry.evaluate(policy, request).await {
         Ok(evaluation) => {
             let outcome = if !evaluation.response.allowed {
                 Outcome::denied
@@ -123,76 +176,82 @@ async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body)
             } else {
                 Outcome::allowed
             };
-            (evaluation.response, outcome, evaluation.images_rewritten)
+            Ok(Answered {
+                response: evaluation.response,
+                outcome,
+                images_rewritten: evaluation.images_rewritten,
+            })
         }
-        Err(EvaluationError::UnknownPolicy(name)) => {
-            state.invalid(policy, started, StatusCode::NOT_FOUND);
-            return plain(StatusCode::NOT_FOUND, format!("no policy named {name:?}\n"));
-        }
-        Err(error) => {
-            let error_kind = error.kind();
-            state.metrics.evaluation_error(policy, error_kind);
-            // Logged once here in full; the API server and the user get the generic reason.
-            tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                uid = %uid,
-                policy,
-                kind = %kind,
-                namespace = %namespace,
-                error_kind,
-                "policy evaluation failed"
-            );
-            match state.failure_mode {
-                FailureMode::Open => (
-                    AdmissionResponse::allow(uid.clone()).with_warning(format!(
-                        "pullthrough: policy {policy:?} failed ({error_kind}); admitted unchanged"
-                    )),
-                    Outcome::error_allowed,
-                    0,
-                ),
-                FailureMode::Closed => (
-                    AdmissionResponse::deny(
-                        uid.clone(),
-                        500,
-                        format!("pullthrough: policy {policy:?} failed ({error_kind})"),
-                    ),
-                    Outcome::error_denied,
-                    0,
-                ),
-            }
-        }
+        Err(EvaluationError::UnknownPolicy(name)) => Err(plain(
+            StatusCode::NOT_FOUND,
+            format!("no policy named {name:?}\n"),
+        )),
+        Err(error) => Ok(failed(state, policy, fields, &error)),
+    }
+}
+
+/// A policy that gave no verdict: logged once here in full; the API server and the user get the
+/// generic reason.
+fn failed(state: &AppState, policy: &str, fields: &Request, error: &EvaluationError) -> Answered {
+    let error_kind = error.kind();
+    state.metrics.evaluation_error(policy, error_kind);
+    tracing::warn!(
+        error = error as &dyn std::error::Error,
+        uid = %fields.uid,
+        policy,
+        kind = %fields.kind,
+        namespace = %fields.namespace,
+        error_kind,
+        "policy evaluation failed"
+    );
+    let uid = fields.uid.clone();
+    let (response, outcome) = match state.failure_mode {
+        FailureMode::Open => (
+            AdmissionResponse::allow(uid).with_warning(format!(
+                "pullthrough: policy {policy:?} failed ({error_kind}); admitted unchanged"
+            )),
+            Outcome::error_allowed,
+        ),
+        FailureMode::Closed => (
+            AdmissionResponse::deny(
+                uid,
+                500,
+                format!("pullthrough: policy {policy:?} failed ({error_kind})"),
+            ),
+            Outcome::error_denied,
+        ),
     };
-    let body = match serde_json::to_vec(&response.into_review()) {
-        Ok(body) => body,
-        Err(error) => {
-            tracing::error!(%error, uid = %uid, "could not serialise the AdmissionReview response");
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error\n".to_owned(),
-            );
-        }
-    };
+    Answered {
+        response,
+        outcome,
+        images_rewritten: 0,
+    }
+}
+
+/// The metrics and the one log line of an answered review.
+fn record(
+    state: &AppState,
+    policy: &str,
+    fields: &Request,
+    outcome: Outcome,
+    images_rewritten: usize,
+    started: Instant,
+) {
     let elapsed = started.elapsed();
     let series = state.metrics.policy(policy);
     series.record(outcome, elapsed.as_secs_f64());
-    if rewritten > 0 {
-        series.images_rewritten.inc_by(rewritten as u64);
+    if images_rewritten > 0 {
+        series.images_rewritten.inc_by(images_rewritten as u64);
     }
     tracing::info!(
-        uid = %uid,
+        uid = %fields.uid,
         policy,
-        kind = %kind,
-        namespace = %namespace,
-        operation = %operation,
+        kind = %fields.kind,
+        namespace = %fields.namespace,
+        operation = %fields.operation,
         outcome = ?outcome,
-        images_rewritten = rewritten,
+        images_rewritten,
         duration_us = elapsed.as_micros() as u64,
         "admission"
     );
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
 }
