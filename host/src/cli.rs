@@ -5,10 +5,13 @@
 mod cluster;
 mod policy;
 
-pub use cluster::{ServiceArgs, WebhookArgs};
+pub use cluster::{ServiceArgs, WebhookArgs, WebhookNameArgs};
 pub use policy::{ArgsError, PolicyArgs};
 
-use clap::{Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
 
 /// Makes a Kubernetes cluster pull its images through a pull-through cache, by rewriting image
 /// references at admission time with a Kubewarden waPC policy run in-process.
@@ -38,15 +41,6 @@ pub enum Command {
     Manifests(crate::commands::manifests::ManifestsArgs),
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
 /// Logging flags shared by every command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
@@ -56,4 +50,20 @@ pub struct LogArgs {
     /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
     #[arg(long, global = true, default_value = "info", env = "PULLTHROUGH_LOG")]
     pub log: String,
+}
+
+// The library's enum, given its flag values here so clap stays in the command layer.
+impl ValueEnum for LogFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Text, Self::Json]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Text => PossibleValue::new("text").help("Human-readable lines"),
+            Self::Json => {
+                PossibleValue::new("json").help("One JSON object per line, for log collectors")
+            }
+        })
+    }
 }

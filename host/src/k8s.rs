@@ -1,7 +1,8 @@
-//! kube: everything pullthrough says to the Kubernetes API server — the
-//! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in.
+//! kube and k8s-openapi: everything pullthrough says to the Kubernetes API server — the
+//! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in
+//! — and the objects of its install. No other module names a kube or k8s-openapi type.
 
-pub(crate) mod install;
+pub mod install;
 mod secret;
 mod webhook;
 
@@ -11,6 +12,8 @@ pub use webhook::{FailurePolicy, NamespaceScope, Registration, webhook_configura
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+
+use crate::certificates::Material;
 
 /// The one field manager pullthrough applies with, so its fields never fight another owner's.
 pub const FIELD_MANAGER: &str = "pullthrough";
@@ -46,6 +49,8 @@ pub enum Error {
     IncompleteSecret { name: String },
     #[error("could not generate certificate material for the Secret")]
     Certs(#[from] crate::certificates::Error),
+    #[error("could not serialise the configuration as YAML")]
+    Yaml(#[from] serde_yaml_ng::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -75,6 +80,52 @@ pub async fn apply(
             name,
             source: Box::new(source),
         })
+}
+
+/// The webhook configuration for `registration` with `ca_pem` as its bundle, as YAML: what
+/// `register --dry-run` and `serve` without a cluster print.
+pub fn webhook_yaml(registration: &Registration, ca_pem: &[u8]) -> Result<String> {
+    Ok(serde_yaml_ng::to_string(&webhook_configuration(
+        registration,
+        ca_pem,
+    ))?)
+}
+
+/// The cluster pullthrough talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// The cluster we run in or the current kubeconfig context; see [`client`].
+    pub async fn connect() -> Result<Self> {
+        Ok(Self {
+            client: client().await?,
+        })
+    }
+
+    /// Applies the webhook configuration for `registration` with `ca_pem` as its bundle.
+    pub async fn register(&self, registration: &Registration, ca_pem: &[u8]) -> Result<()> {
+        apply(&self.client, &webhook_configuration(registration, ca_pem)).await?;
+        Ok(())
+    }
+
+    /// Deletes the webhook configuration `name`; `Ok(false)` when it was not there.
+    pub async fn unregister(&self, name: &str) -> Result<bool> {
+        unregister(&self.client, name).await
+    }
+
+    /// The certificate material every replica serves; see [`SharedMaterial::ensure`].
+    pub async fn shared_material(&self, shared: &SharedMaterial) -> Result<Material> {
+        shared.ensure(&self.client).await
+    }
 }
 
 /// Deletes the webhook configuration. `Ok(false)` when it was not there.

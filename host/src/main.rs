@@ -1,3 +1,6 @@
+//! The `pullthrough` binary: parses arguments, sets up telemetry, runs the command, and maps a
+//! fatal error to an exit code; everything else is in the library.
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -12,7 +15,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = pullthrough::telemetry::init(&cli.log) {
+    if let Err(error) = pullthrough::telemetry::init(cli.log.log_format, &cli.log.log) {
         eprintln!("error: invalid --log filter: {error}");
         return ExitCode::from(2);
     }
@@ -33,9 +36,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let runtime =
-                pullthrough::commands::serve::runtime(&args).context("could not start the async runtime")?;
-            runtime.block_on(pullthrough::commands::serve::run(*args))
+            let config = args.config()?;
+            let runtime = pullthrough::commands::serve::runtime(&config)
+                .context("could not start the async runtime")?;
+            runtime.block_on(pullthrough::commands::serve::run(config))
         }
         Command::Cert(args) => {
             let written = pullthrough::commands::cert::run(&args)?;

@@ -4,7 +4,14 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{LogArgs, LogFormat};
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// Targets that log at info or debug about their own internals on every connection or compile;
 /// only their warnings concern an operator.
@@ -34,16 +41,19 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
     Ok(filter)
 }
 
-/// Installs the global subscriber. Call once, from `main`.
-pub fn init(args: &LogArgs) -> Result<(), tracing_subscriber::filter::ParseError> {
-    let filter = filter(&args.log)?;
+/// Installs the global subscriber with `directives` (see [`filter`]). Call once, from `main`.
+pub fn init(
+    format: LogFormat,
+    directives: &str,
+) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = filter(directives)?;
     // Colour only on a terminal: escape codes in a log file or collector break every grep.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // Ignore a second init: tests may share a process with a subscriber already set.
-    let _ = match args.log_format {
+    let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
             .json()

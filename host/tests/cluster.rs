@@ -70,9 +70,11 @@ async fn replicas_share_one_secret() {
     let shared = SharedMaterial {
         namespace: namespace.clone(),
         secret: name.clone(),
-        names: certs::service_dns_names("pullthrough", &namespace),
-        ca_validity: certs::DEFAULT_CA_VALIDITY,
-        validity: certs::DEFAULT_SERVING_VALIDITY,
+        renewal: certs::Renewal {
+            names: certs::service_dns_names("pullthrough", &namespace),
+            ca_validity: certs::DEFAULT_CA_VALIDITY,
+            validity: certs::DEFAULT_SERVING_VALIDITY,
+        },
     };
     let first = shared.ensure(&client).await.expect("first replica");
     let second = shared.ensure(&client).await.expect("second replica");

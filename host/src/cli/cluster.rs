@@ -1,6 +1,9 @@
 //! Flags that say where the webhook lives in the cluster and how it is registered; shared by
 //! `cert`, `register` and `serve`.
 
+use clap::ValueEnum;
+use clap::builder::PossibleValue;
+
 use crate::certificates;
 use crate::k8s::{FailurePolicy, NamespaceScope, Registration};
 
@@ -40,9 +43,9 @@ impl ServiceArgs {
     }
 }
 
-/// How the webhook is registered; shared by `register` and `serve --register`.
+/// The name of the webhook configuration; shared by `register`, `unregister` and `serve`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct WebhookArgs {
+pub struct WebhookNameArgs {
     /// Name of the MutatingWebhookConfiguration.
     #[arg(
         long,
@@ -50,6 +53,13 @@ pub struct WebhookArgs {
         env = "PULLTHROUGH_WEBHOOK_CONFIG"
     )]
     pub webhook_config: String,
+}
+
+/// How the webhook is registered; shared by `register` and `serve --register`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    #[command(flatten)]
+    pub name: WebhookNameArgs,
     /// Service port the API server calls.
     #[arg(long, default_value_t = 443, env = "PULLTHROUGH_SERVICE_PORT")]
     pub service_port: i32,
@@ -73,9 +83,10 @@ pub struct WebhookArgs {
 }
 
 impl WebhookArgs {
+    /// The registration these flags and the Service describe.
     pub fn registration(&self, service: &ServiceArgs) -> Registration {
         Registration {
-            name: self.webhook_config.clone(),
+            name: self.name.webhook_config.clone(),
             service: service.service.clone(),
             namespace: service.namespace.clone(),
             port: self.service_port,
@@ -89,5 +100,20 @@ impl WebhookArgs {
             },
             ..Registration::default()
         }
+    }
+}
+
+// The library's enum, given its flag values here so clap stays in the command layer.
+impl ValueEnum for FailurePolicy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Ignore, Self::Fail]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Ignore => PossibleValue::new("ignore")
+                .help("Admit the object unchanged: a broken mirror never stops a deployment"),
+            Self::Fail => PossibleValue::new("fail").help("Refuse the object"),
+        })
     }
 }

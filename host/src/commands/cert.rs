@@ -1,10 +1,9 @@
 //! `pullthrough cert`: writes a CA and a serving certificate for the webhook Service to a
 //! directory, and prints the base64 CA bundle a webhook configuration needs.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use crate::certificates::{self as certs, Authority, Material};
+use crate::certificates::{self, Issue, WriteError, Written};
 use crate::cli::ServiceArgs;
 
 /// Flags of `pullthrough cert`.
@@ -29,113 +28,31 @@ pub struct CertArgs {
     pub ca_validity_days: u64,
 }
 
-/// Why `pullthrough cert` failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Certs(#[from] certs::Error),
-    #[error("could not read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// What `pullthrough cert` wrote.
-#[derive(Debug)]
-pub struct Written {
-    pub names: Vec<String>,
-    pub files: Vec<PathBuf>,
-    pub ca_bundle: String,
-}
-
-pub fn days(days: u64) -> Duration {
-    Duration::from_secs(days.saturating_mul(24 * 3600))
+impl CertArgs {
+    /// What these flags ask to write.
+    pub fn issue(&self) -> Issue {
+        Issue {
+            names: self.service.names(),
+            out_dir: self.out_dir.clone(),
+            ca: self.ca_cert.clone().zip(self.ca_key.clone()),
+            validity: certificates::days(self.validity_days),
+            ca_validity: certificates::days(self.ca_validity_days),
+        }
+    }
 }
 
 /// Generates (or signs with the given CA) and writes the files.
-pub fn run(args: &CertArgs) -> Result<Written, Error> {
-    let names = args.service.names();
-    let validity = days(args.validity_days);
-    let ca = match (&args.ca_cert, &args.ca_key) {
-        (Some(cert), Some(key)) => Some(Authority {
-            cert_pem: read(cert)?,
-            key_pem: read(key)?,
-        }),
-        _ => None,
-    };
-    let generated_ca = ca.is_none();
-    let material = match ca {
-        Some(ca) => {
-            let serving = ca.issue(&names, validity)?;
-            Material { ca, serving }
-        }
-        None => Material::generate(&names, days(args.ca_validity_days), validity)?,
-    };
-    std::fs::create_dir_all(&args.out_dir).map_err(|source| Error::Write {
-        path: args.out_dir.clone(),
-        source,
-    })?;
-    let ca_bundle = material.ca.ca_bundle();
-    let mut outputs = vec![
-        ("ca.crt", material.ca.cert_pem.as_str(), false),
-        ("tls.crt", material.serving.cert_pem.as_str(), false),
-        ("tls.key", material.serving.key_pem.as_str(), true),
-        ("ca-bundle.b64", ca_bundle.as_str(), false),
-    ];
-    if generated_ca {
-        outputs.push(("ca.key", material.ca.key_pem.as_str(), true));
-    }
-    let mut files = Vec::new();
-    for (name, content, secret) in outputs {
-        let path = args.out_dir.join(name);
-        write(&path, content, secret)?;
-        files.push(path);
-    }
-    Ok(Written {
-        names,
-        files,
-        ca_bundle,
-    })
-}
-
-fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// Writes through a temporary file and a rename, so a server watching the directory never reads
-/// a half-written file; keys are readable by the owner only.
-fn write(path: &Path, content: &str, secret: bool) -> Result<(), Error> {
-    let err = |source| Error::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content).map_err(err)?;
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    std::fs::rename(&tmp, path).map_err(err)
+pub fn run(args: &CertArgs) -> Result<Written, WriteError> {
+    certificates::write_files(&args.issue())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::certificates::CertInfo;
+    use crate::cli::ServiceArgs;
 
     fn args(dir: &Path) -> CertArgs {
         CertArgs {

@@ -1,7 +1,8 @@
 //! `pullthrough manifests`: prints a complete install (Namespace, ServiceAccount, RBAC,
 //! Deployment, Service) as YAML.
 
-pub use crate::k8s::install::{CONTAINER_PORT, DEFAULT_IMAGE, Error, NAME, SECRET_NAME, render};
+pub use crate::k8s::install::DEFAULT_IMAGE;
+use crate::k8s::install::{self, Error, Install};
 
 /// Flags of `pullthrough manifests`.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,4 +19,21 @@ pub struct ManifestsArgs {
     /// Number of webhook replicas; they share one generated CA through a Secret.
     #[arg(long, default_value_t = 2, env = "PULLTHROUGH_REPLICAS")]
     pub replicas: i32,
+}
+
+impl ManifestsArgs {
+    /// The install these flags describe.
+    pub fn install(&self) -> Install {
+        Install {
+            namespace: self.namespace.clone(),
+            image: self.image.clone(),
+            mirror: self.mirror.clone(),
+            replicas: self.replicas,
+        }
+    }
+}
+
+/// The install as a multi-document YAML string.
+pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
+    install::render(&args.install())
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ServiceArgs, WebhookArgs};
-use crate::k8s;
+use crate::cli::{ServiceArgs, WebhookArgs, WebhookNameArgs};
+use crate::k8s::{self, Cluster};
 
 /// Flags of `pullthrough register`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,13 +24,9 @@ pub struct RegisterArgs {
 /// Flags of `pullthrough unregister`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UnregisterArgs {
-    /// Name of the MutatingWebhookConfiguration to delete.
-    #[arg(
-        long,
-        default_value = "pullthrough",
-        env = "PULLTHROUGH_WEBHOOK_CONFIG"
-    )]
-    pub webhook_config: String,
+    /// The MutatingWebhookConfiguration to delete.
+    #[command(flatten)]
+    pub name: WebhookNameArgs,
 }
 
 /// Why registration failed.
@@ -46,15 +42,6 @@ pub enum Error {
     NotPem { path: PathBuf },
     #[error(transparent)]
     K8s(#[from] k8s::Error),
-    #[error("could not serialise the configuration as YAML")]
-    Yaml(#[from] serde_yaml_ng::Error),
-}
-
-/// The configuration as YAML, as `--dry-run` and `serve` without a cluster print it.
-pub fn to_yaml(
-    config: &k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
-) -> Result<String, Error> {
-    Ok(serde_yaml_ng::to_string(config)?)
 }
 
 /// Applies (or prints) the configuration. Returns what was printed or a one-line summary.
@@ -68,29 +55,25 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
             path: args.ca_file.clone(),
         });
     }
-    let config = k8s::webhook_configuration(&args.webhook.registration(&args.service), &ca);
+    let registration = args.webhook.registration(&args.service);
     if args.dry_run {
-        return to_yaml(&config);
+        return Ok(k8s::webhook_yaml(&registration, &ca)?);
     }
-    let client = k8s::client().await?;
-    k8s::apply(&client, &config).await?;
+    Cluster::connect()
+        .await?
+        .register(&registration, &ca)
+        .await?;
     Ok(format!(
         "applied MutatingWebhookConfiguration {}",
-        args.webhook.webhook_config
+        registration.name
     ))
 }
 
 pub async fn unregister(args: &UnregisterArgs) -> Result<String, Error> {
-    let client = k8s::client().await?;
-    Ok(if k8s::unregister(&client, &args.webhook_config).await? {
-        format!(
-            "deleted MutatingWebhookConfiguration {}",
-            args.webhook_config
-        )
+    let name = &args.name.webhook_config;
+    Ok(if Cluster::connect().await?.unregister(name).await? {
+        format!("deleted MutatingWebhookConfiguration {name}")
     } else {
-        format!(
-            "MutatingWebhookConfiguration {} was not registered",
-            args.webhook_config
-        )
+        format!("MutatingWebhookConfiguration {name} was not registered")
     })
 }

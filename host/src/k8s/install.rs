@@ -17,8 +17,6 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::commands::manifests::ManifestsArgs;
-
 pub const DEFAULT_IMAGE: &str = concat!(
     "ghcr.io/pullthrough/pullthrough:",
     env!("CARGO_PKG_VERSION")
@@ -37,9 +35,22 @@ pub enum Error {
     Yaml(#[from] serde_yaml_ng::Error),
 }
 
+/// What the install is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    /// Namespace to install into (created by the output).
+    pub namespace: String,
+    /// Container image of pullthrough.
+    pub image: String,
+    /// Registry host (and optional path prefix) of the pull-through cache.
+    pub mirror: String,
+    /// Number of webhook replicas.
+    pub replicas: i32,
+}
+
 /// The install as a multi-document YAML string.
-pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
-    let ns = args.namespace.as_str();
+pub fn render(install: &Install) -> Result<String, Error> {
+    let ns = install.namespace.as_str();
     let docs = [
         serde_yaml_ng::to_string(&namespace(ns))?,
         serde_yaml_ng::to_string(&service_account(ns))?,
@@ -47,7 +58,7 @@ pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
         serde_yaml_ng::to_string(&cluster_role_binding(ns))?,
         serde_yaml_ng::to_string(&role(ns))?,
         serde_yaml_ng::to_string(&role_binding(ns))?,
-        serde_yaml_ng::to_string(&deployment(args))?,
+        serde_yaml_ng::to_string(&deployment(install))?,
         serde_yaml_ng::to_string(&service(ns))?,
     ];
     Ok(format!(
@@ -181,12 +192,12 @@ fn quantities(cpu: &str, memory: &str) -> Option<BTreeMap<String, Quantity>> {
     ]))
 }
 
-fn deployment(args: &ManifestsArgs) -> Deployment {
-    let ns = args.namespace.as_str();
+fn deployment(install: &Install) -> Deployment {
+    let ns = install.namespace.as_str();
     let container = Container {
         name: NAME.to_owned(),
-        image: Some(args.image.clone()),
-        args: strings(&["serve", "--register", "--mirror", &args.mirror]),
+        image: Some(install.image.clone()),
+        args: strings(&["serve", "--register", "--mirror", &install.mirror]),
         env: Some(vec![EnvVar {
             name: "PULLTHROUGH_NAMESPACE".to_owned(),
             value_from: Some(EnvVarSource {
@@ -229,7 +240,7 @@ fn deployment(args: &ManifestsArgs) -> Deployment {
     Deployment {
         metadata: meta(NAME, Some(ns)),
         spec: DeploymentSpec {
-            replicas: Some(args.replicas),
+            replicas: Some(install.replicas),
             selector: LabelSelector {
                 match_labels: Some(labels()),
                 match_expressions: None,
