@@ -11,8 +11,8 @@ mod rotation;
 use std::time::Duration;
 
 pub use authority::{
-    Authority, DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY, Material, ServingCert,
-    service_dns_names,
+    Authority, DEFAULT_CA_VALIDITY, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_SERVING_VALIDITY,
+    DEFAULT_SERVING_VALIDITY_DAYS, Material, ServingCert, service_dns_names,
 };
 pub use files::{Issue, WriteError, Written, write_files};
 pub use info::CertInfo;
@@ -47,6 +47,6 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `days` whole days.
-pub fn days(days: u64) -> Duration {
+pub const fn days(days: u64) -> Duration {
     Duration::from_secs(days.saturating_mul(24 * 3600))
 }

@@ -15,8 +15,21 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use crate::certificates::Material;
 
+/// Names shared by the Namespace, Service, ServiceAccount, Secret labels, webhook configuration
+/// and RBAC objects.
+pub const NAME: &str = "pullthrough";
+
+/// The Secret replicas share the generated certificate through.
+pub const SECRET_NAME: &str = "pullthrough-tls";
+
 /// The one field manager pullthrough applies with, so its fields never fight another owner's.
-pub const FIELD_MANAGER: &str = "pullthrough";
+pub const FIELD_MANAGER: &str = NAME;
+
+/// The Service port the API server calls.
+pub const SERVICE_PORT: i32 = 443;
+
+/// Seconds the API server waits for the webhook's answer.
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 10;
 
 /// Why a call to the API server failed.
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,13 @@ use crate::policies::PolicyRegistry;
 use crate::tls::CertResolver;
 use metrics::{Metrics, Outcome};
 
+/// The path the API server posts reviews to for the default policy.
+pub const MUTATE_PATH: &str = "/mutate";
+
+/// The port `serve` listens on unless told otherwise; the Service exposes it as
+/// [`crate::k8s::SERVICE_PORT`].
+pub const LISTEN_PORT: u16 = 8443;
+
 /// Label for requests addressed to a policy that does not exist: the path is client-chosen and
 /// must not become a label value.
 const UNKNOWN_POLICY: &str = "unknown";
@@ -69,7 +76,7 @@ impl AppState {
 /// `GET /metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/mutate", post(handlers::mutate))
+        .route(MUTATE_PATH, post(handlers::mutate))
         .route("/validate/{policy}", post(handlers::validate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

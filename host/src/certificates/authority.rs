@@ -14,9 +14,13 @@ use time::OffsetDateTime;
 use super::{Error, Result};
 
 /// Validity of a generated CA: long, because renewing it means re-registering the webhook.
-pub const DEFAULT_CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+pub const DEFAULT_CA_VALIDITY: Duration = super::days(DEFAULT_CA_VALIDITY_DAYS);
+/// [`DEFAULT_CA_VALIDITY`] in days, as the flags take it.
+pub const DEFAULT_CA_VALIDITY_DAYS: u64 = 3650;
 /// Validity of a generated serving certificate; renewed in place long before it ends.
-pub const DEFAULT_SERVING_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+pub const DEFAULT_SERVING_VALIDITY: Duration = super::days(DEFAULT_SERVING_VALIDITY_DAYS);
+/// [`DEFAULT_SERVING_VALIDITY`] in days, as the flags take it.
+pub const DEFAULT_SERVING_VALIDITY_DAYS: u64 = 365;
 /// Backdating covers clocks that run a little behind ours (the API server's, a laptop's).
 const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 

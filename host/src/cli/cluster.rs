@@ -5,7 +5,7 @@ use clap::ValueEnum;
 use clap::builder::PossibleValue;
 
 use crate::certificates;
-use crate::k8s::{FailurePolicy, NamespaceScope, Registration};
+use crate::k8s::{self, FailurePolicy, NamespaceScope, Registration};
 
 /// The Service the API server calls; its DNS names go into the serving certificate.
 #[derive(Debug, Clone, clap::Args)]
@@ -13,12 +13,12 @@ pub struct ServiceArgs {
     /// Name of the webhook's Service.
     #[arg(
         long = "service",
-        default_value = "pullthrough",
+        default_value = k8s::NAME,
         env = "PULLTHROUGH_SERVICE"
     )]
     pub service: String,
     /// Namespace pullthrough runs in (its Service, Secret and excluded namespace).
-    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
+    #[arg(long, default_value = k8s::NAME, env = "PULLTHROUGH_NAMESPACE")]
     pub namespace: String,
     /// Extra DNS name or IP address for the serving certificate (repeatable).
     #[arg(
@@ -49,7 +49,7 @@ pub struct WebhookNameArgs {
     /// Name of the MutatingWebhookConfiguration.
     #[arg(
         long,
-        default_value = "pullthrough",
+        default_value = k8s::NAME,
         env = "PULLTHROUGH_WEBHOOK_CONFIG"
     )]
     pub webhook_config: String,
@@ -61,16 +61,16 @@ pub struct WebhookArgs {
     #[command(flatten)]
     pub name: WebhookNameArgs,
     /// Service port the API server calls.
-    #[arg(long, default_value_t = 443, env = "PULLTHROUGH_SERVICE_PORT")]
+    #[arg(long, default_value_t = k8s::SERVICE_PORT, env = "PULLTHROUGH_SERVICE_PORT")]
     pub service_port: i32,
     /// Path the API server posts reviews to.
-    #[arg(long, default_value = "/mutate", env = "PULLTHROUGH_WEBHOOK_PATH")]
+    #[arg(long, default_value = crate::server::MUTATE_PATH, env = "PULLTHROUGH_WEBHOOK_PATH")]
     pub webhook_path: String,
     /// What the API server does when the webhook is unreachable or fails.
     #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
     pub failure_policy: FailurePolicy,
     /// Seconds the API server waits for an answer (1 to 30).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
+    #[arg(long, default_value_t = k8s::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
     pub timeout_seconds: i32,
     /// Only these namespaces (comma-separated); default all. Our own namespace and kube-system
     /// are always excluded.

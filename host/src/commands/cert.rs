@@ -21,10 +21,10 @@ pub struct CertArgs {
     #[arg(long, requires = "ca_cert", env = "PULLTHROUGH_CA_KEY")]
     pub ca_key: Option<PathBuf>,
     /// Validity of the serving certificate, in days.
-    #[arg(long, default_value_t = 365, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
+    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
     pub validity_days: u64,
     /// Validity of a generated CA, in days.
-    #[arg(long, default_value_t = 3650, env = "PULLTHROUGH_CA_VALIDITY_DAYS")]
+    #[arg(long, default_value_t = certificates::DEFAULT_CA_VALIDITY_DAYS, env = "PULLTHROUGH_CA_VALIDITY_DAYS")]
     pub ca_validity_days: u64,
 }
 

@@ -8,7 +8,7 @@ use crate::k8s::install::{self, Error, Install};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ManifestsArgs {
     /// Namespace to install into (created by the output).
-    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
+    #[arg(long, default_value = crate::k8s::NAME, env = "PULLTHROUGH_NAMESPACE")]
     pub namespace: String,
     /// Container image of pullthrough.
     #[arg(long, default_value = DEFAULT_IMAGE, env = "PULLTHROUGH_IMAGE")]

@@ -1,7 +1,7 @@
 //! `pullthrough serve`: bootstrap of the admission server — policies, certificate (generated,
 //! shared through a Secret, or brought along), registration, then the TLS listener until SIGTERM.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::wasm::{Runtime, RuntimeConfig};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on for HTTPS.
-    #[arg(long, default_value = "0.0.0.0:8443", env = "PULLTHROUGH_LISTEN")]
+    #[arg(long, default_value_t = SocketAddr::from((Ipv4Addr::UNSPECIFIED, server::LISTEN_PORT)), env = "PULLTHROUGH_LISTEN")]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -95,10 +95,10 @@ pub struct TlsArgs {
     #[arg(long, env = "PULLTHROUGH_WRITE_CA")]
     pub write_ca: Option<PathBuf>,
     /// Secret the replicas share generated certificate material through.
-    #[arg(long, default_value = k8s::install::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
+    #[arg(long, default_value = k8s::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
     pub secret: String,
     /// Validity of a generated serving certificate, in days (renewed at two thirds).
-    #[arg(long, default_value_t = 365, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
+    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
     pub cert_validity_days: u64,
 }
 

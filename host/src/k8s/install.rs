@@ -21,12 +21,9 @@ pub const DEFAULT_IMAGE: &str = concat!(
     "ghcr.io/pullthrough/pullthrough:",
     env!("CARGO_PKG_VERSION")
 );
-/// Names shared by the Service, ServiceAccount, webhook configuration and RBAC objects.
-pub const NAME: &str = "pullthrough";
-/// The Secret replicas share the generated certificate through.
-pub const SECRET_NAME: &str = "pullthrough-tls";
-/// The port the container listens on; the Service exposes it as 443.
-pub const CONTAINER_PORT: i32 = 8443;
+use super::{NAME, SECRET_NAME};
+/// The port the container listens on; the Service exposes it as [`super::SERVICE_PORT`].
+pub const CONTAINER_PORT: i32 = crate::server::LISTEN_PORT as i32;
 
 /// Why the manifests could not be printed.
 #[derive(Debug, thiserror::Error)]
@@ -285,7 +282,7 @@ fn service(ns: &str) -> Service {
             selector: Some(labels()),
             ports: Some(vec![ServicePort {
                 name: Some("https".to_owned()),
-                port: 443,
+                port: super::SERVICE_PORT,
                 target_port: Some(IntOrString::String("https".to_owned())),
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()

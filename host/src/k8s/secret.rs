@@ -113,10 +113,10 @@ pub fn secret_for(namespace: &str, name: &str, material: &Material) -> Secret {
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([
-                ("app.kubernetes.io/name".to_owned(), "pullthrough".to_owned()),
+                ("app.kubernetes.io/name".to_owned(), super::NAME.to_owned()),
                 (
                     "app.kubernetes.io/managed-by".to_owned(),
-                    "pullthrough".to_owned(),
+                    super::NAME.to_owned(),
                 ),
             ])),
             ..ObjectMeta::default()
