@@ -6,7 +6,7 @@ pub mod install;
 mod secret;
 mod webhook;
 
-pub use secret::{SECRET_KEYS, SharedMaterial, material_from_secret, secret_for};
+pub use secret::{SharedMaterial, secret_for};
 pub use webhook::{FailurePolicy, NamespaceScope, Registration, webhook_configuration};
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
