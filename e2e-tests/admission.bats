@@ -146,7 +146,7 @@ body_of() { sed '$d' <<<"$1"; }
   grep -q '^pullthrough_admission_requests_total{policy="pullthrough",outcome="mutated"} [1-9]' <<<"$metrics"
   grep -q '^pullthrough_images_rewritten_total{policy="pullthrough"} [1-9]' <<<"$metrics"
   grep -q '^pullthrough_certificate_expiry_timestamp_seconds [0-9]\{10\}$' <<<"$metrics"
-  grep -q '^pullthrough_policy_reloads{policy="pullthrough",result="rejected"} 0$' <<<"$metrics"
+  grep -q '^pullthrough_policy_reloads_total{policy="pullthrough",result="rejected"} 0$' <<<"$metrics"
 }
 
 @test "each review is logged with uid, kind, namespace, outcome and duration" {

@@ -2,7 +2,7 @@
 //! that every input a fuzzer ever found runs on stable with the other tests.
 #![allow(dead_code, reason = "each fuzz target uses one of these checks")]
 
-use pullthrough_policy::{AdmissionRequest, Rewriter, Settings, mutate, parse_reference};
+use pullthrough_policy::{AdmissionRequest, Rewriter, Settings, parse_reference};
 use serde_json::{Value, json};
 
 const ANNOTATIONS: &str = "/metadata/annotations";
@@ -58,7 +58,7 @@ pub fn rewriters() -> Vec<Rewriter> {
 /// its `annotations` when missing), applies to give the mutated object, and mutating that
 /// object again changes nothing. Returns how many images were rewritten.
 pub fn admission(rewriter: &Rewriter, request: &Value) -> usize {
-    let outcome = mutate(rewriter, request);
+    let outcome = rewriter.mutate(request);
     if let Ok(owned) = serde_json::from_value::<AdmissionRequest>(request.clone()) {
         assert_eq!(
             rewriter.mutate_request(owned),
@@ -90,7 +90,7 @@ pub fn admission(rewriter: &Rewriter, request: &Value) -> usize {
     assert_eq!(&patched, mutated);
     let mut again = request.clone();
     again["object"] = mutated.clone();
-    let second = mutate(rewriter, &again);
+    let second = rewriter.mutate(&again);
     assert_eq!(
         second.mutated_object, None,
         "a second pass changed the object"

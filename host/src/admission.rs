@@ -17,7 +17,7 @@ pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionError {
     /// The body is not JSON.
-    #[error("request body is not valid JSON: {0}")]
+    #[error("request body is not valid JSON")]
     Json(#[source] serde_json::Error),
     /// The JSON is not an object.
     #[error("expected a JSON object, got {0}")]

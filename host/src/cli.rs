@@ -1,6 +1,17 @@
-//! Command-line interface: one subcommand per job; each command's flags live in its own module.
+//! Command-line interface: the `Cli`, its `Command` enum, and the flag groups several commands
+//! share (logging here, the cluster and policy groups in `cli/`). Each command's own flags live in
+//! its file under `commands/`.
 
-use clap::{Parser, Subcommand};
+mod cluster;
+mod policy;
+
+pub use cluster::{ServiceArgs, WebhookArgs, WebhookNameArgs};
+pub use policy::{ArgsError, PolicyArgs};
+
+use clap::builder::PossibleValue;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
 
 /// Makes a Kubernetes cluster pull its images through a pull-through cache, by rewriting image
 /// references at admission time with a Kubewarden waPC policy run in-process.
@@ -8,7 +19,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "pullthrough", version, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
-    pub log: crate::telemetry::LogArgs,
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -17,15 +28,42 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate one AdmissionReview against a policy module offline and print the response
     /// (the same output shape as `kwctl run`).
-    Run(crate::run::RunArgs),
+    Run(crate::commands::run::RunArgs),
     /// Serve the admission webhook over HTTPS (generates its certificate unless given one).
-    Serve(Box<crate::serve::ServeArgs>),
+    Serve(Box<crate::commands::serve::ServeArgs>),
     /// Generate a CA and a serving certificate for the webhook Service.
-    Cert(crate::cert::CertArgs),
+    Cert(crate::commands::cert::CertArgs),
     /// Create or update the MutatingWebhookConfiguration in the current cluster.
-    Register(crate::register::RegisterArgs),
+    Register(crate::commands::register::RegisterArgs),
     /// Delete the MutatingWebhookConfiguration from the current cluster.
-    Unregister(crate::register::UnregisterArgs),
+    Unregister(crate::commands::register::UnregisterArgs),
     /// Print a complete install (Namespace, RBAC, Deployment, Service) as YAML.
-    Manifests(crate::manifests::ManifestsArgs),
+    Manifests(crate::commands::manifests::ManifestsArgs),
+}
+
+/// Logging flags shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
+    #[arg(long, global = true, default_value = "info", env = "PULLTHROUGH_LOG")]
+    pub log: String,
+}
+
+// The library's enum, given its flag values here so clap stays in the command layer.
+impl ValueEnum for LogFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Text, Self::Json]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Text => PossibleValue::new("text").help("Human-readable lines"),
+            Self::Json => {
+                PossibleValue::new("json").help("One JSON object per line, for log collectors")
+            }
+        })
+    }
 }

@@ -1,18 +1,35 @@
-//! kube: everything pullthrough says to the Kubernetes API server — the
-//! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in.
+//! kube and k8s-openapi: everything pullthrough says to the Kubernetes API server — the
+//! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in
+//! — and the objects of its install. No other module names a kube or k8s-openapi type.
 
+pub mod install;
 mod secret;
 mod webhook;
 
-pub use secret::{SECRET_KEYS, SharedMaterial, material_from_secret, secret_for};
+pub use secret::{SharedMaterial, secret_for};
 pub use webhook::{FailurePolicy, NamespaceScope, Registration, webhook_configuration};
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
+use crate::certificates::Material;
+
+/// Names shared by the Namespace, Service, ServiceAccount, Secret labels, webhook configuration
+/// and RBAC objects.
+pub const NAME: &str = "pullthrough";
+
+/// The Secret replicas share the generated certificate through.
+pub const SECRET_NAME: &str = "pullthrough-tls";
+
 /// The one field manager pullthrough applies with, so its fields never fight another owner's.
-pub const FIELD_MANAGER: &str = "pullthrough";
+pub const FIELD_MANAGER: &str = NAME;
+
+/// The Service port the API server calls.
+pub const SERVICE_PORT: i32 = 443;
+
+/// Seconds the API server waits for the webhook's answer.
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 10;
 
 /// Why a call to the API server failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +61,9 @@ pub enum Error {
     #[error("Secret {name} does not hold ca.crt, ca.key, tls.crt and tls.key as PEM")]
     IncompleteSecret { name: String },
     #[error("could not generate certificate material for the Secret")]
-    Certs(#[from] crate::certs::Error),
+    Certs(#[from] crate::certificates::Error),
+    #[error("could not serialise the configuration as YAML")]
+    Yaml(#[from] serde_yaml_ng::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -74,6 +93,52 @@ pub async fn apply(
             name,
             source: Box::new(source),
         })
+}
+
+/// The webhook configuration for `registration` with `ca_pem` as its bundle, as YAML: what
+/// `register --dry-run` and `serve` without a cluster print.
+pub fn webhook_yaml(registration: &Registration, ca_pem: &[u8]) -> Result<String> {
+    Ok(serde_yaml_ng::to_string(&webhook_configuration(
+        registration,
+        ca_pem,
+    ))?)
+}
+
+/// The cluster pullthrough talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// The cluster we run in or the current kubeconfig context; see [`client`].
+    pub async fn connect() -> Result<Self> {
+        Ok(Self {
+            client: client().await?,
+        })
+    }
+
+    /// Applies the webhook configuration for `registration` with `ca_pem` as its bundle.
+    pub async fn register(&self, registration: &Registration, ca_pem: &[u8]) -> Result<()> {
+        apply(&self.client, &webhook_configuration(registration, ca_pem)).await?;
+        Ok(())
+    }
+
+    /// Deletes the webhook configuration `name`; `Ok(false)` when it was not there.
+    pub async fn unregister(&self, name: &str) -> Result<bool> {
+        unregister(&self.client, name).await
+    }
+
+    /// The certificate material every replica serves; see [`SharedMaterial::ensure`].
+    pub async fn shared_material(&self, shared: &SharedMaterial) -> Result<Material> {
+        shared.ensure(&self.client).await
+    }
 }
 
 /// Deletes the webhook configuration. `Ok(false)` when it was not there.

@@ -1,15 +1,15 @@
 //! pullthrough: an admission webhook that runs Kubewarden waPC policies in-process.
+//!
+//! [`cli`] and [`commands`] are the command layer: clap flags turned into plain configuration.
+//! Everything below them is library code by concern, each module owning its foreign crate.
 
 pub mod admission;
-pub mod cert;
-pub mod certs;
+pub mod certificates;
 pub mod cli;
+pub mod commands;
 pub mod k8s;
-pub mod manifests;
 pub mod policies;
-pub mod register;
-pub mod run;
-pub mod serve;
+pub mod report;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -1,3 +1,6 @@
+//! The `pullthrough` binary: parses arguments, sets up telemetry, runs the command, and maps a
+//! fatal error to an exit code; everything else is in the library.
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -12,23 +15,14 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = pullthrough::telemetry::init(&cli.log) {
+    if let Err(error) = pullthrough::telemetry::init(cli.log.log_format, &cli.log.log) {
         eprintln!("error: invalid --log filter: {error}");
         return ExitCode::from(2);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // anyhow's report layout (the error, then its causes), but never its backtrace: the
-            // reader of a fatal error needs what to fix, not where in our code it was noticed.
-            eprintln!("Error: {error}");
-            let mut causes = error.chain().skip(1).peekable();
-            if causes.peek().is_some() {
-                eprintln!("\nCaused by:");
-                for cause in causes {
-                    eprintln!("    {cause}");
-                }
-            }
+            eprint!("{}", pullthrough::report::fatal(error.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -37,17 +31,18 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => {
-            let response = pullthrough::run::run(&args)?;
+            let response = pullthrough::commands::run::run(&args)?;
             println!("{}", serde_json::to_string(&response)?);
             Ok(())
         }
         Command::Serve(args) => {
-            let runtime =
-                pullthrough::serve::runtime(&args).context("could not start the async runtime")?;
-            runtime.block_on(pullthrough::serve::run(*args))
+            let config = args.config()?;
+            let runtime = pullthrough::commands::serve::runtime(&config)
+                .context("could not start the async runtime")?;
+            runtime.block_on(pullthrough::commands::serve::run(config))
         }
         Command::Cert(args) => {
-            let written = pullthrough::cert::run(&args)?;
+            let written = pullthrough::commands::cert::run(&args)?;
             for file in &written.files {
                 eprintln!("wrote {}", file.display());
             }
@@ -56,17 +51,17 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Register(args) => {
-            let out = block_on(pullthrough::register::register(&args))??;
+            let out = block_on(pullthrough::commands::register::register(&args))??;
             println!("{out}");
             Ok(())
         }
         Command::Unregister(args) => {
-            let out = block_on(pullthrough::register::unregister(&args))??;
+            let out = block_on(pullthrough::commands::register::unregister(&args))??;
             println!("{out}");
             Ok(())
         }
         Command::Manifests(args) => {
-            print!("{}", pullthrough::manifests::render(&args)?);
+            print!("{}", pullthrough::commands::manifests::render(&args)?);
             Ok(())
         }
     }

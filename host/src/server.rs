@@ -1,7 +1,7 @@
 //! The admission HTTP server: the axum router and its handlers, metrics, and the TLS listener
 //! with graceful shutdown. [`router`] needs no socket, so tests drive it directly.
 
-mod admission;
+mod handlers;
 mod listener;
 pub mod metrics;
 
@@ -14,12 +14,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use admission::{FailureMode, MAX_BODY_BYTES};
+pub use handlers::{FailureMode, MAX_BODY_BYTES};
 pub use listener::{serve, shutdown_signal};
 
 use crate::policies::PolicyRegistry;
 use crate::tls::CertResolver;
 use metrics::{Metrics, Outcome};
+
+/// The path the API server posts reviews to for the default policy.
+pub const MUTATE_PATH: &str = "/mutate";
+
+/// The port `serve` listens on unless told otherwise; the Service exposes it as
+/// [`crate::k8s::SERVICE_PORT`].
+pub const LISTEN_PORT: u16 = 8443;
 
 /// Label for requests addressed to a policy that does not exist: the path is client-chosen and
 /// must not become a label value.
@@ -69,8 +76,8 @@ impl AppState {
 /// `GET /metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/mutate", post(admission::mutate))
-        .route("/validate/{policy}", post(admission::validate))
+        .route(MUTATE_PATH, post(handlers::mutate))
+        .route("/validate/{policy}", post(handlers::validate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

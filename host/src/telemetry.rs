@@ -5,23 +5,12 @@ use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line, for log collectors.
     Json,
-}
-
-/// Logging flags shared by every command.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogArgs {
-    /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
-    pub log_format: LogFormat,
-    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
-    #[arg(long, global = true, default_value = "info", env = "PULLTHROUGH_LOG")]
-    pub log: String,
 }
 
 /// Targets that log at info or debug about their own internals on every connection or compile;
@@ -52,16 +41,19 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
     Ok(filter)
 }
 
-/// Installs the global subscriber. Call once, from `main`.
-pub fn init(args: &LogArgs) -> Result<(), tracing_subscriber::filter::ParseError> {
-    let filter = filter(&args.log)?;
+/// Installs the global subscriber with `directives` (see [`filter`]). Call once, from `main`.
+pub fn init(
+    format: LogFormat,
+    directives: &str,
+) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = filter(directives)?;
     // Colour only on a terminal: escape codes in a log file or collector break every grep.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // Ignore a second init: tests may share a process with a subscriber already set.
-    let _ = match args.log_format {
+    let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
             .json()

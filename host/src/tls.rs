@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::certs::{self, CertInfo};
+use crate::certificates::{self as certs, CertInfo};
 
 /// Why a certificate could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +134,7 @@ pub fn server_config(resolver: Arc<CertResolver>) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// A certificate and key on disk (bring your own, e.g. from cert-manager), reloaded on change.
+/// A certificate and key on disk (bring your own, e.g. from cert-manager).
 #[derive(Debug, Clone)]
 pub struct CertFiles {
     pub cert: PathBuf,
@@ -142,7 +142,8 @@ pub struct CertFiles {
 }
 
 impl CertFiles {
-    fn read(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+    /// The certificate and key bytes, as they are now.
+    pub fn read(&self) -> Result<(Vec<u8>, Vec<u8>)> {
         Ok((read(&self.cert)?, read(&self.key)?))
     }
 
@@ -150,45 +151,6 @@ impl CertFiles {
     pub fn load(&self) -> Result<Served> {
         let (cert, key) = self.read()?;
         Served::from_pem(&cert, &key)
-    }
-
-    /// Polls the files every `interval` and swaps in a new certificate when their content changes.
-    ///
-    /// Polling rather than inotify: Kubernetes updates Secret volumes by swapping a `..data`
-    /// symlink, and cert-manager or an operator may rewrite the files in place or rename over
-    /// them; comparing content catches all three on every filesystem. A pair that does not load
-    /// (a key written before its certificate) keeps the old certificate serving and is retried.
-    pub async fn watch(self, resolver: Arc<CertResolver>, interval: Duration) {
-        let mut last = self.read().ok();
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let current = match self.read() {
-                Ok(current) => current,
-                Err(error) => {
-                    tracing::warn!(%error, "certificate files unreadable; still serving the previous certificate");
-                    continue;
-                }
-            };
-            if last.as_ref() == Some(&current) {
-                continue;
-            }
-            match Served::from_pem(&current.0, &current.1) {
-                Ok(served) => {
-                    tracing::info!(
-                        cert = %self.cert.display(),
-                        not_after = %humantime_utc(served.info.not_after),
-                        "certificate files changed; serving the new certificate"
-                    );
-                    resolver.swap(served);
-                    last = Some(current);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, cert = %self.cert.display(), "new certificate files rejected; still serving the previous certificate");
-                }
-            }
-        }
     }
 }
 
@@ -199,24 +161,10 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// RFC 3339 in UTC, for log lines about certificate lifetimes.
-pub fn humantime_utc(at: SystemTime) -> String {
-    let secs = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let at = i64::try_from(secs)
-        .ok()
-        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| secs.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY, Material};
+    use crate::certificates::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY, Material};
 
     fn material() -> Material {
         Material::generate(

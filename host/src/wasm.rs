@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use cache::sha256_hex;
-pub use engine::{CallGate, Runtime};
+pub use engine::{CallGate, HitDeadline, Runtime};
 pub use module::WapcModule;
 
 /// Engine-wide settings, fixed for the life of the process.
@@ -104,9 +104,23 @@ pub enum CallError {
     /// No free instance slot; should not happen since calls are bounded by the semaphore.
     #[error("cannot instantiate the policy")]
     Instantiate(#[source] wasmtime::Error),
-    /// The blocking task running the call panicked or was cancelled.
-    #[error("policy call task failed: {0}")]
-    Task(String),
+    /// The task running the call panicked or was cancelled.
+    #[error("policy call task failed")]
+    Task(#[source] TaskError),
+}
+
+/// Why the task running a guest call did not return its result.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The call panicked on the async worker that ran it.
+    #[error("the call panicked")]
+    Panicked,
+    /// The blocking-pool task panicked or was cancelled.
+    #[error(transparent)]
+    Join(#[from] tokio::task::JoinError),
+    /// The slots were closed (the runtime is shutting down).
+    #[error(transparent)]
+    Closed(#[from] tokio::sync::AcquireError),
 }
 
 impl CallError {

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams};
-use pullthrough::certs;
+use pullthrough::certificates as certs;
 use pullthrough::k8s::{self, Registration, SharedMaterial};
 
 fn cluster() -> String {
@@ -70,9 +70,11 @@ async fn replicas_share_one_secret() {
     let shared = SharedMaterial {
         namespace: namespace.clone(),
         secret: name.clone(),
-        names: certs::service_dns_names("pullthrough", &namespace),
-        ca_validity: certs::DEFAULT_CA_VALIDITY,
-        validity: certs::DEFAULT_SERVING_VALIDITY,
+        renewal: certs::Renewal {
+            names: certs::service_dns_names("pullthrough", &namespace),
+            ca_validity: certs::DEFAULT_CA_VALIDITY,
+            validity: certs::DEFAULT_SERVING_VALIDITY,
+        },
     };
     let first = shared.ensure(&client).await.expect("first replica");
     let second = shared.ensure(&client).await.expect("second replica");

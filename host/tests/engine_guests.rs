@@ -301,21 +301,25 @@ async fn a_policy_that_hangs_cannot_take_every_guest_slot_from_the_others() {
 
 #[tokio::test]
 async fn modules_that_cannot_serve_are_refused_at_load_with_the_reason() {
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+    // (policy, module, message, the message of its source)
+    let cases: Vec<(&str, Vec<u8>, &str, Option<&str>)> = vec![
         (
             "settings",
             guests::guest(guests::ACCEPT, guests::SETTINGS_INVALID),
             "policy settings: settings are invalid: mirror is required",
+            None,
         ),
         (
             "empty",
             wat::parse_str("(module)").expect("wat"),
-            "policy empty: module is not a waPC policy: it does not export `__guest_call`",
+            "policy empty",
+            Some("module is not a waPC policy: it does not export `__guest_call`"),
         ),
         (
             "garbage",
             b"not wasm at all".to_vec(),
-            "policy garbage: module does not compile",
+            "policy garbage",
+            Some("module does not compile"),
         ),
         (
             "imports",
@@ -324,16 +328,24 @@ async fn modules_that_cannot_serve_are_refused_at_load_with_the_reason() {
                    (func (export "__guest_call") (param i32 i32) (result i32) i32.const 1))"#,
             )
             .expect("wat"),
-            "policy imports: cannot link the module",
+            "policy imports",
+            Some("cannot link the module"),
         ),
     ];
-    for (name, module, expected) in cases {
+    for (name, module, expected, cause) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = policies_file(dir.path(), &[(name, module, "")]);
         let error = PolicyRegistry::load(common::runtime(), PolicySource::File(path))
             .await
             .expect_err("refused");
         assert_eq!(error.to_string(), expected, "{name}");
+        assert_eq!(
+            std::error::Error::source(&error)
+                .map(ToString::to_string)
+                .as_deref(),
+            cause,
+            "{name}"
+        );
         if name == "settings" {
             assert!(matches!(error, PolicyError::InvalidSettings { .. }));
         }

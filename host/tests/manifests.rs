@@ -1,7 +1,7 @@
 //! The install manifests: `deploy/` matches `pullthrough manifests`, the Deployment is locked
 //! down, RBAC names only our own objects, and the zot configurations fit both layouts.
 
-use pullthrough::manifests::{DEFAULT_IMAGE, ManifestsArgs, render};
+use pullthrough::commands::manifests::{DEFAULT_IMAGE, ManifestsArgs, render};
 use serde_json::{Value, json};
 
 fn repo_file(path: &str) -> String {

@@ -74,15 +74,15 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ("cronjob.json", "flat", Some("cronjob.flat.json")),
 ];
 
-/// Fixture bytes from `fixtures/admission/` or, for kinds only the policy crate has, from
-/// `policy/tests/fixtures/`.
+/// Fixture bytes from `fixtures/admission/` or, for the edited ones, from
+/// `fixtures/admission/derived/`.
 fn fixture_bytes(name: &str) -> Vec<u8> {
     let root = common::repo_root();
     let shared = root.join("fixtures/admission").join(name);
     let path = if shared.exists() {
         shared
     } else {
-        root.join("policy/tests/fixtures").join(name)
+        root.join("fixtures/admission/derived").join(name)
     };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -7,7 +7,7 @@ mod fake_apiserver;
 use axum::http::Method;
 use base64::Engine as _;
 use fake_apiserver::FakeApiServer;
-use pullthrough::certs::{self, Material};
+use pullthrough::certificates::{self as certs, Material};
 use pullthrough::k8s::{self, FailurePolicy, NamespaceScope, Registration, SharedMaterial};
 use serde_json::{Value, json};
 
@@ -169,9 +169,11 @@ fn shared() -> SharedMaterial {
     SharedMaterial {
         namespace: "pullthrough".to_owned(),
         secret: "pullthrough-tls".to_owned(),
-        names: certs::service_dns_names("pullthrough", "pullthrough"),
-        ca_validity: certs::DEFAULT_CA_VALIDITY,
-        validity: certs::DEFAULT_SERVING_VALIDITY,
+        renewal: certs::Renewal {
+            names: certs::service_dns_names("pullthrough", "pullthrough"),
+            ca_validity: certs::DEFAULT_CA_VALIDITY,
+            validity: certs::DEFAULT_SERVING_VALIDITY,
+        },
     }
 }
 
@@ -222,7 +224,7 @@ async fn the_first_replica_creates_the_secret_and_the_second_reuses_it() {
 async fn a_replica_that_loses_the_create_race_serves_the_winners_material() {
     let fake = FakeApiServer::new();
     let winner = Material::generate(
-        &shared().names,
+        &shared().renewal.names,
         certs::DEFAULT_CA_VALIDITY,
         certs::DEFAULT_SERVING_VALIDITY,
     )
@@ -238,9 +240,10 @@ async fn a_replica_that_loses_the_create_race_serves_the_winners_material() {
 async fn an_expiring_secret_is_renewed_under_the_same_ca_with_its_resource_version() {
     let fake = FakeApiServer::new();
     let mut short = shared();
-    short.validity = std::time::Duration::from_secs(60);
+    short.renewal.validity = std::time::Duration::from_secs(60);
     let old = short
-        .renewal(None, std::time::SystemTime::now())
+        .renewal
+        .next(None, std::time::SystemTime::now())
         .expect("old")
         .expect("some");
     // Generated with 60 s of life plus the 5 min backdating: already past two thirds.
@@ -264,7 +267,7 @@ async fn a_secret_missing_a_key_is_replaced() {
     let fake = FakeApiServer::new();
     let mut broken = secret_json(
         &Material::generate(
-            &shared().names,
+            &shared().renewal.names,
             certs::DEFAULT_CA_VALIDITY,
             certs::DEFAULT_SERVING_VALIDITY,
         )

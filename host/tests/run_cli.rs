@@ -227,8 +227,8 @@ fn failures_exit_non_zero_with_a_clear_message() {
         ),
         (
             vec!["-r", request, not_wapc.to_str().expect("UTF-8")],
-            "Error: policy empty: module is not a waPC policy: it does not export `__guest_call`"
-                .to_owned(),
+            // The cause is not repeated in the message: it follows under "Caused by:".
+            "Error: policy empty".to_owned(),
         ),
         (
             vec!["-r", request, "/nonexistent/policy.wasm"],
@@ -246,4 +246,9 @@ fn failures_exit_non_zero_with_a_clear_message() {
             "{args:?}: {stderr}"
         );
     }
+    let output = run(&["-r", request, not_wapc.to_str().expect("UTF-8")], None);
+    assert_eq!(
+        String::from_utf8(output.stderr).expect("UTF-8"),
+        "Error: policy empty\n\nCaused by:\n    module is not a waPC policy: it does not export `__guest_call`\n"
+    );
 }

@@ -1,7 +1,7 @@
 //! Kubewarden waPC policy that rewrites image references to a pull-through cache.
 //!
 //! The rewrite is plain functions over plain values ([`parse_reference`], [`Rewriter`],
-//! [`mutate`]), tested and benchmarked natively; built for `wasm32-wasip1` this crate is
+//! [`Rewriter::mutate`]), tested and benchmarked natively; built for `wasm32-wasip1` this crate is
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
 mod guest;
@@ -13,7 +13,7 @@ mod skeleton;
 
 pub use guest::{validate, validate_settings};
 pub use mutate::{
-    AdmissionRequest, GroupVersionKind, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome, mutate,
+    AdmissionRequest, GroupVersionKind, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome,
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
 pub use rewrite::{Rewrite, RewriteError, Rewriter, Unchanged};

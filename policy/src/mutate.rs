@@ -3,7 +3,8 @@
 //!
 //! The walk first reads the object and plans its edits without copying it; only a request
 //! that changes something pays for a mutated object (a copy for [`Rewriter::mutate`], none
-//! for [`Rewriter::mutate_request`], which owns the object it was handed).
+//! for [`Rewriter::mutate_request`], which owns the object it was handed). Those two methods
+//! live with the rest of `impl Rewriter` in `rewrite.rs`; this module is the walk they call.
 
 use std::collections::BTreeMap;
 
@@ -68,145 +69,136 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
     Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
-/// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
-/// `AdmissionReview`). See [`Rewriter::mutate`].
-pub fn mutate(rewriter: &Rewriter, request: &Value) -> Outcome {
-    rewriter.mutate(request)
-}
-
-impl Rewriter {
-    /// Rewrites the images of an `AdmissionRequest` given as JSON. The object is copied only
-    /// when an image changes.
-    pub fn mutate(&self, request: &Value) -> Outcome {
+impl<'a> View<'a> {
+    /// The fields of an `AdmissionRequest` given as JSON.
+    pub(crate) fn of_json(request: &'a Value) -> Self {
         let str_at = |pointer: &str| {
             request
                 .pointer(pointer)
                 .and_then(Value::as_str)
                 .unwrap_or("")
         };
-        let view = View {
+        View {
             kind: str_at("/kind/kind"),
             operation: str_at("/operation"),
             sub_resource: str_at("/subResource"),
             object: request.get("object").unwrap_or(&Value::Null),
             old_object: request.get("oldObject").unwrap_or(&Value::Null),
-        };
-        let plan = self.plan(&view);
-        finish(plan, || view.object.clone())
+        }
     }
 
-    /// Rewrites the images of an owned request, editing its object in place.
-    pub fn mutate_request(&self, request: AdmissionRequest) -> Outcome {
-        let view = View {
+    /// The fields of a deserialised request.
+    pub(crate) fn of_request(request: &'a AdmissionRequest) -> Self {
+        View {
             kind: &request.kind.kind,
             operation: &request.operation,
             sub_resource: &request.sub_resource,
             object: &request.object,
             old_object: &request.old_object,
-        };
-        let plan = self.plan(&view);
-        let AdmissionRequest { object, .. } = request;
-        finish(plan, || object)
-    }
-
-    fn plan(&self, view: &View<'_>) -> Plan {
-        let mut plan = Plan::default();
-        // DELETE carries no object to change and CONNECT no pod spec.
-        if matches!(view.operation, "DELETE" | "CONNECT") {
-            return plan;
-        }
-        let kind = match view.kind {
-            "" => view
-                .object
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            kind => kind,
-        };
-        let Some(paths) = PodPaths::of(kind) else {
-            return plan;
-        };
-        let lists: &[&'static str] = match view.sub_resource {
-            "" => &CONTAINER_LISTS,
-            // `kubectl debug` adds ephemeral containers through this subresource; the API
-            // server takes nothing else from the object, so no annotation either.
-            "ephemeralcontainers" if kind == "Pod" => &["ephemeralContainers"],
-            _ => return plan,
-        };
-        plan.annotate = view.sub_resource.is_empty();
-        let metadata = view.object.get("metadata");
-        if kind == "Pod" && annotation(metadata, MIRROR_POD_ANNOTATION).is_some() {
-            return plan;
-        }
-        let opted_out = std::iter::once(metadata)
-            .chain(paths.templates.iter().map(|path| at(view.object, path)))
-            .any(opts_out);
-        if opted_out {
-            return plan;
-        }
-        let Some(spec) = at(view.object, paths.spec) else {
-            return plan;
-        };
-        let old_spec = match view.operation {
-            "UPDATE" => at(view.old_object, paths.spec),
-            _ => None,
-        };
-        for &list in lists {
-            let Some(containers) = spec.get(list).and_then(Value::as_array) else {
-                continue;
-            };
-            for (index, container) in containers.iter().enumerate() {
-                self.plan_container(&mut plan, &paths, list, index, container, old_spec);
-            }
-        }
-        plan
-    }
-
-    fn plan_container(
-        &self,
-        plan: &mut Plan,
-        paths: &PodPaths,
-        list: &'static str,
-        index: usize,
-        container: &Value,
-        old_spec: Option<&Value>,
-    ) {
-        // An empty image is legal in a workload template: something else fills it in later.
-        let Some(image) = container
-            .get("image")
-            .and_then(Value::as_str)
-            .filter(|i| !i.is_empty())
-        else {
-            return;
-        };
-        let name = container.get("name").and_then(Value::as_str);
-        // An update that leaves an image as it was must not change it: for a pod that would
-        // restart the container, for an existing ephemeral container the API server refuses.
-        if let (Some(old_spec), Some(name)) = (old_spec, name)
-            && old_image(old_spec, list, name) == Some(image)
-        {
-            return;
-        }
-        let name = name.map_or_else(|| format!("{list}[{index}]"), str::to_owned);
-        match self.rewrite(image) {
-            Ok(Rewrite::Rewritten(rewritten)) => plan.edits.push(Edit {
-                spec: paths.spec,
-                list,
-                index,
-                name,
-                original: image.to_owned(),
-                rewritten,
-            }),
-            Ok(Rewrite::Unchanged(_)) => {}
-            Err(error) => plan.warnings.push(format!(
-                "pullthrough: image {image:?} of container {name:?} left unchanged: {error}"
-            )),
         }
     }
 }
 
+/// Plans the image edits of one request, reading it without copying it.
+pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
+    let mut plan = Plan::default();
+    // DELETE carries no object to change and CONNECT no pod spec.
+    if matches!(view.operation, "DELETE" | "CONNECT") {
+        return plan;
+    }
+    let kind = match view.kind {
+        "" => view
+            .object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        kind => kind,
+    };
+    let Some(paths) = PodPaths::of(kind) else {
+        return plan;
+    };
+    let lists: &[&'static str] = match view.sub_resource {
+        "" => &CONTAINER_LISTS,
+        // `kubectl debug` adds ephemeral containers through this subresource; the API
+        // server takes nothing else from the object, so no annotation either.
+        "ephemeralcontainers" if kind == "Pod" => &["ephemeralContainers"],
+        _ => return plan,
+    };
+    plan.annotate = view.sub_resource.is_empty();
+    let metadata = view.object.get("metadata");
+    if kind == "Pod" && annotation(metadata, MIRROR_POD_ANNOTATION).is_some() {
+        return plan;
+    }
+    let opted_out = std::iter::once(metadata)
+        .chain(paths.templates.iter().map(|path| at(view.object, path)))
+        .any(opts_out);
+    if opted_out {
+        return plan;
+    }
+    let Some(spec) = at(view.object, paths.spec) else {
+        return plan;
+    };
+    let old_spec = match view.operation {
+        "UPDATE" => at(view.old_object, paths.spec),
+        _ => None,
+    };
+    for &list in lists {
+        let Some(containers) = spec.get(list).and_then(Value::as_array) else {
+            continue;
+        };
+        for (index, container) in containers.iter().enumerate() {
+            plan_container(
+                rewriter, &mut plan, &paths, list, index, container, old_spec,
+            );
+        }
+    }
+    plan
+}
+
+fn plan_container(
+    rewriter: &Rewriter,
+    plan: &mut Plan,
+    paths: &PodPaths,
+    list: &'static str,
+    index: usize,
+    container: &Value,
+    old_spec: Option<&Value>,
+) {
+    // An empty image is legal in a workload template: something else fills it in later.
+    let Some(image) = container
+        .get("image")
+        .and_then(Value::as_str)
+        .filter(|i| !i.is_empty())
+    else {
+        return;
+    };
+    let name = container.get("name").and_then(Value::as_str);
+    // An update that leaves an image as it was must not change it: for a pod that would
+    // restart the container, for an existing ephemeral container the API server refuses.
+    if let (Some(old_spec), Some(name)) = (old_spec, name)
+        && old_image(old_spec, list, name) == Some(image)
+    {
+        return;
+    }
+    let name = name.map_or_else(|| format!("{list}[{index}]"), str::to_owned);
+    match rewriter.rewrite(image) {
+        Ok(Rewrite::Rewritten(rewritten)) => plan.edits.push(Edit {
+            spec: paths.spec,
+            list,
+            index,
+            name,
+            original: image.to_owned(),
+            rewritten,
+        }),
+        Ok(Rewrite::Unchanged(_)) => {}
+        Err(error) => plan.warnings.push(format!(
+            "pullthrough: image {image:?} of container {name:?} left unchanged: {error}"
+        )),
+    }
+}
+
 /// Builds the outcome; `object` is asked for only when there is something to change.
-fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
+pub(crate) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
     if plan.edits.is_empty() {
         return Outcome {
             mutated_object: None,
@@ -229,16 +221,16 @@ fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
     }
 }
 
-struct View<'a> {
+pub(crate) struct View<'a> {
     kind: &'a str,
     operation: &'a str,
     sub_resource: &'a str,
-    object: &'a Value,
+    pub(crate) object: &'a Value,
     old_object: &'a Value,
 }
 
 #[derive(Default)]
-struct Plan {
+pub(crate) struct Plan {
     edits: Vec<Edit>,
     warnings: Vec<String>,
     annotate: bool,

@@ -1,5 +1,8 @@
 //! One image reference in, its rewrite (or the reason it stays) out.
 
+use serde_json::Value;
+
+use crate::mutate::{self, AdmissionRequest, Outcome, View};
 use crate::reference::{ParseError, Reference, parse_reference};
 use crate::settings::Layout;
 
@@ -96,6 +99,21 @@ impl Rewriter {
             rules,
             exclude,
         }
+    }
+
+    /// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
+    /// `AdmissionReview`). The object is copied only when an image changes.
+    pub fn mutate(&self, request: &Value) -> Outcome {
+        let view = View::of_json(request);
+        let plan = mutate::plan(self, &view);
+        mutate::finish(plan, || view.object.clone())
+    }
+
+    /// Rewrites the images of an owned request, editing its object in place.
+    pub fn mutate_request(&self, request: AdmissionRequest) -> Outcome {
+        let plan = mutate::plan(self, &View::of_request(&request));
+        let AdmissionRequest { object, .. } = request;
+        mutate::finish(plan, || object)
     }
 
     /// Decides what becomes of one `image` value.

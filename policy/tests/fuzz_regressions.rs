@@ -20,7 +20,8 @@ fn seeds(dir: &str) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_none_or(|ext| ext == "json"))
+        // Files only: `fixtures/admission/derived/` sits beside the captures.
+        .filter(|path| path.is_file() && path.extension().is_none_or(|ext| ext == "json"))
         .map(|path| {
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             (path.display().to_string(), bytes)

@@ -18,7 +18,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use pullthrough_policy::{
     AdmissionRequest, ORIGINAL_IMAGES_ANNOTATION, Rewrite, RewriteError, Rewriter, Settings,
-    Unchanged, mutate, parse_reference,
+    Unchanged, parse_reference,
 };
 use serde_json::{Value, json};
 
@@ -271,7 +271,7 @@ proptest! {
         let rewriter = compile(&settings);
         let object = &request.json["object"];
         let expected = expected(&request, &rewriter);
-        let outcome = mutate(&rewriter, &request.json);
+        let outcome = rewriter.mutate(&request.json);
         let owned: AdmissionRequest =
             serde_json::from_value(request.json.clone()).expect("a generated request deserialises");
         let owned = rewriter.mutate_request(owned);
@@ -317,13 +317,13 @@ proptest! {
         request in objects::request(),
     ) {
         let rewriter = compile(&settings);
-        let first = mutate(&rewriter, &request.json);
+        let first = rewriter.mutate(&request.json);
         let Some(mutated) = first.mutated_object else {
             return Ok(());
         };
         let mut again = request.json.clone();
         again["object"] = mutated.clone();
-        let second = mutate(&rewriter, &again);
+        let second = rewriter.mutate(&again);
         prop_assert_eq!(second.mutated_object, None, "second pass changed {}", mutated);
         prop_assert_eq!(second.images_rewritten, 0);
         prop_assert_eq!(second.warnings, first.warnings);
@@ -353,7 +353,7 @@ fn generated_inputs_mostly_get_rewritten() {
             .new_tree(&mut runner)
             .expect("a value")
             .current();
-        requests += usize::from(mutate(&defaults, &request.json).mutated_object.is_some());
+        requests += usize::from(defaults.mutate(&request.json).mutated_object.is_some());
     }
     assert!(
         references > 150,

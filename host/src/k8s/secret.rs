@@ -3,7 +3,7 @@
 //! optimistic-concurrency update that exactly one replica wins.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 use super::{Error, Result};
-use crate::certs::{Authority, CertInfo, Material, ServingCert};
+use crate::certificates::{Authority, Material, Renewal, ServingCert};
 
 /// The data keys of the Secret: a `kubernetes.io/tls` Secret plus the CA, and the CA key so any
 /// replica can renew the serving certificate without changing the CA bundle.
@@ -23,10 +23,8 @@ pub const SECRET_KEYS: [&str; 4] = ["ca.crt", "ca.key", "tls.crt", "tls.key"];
 pub struct SharedMaterial {
     pub namespace: String,
     pub secret: String,
-    /// Names the serving certificate must carry.
-    pub names: Vec<String>,
-    pub ca_validity: Duration,
-    pub validity: Duration,
+    /// What the material must cover, and when it is renewed.
+    pub renewal: Renewal,
 }
 
 impl SharedMaterial {
@@ -39,7 +37,7 @@ impl SharedMaterial {
             .await
             .map_err(|source| self.error("read", source))?;
         let Some(existing) = existing else {
-            let fresh = Material::generate(&self.names, self.ca_validity, self.validity)?;
+            let fresh = self.renewal.generate()?;
             let secret = secret_for(&self.namespace, &self.secret, &fresh);
             return match api.create(&PostParams::default(), &secret).await {
                 Ok(_) => {
@@ -54,8 +52,8 @@ impl SharedMaterial {
         };
         let now = SystemTime::now();
         let current = material_from_secret(&existing);
-        let Some(next) = self.renewal(current.as_ref(), now)? else {
-            // Checked just above: a usable current value is what `renewal` declined to replace.
+        let Some(next) = self.renewal.next(current.as_ref(), now)? else {
+            // Checked just above: a usable current value is what the renewal declined to replace.
             return current.ok_or_else(|| unreachable_material(&self.secret));
         };
         let mut replacement = secret_for(&self.namespace, &self.secret, &next);
@@ -71,40 +69,6 @@ impl SharedMaterial {
             Err(kube::Error::Api(status)) if status.is_conflict() => self.read_winner(&api).await,
             Err(source) => Err(self.error("update", source)),
         }
-    }
-
-    /// `None` when `current` can keep serving; otherwise what should replace it. The CA is kept
-    /// (so the registered bundle stays valid) unless it would expire before the new certificate.
-    pub fn renewal(
-        &self,
-        current: Option<&Material>,
-        now: SystemTime,
-    ) -> crate::certs::Result<Option<Material>> {
-        let Some(current) = current else {
-            return Ok(Some(Material::generate(
-                &self.names,
-                self.ca_validity,
-                self.validity,
-            )?));
-        };
-        let serving = CertInfo::from_pem(&current.serving.cert_pem).ok();
-        let ca = CertInfo::from_pem(&current.ca.cert_pem).ok();
-        let serving_ok = serving.as_ref().is_some_and(|info| {
-            !info.needs_renewal(now) && self.names.iter().all(|n| info.names.contains(n))
-        });
-        let ca_ok = ca
-            .as_ref()
-            .is_some_and(|info| info.not_after > now + self.validity && info.not_before <= now);
-        if serving_ok && ca_ok {
-            return Ok(None);
-        }
-        let ca = if ca_ok {
-            current.ca.clone()
-        } else {
-            Authority::generate(self.ca_validity)?
-        };
-        let serving = ca.issue(&self.names, self.validity)?;
-        Ok(Some(Material { ca, serving }))
     }
 
     async fn read_winner(&self, api: &Api<Secret>) -> Result<Material> {
@@ -149,13 +113,10 @@ pub fn secret_for(namespace: &str, name: &str, material: &Material) -> Secret {
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([
-                (
-                    "app.kubernetes.io/name".to_owned(),
-                    "pullthrough".to_owned(),
-                ),
+                ("app.kubernetes.io/name".to_owned(), super::NAME.to_owned()),
                 (
                     "app.kubernetes.io/managed-by".to_owned(),
-                    "pullthrough".to_owned(),
+                    super::NAME.to_owned(),
                 ),
             ])),
             ..ObjectMeta::default()
@@ -188,88 +149,16 @@ pub fn material_from_secret(secret: &Secret) -> Option<Material> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certs::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY};
-
-    fn shared() -> SharedMaterial {
-        SharedMaterial {
-            namespace: "pullthrough".to_owned(),
-            secret: "pullthrough-tls".to_owned(),
-            names: vec!["pullthrough.pullthrough.svc".to_owned()],
-            ca_validity: DEFAULT_CA_VALIDITY,
-            validity: DEFAULT_SERVING_VALIDITY,
-        }
-    }
-
-    #[test]
-    fn fresh_material_is_kept() {
-        let shared = shared();
-        let material = shared
-            .renewal(None, SystemTime::now())
-            .expect("new")
-            .expect("some");
-        assert_eq!(
-            shared
-                .renewal(Some(&material), SystemTime::now())
-                .expect("check"),
-            None
-        );
-    }
-
-    #[test]
-    fn an_ageing_serving_certificate_is_reissued_by_the_same_ca() {
-        let shared = shared();
-        let material = shared
-            .renewal(None, SystemTime::now())
-            .expect("new")
-            .expect("some");
-        let later = SystemTime::now() + DEFAULT_SERVING_VALIDITY * 9 / 10;
-        let renewed = shared
-            .renewal(Some(&material), later)
-            .expect("renew")
-            .expect("renewed");
-        assert_eq!(renewed.ca, material.ca);
-        assert_ne!(renewed.serving, material.serving);
-    }
-
-    #[test]
-    fn a_new_name_forces_a_new_serving_certificate() {
-        let mut shared = shared();
-        let material = shared
-            .renewal(None, SystemTime::now())
-            .expect("new")
-            .expect("some");
-        shared.names.push("extra.example.com".to_owned());
-        let renewed = shared
-            .renewal(Some(&material), SystemTime::now())
-            .expect("renew")
-            .expect("renewed");
-        assert_eq!(renewed.ca, material.ca);
-        let info = CertInfo::from_pem(&renewed.serving.cert_pem).expect("info");
-        assert_eq!(info.names, shared.names);
-    }
-
-    #[test]
-    fn a_ca_about_to_expire_is_replaced() {
-        let mut shared = shared();
-        shared.ca_validity = Duration::from_secs(3600);
-        let material = shared
-            .renewal(None, SystemTime::now())
-            .expect("new")
-            .expect("some");
-        shared.ca_validity = DEFAULT_CA_VALIDITY;
-        let renewed = shared
-            .renewal(Some(&material), SystemTime::now())
-            .expect("renew")
-            .expect("renewed");
-        assert_ne!(renewed.ca, material.ca);
-    }
+    use crate::certificates::{DEFAULT_CA_VALIDITY, DEFAULT_SERVING_VALIDITY};
 
     #[test]
     fn secret_round_trips_and_a_missing_key_is_none() {
-        let material = shared()
-            .renewal(None, SystemTime::now())
-            .expect("new")
-            .expect("some");
+        let material = Material::generate(
+            &["pullthrough.pullthrough.svc".to_owned()],
+            DEFAULT_CA_VALIDITY,
+            DEFAULT_SERVING_VALIDITY,
+        )
+        .expect("new");
         let mut secret = secret_for("ns", "name", &material);
         assert_eq!(material_from_secret(&secret), Some(material));
         if let Some(data) = secret.data.as_mut() {

@@ -11,8 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 
+use super::{DEFAULT_TIMEOUT_SECONDS, NAME, SERVICE_PORT};
+
 /// What the API server does when the webhook cannot be reached or answers with an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailurePolicy {
     /// Admit the object unchanged: a broken mirror never stops a deployment.
     Ignore,
@@ -58,14 +60,14 @@ pub struct Registration {
 impl Default for Registration {
     fn default() -> Self {
         Self {
-            name: "pullthrough".to_owned(),
+            name: NAME.to_owned(),
             webhook_name: "rewrite.pullthrough.dev".to_owned(),
-            service: "pullthrough".to_owned(),
-            namespace: "pullthrough".to_owned(),
-            port: 443,
-            path: "/mutate".to_owned(),
+            service: NAME.to_owned(),
+            namespace: NAME.to_owned(),
+            port: SERVICE_PORT,
+            path: crate::server::MUTATE_PATH.to_owned(),
             failure_policy: FailurePolicy::Ignore,
-            timeout_seconds: 10,
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             scope: NamespaceScope::All,
         }
     }
@@ -121,7 +123,7 @@ pub fn webhook_configuration(
             name: Some(registration.name.clone()),
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/name".to_owned(),
-                "pullthrough".to_owned(),
+                NAME.to_owned(),
             )])),
             ..ObjectMeta::default()
         },

@@ -18,6 +18,17 @@ use serde::Deserialize;
 
 use super::PolicyError;
 
+/// Why a policies file is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The text is not YAML of the policies file's shape.
+    #[error(transparent)]
+    Yaml(#[from] serde_yaml_ng::Error),
+    /// An entry is not valid; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// One policy entry as written in the file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -35,7 +46,8 @@ struct RawPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PolicySpec {
     pub(crate) name: String,
-    pub(crate) module: PathBuf,
+    /// The module file; `None` for the embedded module.
+    pub(crate) module: Option<PathBuf>,
     pub(crate) settings: serde_json::Value,
     pub(crate) allowed_to_mutate: bool,
     pub(crate) timeout: Option<Duration>,
@@ -47,57 +59,66 @@ pub(crate) fn read(path: &Path) -> Result<Vec<PolicySpec>, PolicyError> {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text, path.parent().unwrap_or(Path::new("."))).map_err(|message| {
+    parse(&text, path.parent().unwrap_or(Path::new("."))).map_err(|source| {
         PolicyError::InvalidConfig {
             path: path.to_owned(),
-            message,
+            source,
         }
     })
 }
 
 /// Parses the file's text; module paths are resolved against `base`.
-pub(crate) fn parse(text: &str, base: &Path) -> Result<Vec<PolicySpec>, String> {
-    let raw: IndexMap<String, RawPolicy> =
-        serde_yaml_ng::from_str(text).map_err(|error| error.to_string())?;
+pub(crate) fn parse(text: &str, base: &Path) -> Result<Vec<PolicySpec>, ConfigError> {
+    let raw: IndexMap<String, RawPolicy> = serde_yaml_ng::from_str(text)?;
     if raw.is_empty() {
-        return Err("the file names no policy".to_owned());
+        return Err(invalid("the file names no policy".to_owned()));
     }
     raw.into_iter()
         .map(|(name, policy)| validate(name, policy, base))
         .collect()
 }
 
-fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, String> {
+fn invalid(message: String) -> ConfigError {
+    ConfigError::Invalid(message)
+}
+
+fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, ConfigError> {
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err(format!(
+        return Err(invalid(format!(
             "policy name {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"
-        ));
+        )));
     }
     let module = raw.module.strip_prefix("file://").unwrap_or(&raw.module);
     if module.is_empty() {
-        return Err(format!("{name}.module must be a file path, got \"\""));
+        return Err(invalid(format!(
+            "{name}.module must be a file path, got \"\""
+        )));
     }
     if module.contains("://") {
-        return Err(format!(
+        return Err(invalid(format!(
             "{name}.module must be a local file path (registry:// and https:// are not fetched), got {:?}",
             raw.module
-        ));
+        )));
     }
     let settings = match raw.settings {
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
         Some(settings @ serde_json::Value::Object(_)) => settings,
-        Some(_) => return Err(format!("{name}.settings must be a mapping")),
+        Some(_) => return Err(invalid(format!("{name}.settings must be a mapping"))),
     };
     let timeout = match raw.timeout_eval_seconds {
-        Some(0) => return Err(format!("{name}.timeoutEvalSeconds must be at least 1")),
+        Some(0) => {
+            return Err(invalid(format!(
+                "{name}.timeoutEvalSeconds must be at least 1"
+            )));
+        }
         other => other.map(Duration::from_secs),
     };
     Ok(PolicySpec {
-        module: base.join(module),
+        module: Some(base.join(module)),
         name,
         settings,
         allowed_to_mutate: raw.allowed_to_mutate,
@@ -128,14 +149,14 @@ alpha:
             vec![
                 PolicySpec {
                     name: "zeta".into(),
-                    module: PathBuf::from("/abs/zeta.wasm"),
+                    module: Some(PathBuf::from("/abs/zeta.wasm")),
                     settings: json!({"mirror": "m.example.com"}),
                     allowed_to_mutate: true,
                     timeout: Some(Duration::from_secs(3)),
                 },
                 PolicySpec {
                     name: "alpha".into(),
-                    module: PathBuf::from("/etc/pt/rel/alpha.wasm"),
+                    module: Some(PathBuf::from("/etc/pt/rel/alpha.wasm")),
                     settings: json!({}),
                     allowed_to_mutate: false,
                     timeout: None,
@@ -176,7 +197,7 @@ alpha:
         ];
         for (case, text, expected) in cases {
             assert_eq!(
-                parse(text, Path::new("/")),
+                parse(text, Path::new("/")).map_err(|error| error.to_string()),
                 Err(expected.to_owned()),
                 "{case}"
             );
@@ -186,7 +207,8 @@ alpha:
     #[test]
     fn rejects_unknown_fields() {
         let error = parse("p:\n  module: a.wasm\n  mutating: true\n", Path::new("/"))
-            .expect_err("unknown field");
+            .expect_err("unknown field")
+            .to_string();
         assert!(
             error.starts_with("p: unknown field `mutating`, expected one of"),
             "{error}"

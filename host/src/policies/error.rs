@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::wasm::{CallError, LoadError};
+use crate::wasm::{CallError, HitDeadline, LoadError};
+
+use super::config::ConfigError;
 
 /// Why a request could not be evaluated. Each variant concerns that request only; the server
 /// turns it into a fail-open or fail-closed answer.
@@ -34,6 +36,12 @@ impl EvaluationError {
     }
 }
 
+impl HitDeadline for EvaluationError {
+    fn hit_deadline(&self) -> bool {
+        matches!(self, Self::Call(error) if error.hit_deadline())
+    }
+}
+
 /// Why a policy (or the policies file) could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -47,12 +55,13 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// The policies file is not valid.
-    #[error("policies file {path}: {message}")]
+    #[error("policies file {path}")]
     InvalidConfig {
         /// The file.
         path: PathBuf,
         /// What is wrong, naming the field.
-        message: String,
+        #[source]
+        source: ConfigError,
     },
     /// A module file cannot be read.
     #[error("policy {policy}: cannot read module {path}")]
@@ -66,7 +75,7 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// The module does not compile or is not a waPC module.
-    #[error("policy {policy}: {source}")]
+    #[error("policy {policy}")]
     Load {
         /// The policy.
         policy: String,
@@ -75,7 +84,7 @@ pub enum PolicyError {
         source: LoadError,
     },
     /// A load-time guest call failed.
-    #[error("policy {policy}: `{operation}` failed: {source}")]
+    #[error("policy {policy}: `{operation}` failed")]
     Call {
         /// The policy.
         policy: String,

@@ -1,5 +1,5 @@
-//! Hot swap: reload the policies file and changed modules, off the request path, when a watched
-//! file changes (in-place write, atomic rename, new file) or on SIGHUP.
+//! The hot swap triggers: a file watcher on the policies file and its modules (in-place write,
+//! atomic rename, new file) and SIGHUP, each asking the registry for a [`PolicyRegistry::reload`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,181 +9,30 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
-use super::config::{self, PolicySpec};
-use super::{History, LoadedPolicy, PolicyError, PolicyRegistry, PolicySource, Slot, Table};
+use super::{PolicyError, PolicyRegistry};
 
 /// Changes closer together than this are handled by one reload (an editor's save, or a copy in
 /// several writes, fires several events).
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// What one reload did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadReport {
-    /// Policies whose new version was swapped in (or that appeared).
-    pub swapped: Vec<String>,
-    /// Policies whose new version was rejected, with the reason; their old version keeps serving.
-    pub rejected: Vec<(String, String)>,
-    /// Set when the policies file itself could not be read or parsed; nothing changed.
-    pub config_error: Option<String>,
+/// Keeps hot swap running; dropping it stops the watcher and the SIGHUP handler.
+#[derive(Debug)]
+pub struct Reloader {
+    _watcher: Option<Arc<FileWatcher>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Reads a module and loads it per its spec, on the blocking pool.
-pub(super) async fn load_spec(
-    runtime: &crate::wasm::Runtime,
-    spec: &PolicySpec,
-) -> Result<LoadedPolicy, PolicyError> {
-    let bytes = read_module(spec).await?;
-    load_bytes(runtime, spec, bytes).await
-}
-
-/// Reads the module file a spec names.
-async fn read_module(spec: &PolicySpec) -> Result<Vec<u8>, PolicyError> {
-    tokio::fs::read(&spec.module)
-        .await
-        .map_err(|source| PolicyError::ReadModule {
-            policy: spec.name.clone(),
-            path: spec.module.clone(),
-            source,
-        })
-}
-
-/// Loads already-read module bytes per their spec, on the blocking pool.
-async fn load_bytes(
-    runtime: &crate::wasm::Runtime,
-    spec: &PolicySpec,
-    bytes: Vec<u8>,
-) -> Result<LoadedPolicy, PolicyError> {
-    let limits = super::limits_for(runtime, spec.timeout);
-    let name = spec.name.clone();
-    let spec = spec.clone();
-    let worker = runtime.clone();
-    super::run_load(runtime, &name, move || {
-        LoadedPolicy::load(
-            &worker,
-            &spec.name,
-            &bytes,
-            spec.settings,
-            spec.allowed_to_mutate,
-            limits,
-        )
-    })
-    .await
-}
-
-impl PolicyRegistry {
-    /// Re-reads the policies file and every module; swaps in what changed and validated, keeps
-    /// the old version of what did not. Reloads are serialised; evaluations are never blocked.
-    pub async fn reload(&self) -> ReloadReport {
-        let _one_at_a_time = self.inner.reloading.lock().await;
-        let mut report = ReloadReport::default();
-        let PolicySource::File(path) = &self.inner.source else {
-            // The embedded module cannot change while the process runs.
-            return report;
-        };
-        let specs = match config::read(path) {
-            Ok(specs) => specs,
-            Err(error) => {
-                tracing::warn!(%error, "policies file rejected; keeping the current policies");
-                report.config_error = Some(error.to_string());
-                return report;
-            }
-        };
-        let old = self.table();
-        let mut table = Table::new();
-        let policies = specs.len();
-        let share = self.inner.runtime.share(policies);
-        for spec in specs {
-            let old_slot = old.get(&spec.name);
-            let previous = old_slot.and_then(|slot| slot.active.clone());
-            // A policy keeps its gate (and what it remembers) unless its share changed.
-            let gate = match old_slot {
-                Some(slot) if slot.gate.cap() == share => Arc::clone(&slot.gate),
-                _ => Arc::new(self.inner.runtime.gate(policies)),
-            };
-            let active = match self.reload_one(&spec, previous.as_ref()).await {
-                Ok(None) => previous,
-                Ok(Some(loaded)) => {
-                    tracing::info!(policy = %spec.name, sha256 = %loaded.sha256, "policy version swapped in");
-                    self.record(&spec.name, None);
-                    report.swapped.push(spec.name.clone());
-                    Some(Arc::new(loaded))
-                }
-                Err(error) => {
-                    let reason = error_chain(&error);
-                    tracing::warn!(policy = %spec.name, error = %reason, "new policy version rejected; the previous one keeps serving");
-                    self.record(&spec.name, Some(reason.clone()));
-                    report.rejected.push((spec.name.clone(), reason));
-                    previous
-                }
-            };
-            let slot = Slot {
-                module_path: Some(spec.module.clone()),
-                active,
-                gate,
-            };
-            table.insert(spec.name, slot);
-        }
-        *self
-            .inner
-            .table
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
-        report
-    }
-
-    /// `Ok(None)` when the active version already matches the spec and the module bytes.
-    async fn reload_one(
-        &self,
-        spec: &PolicySpec,
-        previous: Option<&Arc<LoadedPolicy>>,
-    ) -> Result<Option<LoadedPolicy>, PolicyError> {
-        let runtime = &self.inner.runtime;
-        // Read once: the same bytes decide whether anything changed and are what gets loaded.
-        let bytes = read_module(spec).await?;
-        if let Some(active) = previous
-            && active.sha256 == crate::wasm::sha256_hex(&bytes)
-            && active.settings == spec.settings
-            && active.allowed_to_mutate == spec.allowed_to_mutate
-            && active.limits() == super::limits_for(runtime, spec.timeout)
-        {
-            return Ok(None);
-        }
-        load_bytes(runtime, spec, bytes).await.map(Some)
-    }
-
-    fn record(&self, policy: &str, rejection: Option<String>) {
-        let mut history = self
-            .inner
-            .history
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry: &mut History = history.entry(policy.to_owned()).or_default();
-        match rejection {
-            None => entry.ok += 1,
-            Some(reason) => {
-                entry.rejected += 1;
-                entry.last_error = Some(reason);
-            }
-        }
-    }
-
-    /// Starts hot swap: a file watcher on the policies file and its modules (file source only)
-    /// and a SIGHUP handler. Must be called inside a Tokio runtime; stops when the returned
-    /// [`Reloader`] is dropped.
-    pub fn spawn_reloader(&self) -> Result<Reloader, PolicyError> {
-        self.spawn_reloader_on(true, true)
-    }
-
-    /// [`Self::spawn_reloader`] with each trigger chosen: file changes, SIGHUP.
-    pub fn spawn_reloader_on(
-        &self,
+impl Reloader {
+    /// Starts the triggers chosen: file changes (file source only), SIGHUP.
+    pub(super) fn spawn(
+        registry: &PolicyRegistry,
         watch_files: bool,
         sighup: bool,
-    ) -> Result<Reloader, PolicyError> {
+    ) -> Result<Self, PolicyError> {
         let (changed, mut changes) = mpsc::unbounded_channel::<()>();
-        let watcher = match &self.inner.source {
-            PolicySource::File(path) if watch_files => {
-                Some(Arc::new(FileWatcher::new(self, path, changed.clone())?))
+        let watcher = match registry.policies_file() {
+            Some(path) if watch_files => {
+                Some(Arc::new(FileWatcher::new(registry, path, changed.clone())?))
             }
             _ => None,
         };
@@ -203,7 +52,7 @@ impl PolicyRegistry {
         }
         // The watcher and the signal task hold their own senders.
         drop(changed);
-        let registry = self.clone();
+        let registry = registry.clone();
         let tracker = watcher.clone();
         tasks.push(tokio::spawn(async move {
             while changes.recv().await.is_some() {
@@ -216,30 +65,11 @@ impl PolicyRegistry {
                 }
             }
         }));
-        Ok(Reloader {
+        Ok(Self {
             _watcher: watcher,
             tasks,
         })
     }
-
-    fn watched_files(&self) -> HashSet<PathBuf> {
-        let mut files: HashSet<PathBuf> = self
-            .table()
-            .values()
-            .filter_map(|slot| slot.module_path.clone())
-            .collect();
-        if let PolicySource::File(path) = &self.inner.source {
-            files.insert(path.clone());
-        }
-        files
-    }
-}
-
-/// Keeps hot swap running; dropping it stops the watcher and the SIGHUP handler.
-#[derive(Debug)]
-pub struct Reloader {
-    _watcher: Option<Arc<FileWatcher>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Reloader {
@@ -334,16 +164,4 @@ fn parent(path: &Path) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     }
-}
-
-/// `error: cause: cause` in one line, for logs and statuses.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

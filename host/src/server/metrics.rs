@@ -3,6 +3,7 @@
 //! fixed outcome words and error kinds — never images, namespaces or uids.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -86,7 +87,7 @@ pub struct Metrics {
     duration: Family<PolicyLabel, Histogram, fn() -> Histogram>,
     images: Family<PolicyLabel, Counter>,
     errors: Family<PolicyError, Counter>,
-    reloads: Family<PolicyReload, Gauge>,
+    reloads: Family<PolicyReload, Counter>,
     cert_expiry: Gauge,
     policies: RwLock<HashMap<String, Arc<PolicyMetrics>>>,
 }
@@ -114,7 +115,7 @@ impl Metrics {
             Family::new_with_constructor(latency_histogram);
         let images = Family::<PolicyLabel, Counter>::default();
         let errors = Family::<PolicyError, Counter>::default();
-        let reloads = Family::<PolicyReload, Gauge>::default();
+        let reloads = Family::<PolicyReload, Counter>::default();
         let cert_expiry = Gauge::default();
         registry.register(
             "admission_requests",
@@ -195,7 +196,8 @@ impl Metrics {
             .inc();
     }
 
-    /// Publishes the reload counts the policy registry keeps.
+    /// Publishes the reload counts the policy registry keeps. They only grow, so the counter
+    /// moves up to them; `fetch_max` keeps two concurrent scrapes from adding a reload twice.
     pub fn set_reloads(&self, policy: &str, accepted: u64, rejected: u64) {
         for (result, count) in [("accepted", accepted), ("rejected", rejected)] {
             self.reloads
@@ -203,7 +205,8 @@ impl Metrics {
                     policy: policy.to_owned(),
                     result,
                 })
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
+                .inner()
+                .fetch_max(count, Ordering::Relaxed);
         }
     }
 
@@ -232,6 +235,8 @@ mod tests {
         policy.images_rewritten.inc_by(3);
         metrics.evaluation_error("mirror", "timeout");
         metrics.set_reloads("mirror", 2, 1);
+        // A scrape that reads older counts never moves a counter back.
+        metrics.set_reloads("mirror", 1, 1);
         metrics.set_certificate_expiry(1_900_000_000);
         let text = metrics.encode().expect("encode");
         for line in [
@@ -241,8 +246,8 @@ mod tests {
             "pullthrough_admission_duration_seconds_bucket{le=\"0.0004\",policy=\"mirror\"} 2",
             "pullthrough_images_rewritten_total{policy=\"mirror\"} 3",
             "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"timeout\"} 1",
-            "pullthrough_policy_reloads{policy=\"mirror\",result=\"accepted\"} 2",
-            "pullthrough_policy_reloads{policy=\"mirror\",result=\"rejected\"} 1",
+            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"accepted\"} 2",
+            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 1",
             "pullthrough_certificate_expiry_timestamp_seconds 1900000000",
         ] {
             assert!(

@@ -13,7 +13,7 @@ use wasmtime::{
 };
 
 use super::module::{HostState, WapcModule};
-use super::{CallError, CallLimits, LoadError, RuntimeConfig, cache, wapc};
+use super::{CallError, CallLimits, LoadError, RuntimeConfig, TaskError, cache, wapc};
 
 /// How often the ticker thread advances the engine's epoch: the granularity of deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -99,11 +99,6 @@ impl Runtime {
         })
     }
 
-    /// The settings this runtime was built with.
-    pub fn config(&self) -> &RuntimeConfig {
-        &self.inner.config
-    }
-
     /// The default per-call limits.
     pub fn default_limits(&self) -> CallLimits {
         CallLimits {
@@ -162,23 +157,34 @@ impl Runtime {
 
     /// Runs guest code once a slot is free, in `gate`'s share: directly on this async worker
     /// when an inline slot is free (no thread hand-off: the cheapest way on a busy server), else
-    /// on the blocking pool. A policy that ran into its deadline lately always goes to the
-    /// blocking pool, so it cannot hold an async worker for a whole deadline again.
-    pub async fn run_gated<R, F>(&self, gate: &CallGate, work: F) -> Result<R, CallError>
+    /// on the blocking pool. A call whose error says it ran into its deadline is remembered by
+    /// the gate: that policy's calls then always go to the blocking pool for a while, so it
+    /// cannot hold an async worker for a whole deadline again.
+    pub async fn run_gated<T, E, F>(
+        &self,
+        gate: &CallGate,
+        work: F,
+    ) -> Result<Result<T, E>, CallError>
     where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: HitDeadline + Send + 'static,
     {
         let share = acquire(&gate.permits).await?;
         let slot = acquire(&self.inner.permits).await?;
-        if !gate.timed_out_lately()
+        let result = if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {
             // A panic fails this call alone, as it would on the blocking pool (a JoinError there).
-            return std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                .map_err(|_| CallError::Task("policy call panicked".to_owned()));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .map_err(|_| CallError::Task(TaskError::Panicked))?
+        } else {
+            on_blocking_pool(work, (slot, share)).await?
+        };
+        if result.as_ref().is_err_and(HitDeadline::hit_deadline) {
+            gate.note_timeout();
         }
-        on_blocking_pool(work, (slot, share)).await
+        Ok(result)
     }
 
     /// Runs `work` on the blocking pool once one of the `max_concurrency` slots is free, so guest
@@ -198,7 +204,7 @@ async fn acquire(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, CallE
     Arc::clone(permits)
         .acquire_owned()
         .await
-        .map_err(|closed| CallError::Task(closed.to_string()))
+        .map_err(|closed| CallError::Task(closed.into()))
 }
 
 /// Runs `work` on Tokio's blocking pool, releasing `permits` only once it is done (not when the
@@ -215,7 +221,7 @@ where
         result
     })
     .await
-    .map_err(|join| CallError::Task(join.to_string()))
+    .map_err(|join| CallError::Task(join.into()))
 }
 
 /// How long after a deadline a policy's calls stay off the async workers.
@@ -245,7 +251,7 @@ impl CallGate {
     }
 
     /// Records that a call ran into its deadline.
-    pub fn note_timeout(&self) {
+    fn note_timeout(&self) {
         self.last_timeout_ms
             .store(millis_since_start(), Ordering::Relaxed);
     }
@@ -255,6 +261,19 @@ impl CallGate {
             NEVER => false,
             at => millis_since_start().saturating_sub(at) < TIMEOUT_MEMORY.as_millis() as u64,
         }
+    }
+}
+
+/// An error that can say whether its call ran into the deadline, so [`Runtime::run_gated`]
+/// can keep that policy off the async workers.
+pub trait HitDeadline {
+    /// True when the call was interrupted at its deadline.
+    fn hit_deadline(&self) -> bool;
+}
+
+impl HitDeadline for CallError {
+    fn hit_deadline(&self) -> bool {
+        matches!(self, Self::Timeout(_))
     }
 }
 
@@ -298,12 +317,42 @@ mod tests {
         })
         .expect("runtime");
         let gate = runtime.gate(1);
-        let inline = runtime.run_gated(&gate, || panic!("inline")).await;
+        let inline = runtime
+            .run_gated(&gate, || -> Result<(), CallError> { panic!("inline") })
+            .await;
         assert!(matches!(inline, Err(CallError::Task(_))), "{inline:?}");
         // After a timeout the policy's calls go to the blocking pool.
         gate.note_timeout();
-        let pooled = runtime.run_gated(&gate, || panic!("pooled")).await;
+        let pooled = runtime
+            .run_gated(&gate, || -> Result<(), CallError> { panic!("pooled") })
+            .await;
         assert!(matches!(pooled, Err(CallError::Task(_))), "{pooled:?}");
-        assert_eq!(runtime.run_gated(&gate, || 7).await.expect("runs"), 7);
+        let answer = runtime.run_gated(&gate, || Ok::<_, CallError>(7)).await;
+        assert_eq!(answer.expect("runs").expect("answers"), 7);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_hits_its_deadline_is_remembered_by_its_gate() {
+        let runtime = Runtime::new(RuntimeConfig {
+            pooling: false,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime");
+        let gate = runtime.gate(1);
+        let failed = runtime
+            .run_gated(&gate, || Err::<(), _>(CallError::Guest("no".to_owned())))
+            .await;
+        assert!(matches!(failed, Ok(Err(CallError::Guest(_)))), "{failed:?}");
+        assert!(!gate.timed_out_lately());
+        let timed_out = runtime
+            .run_gated(&gate, || {
+                Err::<(), _>(CallError::Timeout(Duration::from_millis(5)))
+            })
+            .await;
+        assert!(
+            matches!(timed_out, Ok(Err(CallError::Timeout(_)))),
+            "{timed_out:?}"
+        );
+        assert!(gate.timed_out_lately());
     }
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the Kubewarden protocol: the verdict turned into a response and a patch.
+
 use serde_json::json;
 
 use super::*;

@@ -1,4 +1,4 @@
-//! `pullthrough manifests`: a complete install as YAML — Namespace, ServiceAccount,
+//! The install `pullthrough manifests` prints, as YAML — Namespace, ServiceAccount,
 //! least-privilege RBAC, Deployment and Service. `deploy/kustomize/base/install.yaml` is this
 //! output with the defaults (a test keeps the two identical).
 
@@ -17,33 +17,13 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// Flags of `pullthrough manifests`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ManifestsArgs {
-    /// Namespace to install into (created by the output).
-    #[arg(long, default_value = "pullthrough", env = "PULLTHROUGH_NAMESPACE")]
-    pub namespace: String,
-    /// Container image of pullthrough.
-    #[arg(long, default_value = DEFAULT_IMAGE, env = "PULLTHROUGH_IMAGE")]
-    pub image: String,
-    /// Registry host (and optional path prefix) of the pull-through cache images are rewritten to.
-    #[arg(long, env = "PULLTHROUGH_MIRROR")]
-    pub mirror: String,
-    /// Number of webhook replicas; they share one generated CA through a Secret.
-    #[arg(long, default_value_t = 2, env = "PULLTHROUGH_REPLICAS")]
-    pub replicas: i32,
-}
-
 pub const DEFAULT_IMAGE: &str = concat!(
     "ghcr.io/pullthrough/pullthrough:",
     env!("CARGO_PKG_VERSION")
 );
-/// Names shared by the Service, ServiceAccount, webhook configuration and RBAC objects.
-pub const NAME: &str = "pullthrough";
-/// The Secret replicas share the generated certificate through.
-pub const SECRET_NAME: &str = "pullthrough-tls";
-/// The port the container listens on; the Service exposes it as 443.
-pub const CONTAINER_PORT: i32 = 8443;
+use super::{NAME, SECRET_NAME};
+/// The port the container listens on; the Service exposes it as [`super::SERVICE_PORT`].
+pub const CONTAINER_PORT: i32 = crate::server::LISTEN_PORT as i32;
 
 /// Why the manifests could not be printed.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +32,22 @@ pub enum Error {
     Yaml(#[from] serde_yaml_ng::Error),
 }
 
+/// What the install is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    /// Namespace to install into (created by the output).
+    pub namespace: String,
+    /// Container image of pullthrough.
+    pub image: String,
+    /// Registry host (and optional path prefix) of the pull-through cache.
+    pub mirror: String,
+    /// Number of webhook replicas.
+    pub replicas: i32,
+}
+
 /// The install as a multi-document YAML string.
-pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
-    let ns = args.namespace.as_str();
+pub fn render(install: &Install) -> Result<String, Error> {
+    let ns = install.namespace.as_str();
     let docs = [
         serde_yaml_ng::to_string(&namespace(ns))?,
         serde_yaml_ng::to_string(&service_account(ns))?,
@@ -62,7 +55,7 @@ pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
         serde_yaml_ng::to_string(&cluster_role_binding(ns))?,
         serde_yaml_ng::to_string(&role(ns))?,
         serde_yaml_ng::to_string(&role_binding(ns))?,
-        serde_yaml_ng::to_string(&deployment(args))?,
+        serde_yaml_ng::to_string(&deployment(install))?,
         serde_yaml_ng::to_string(&service(ns))?,
     ];
     Ok(format!(
@@ -196,12 +189,12 @@ fn quantities(cpu: &str, memory: &str) -> Option<BTreeMap<String, Quantity>> {
     ]))
 }
 
-fn deployment(args: &ManifestsArgs) -> Deployment {
-    let ns = args.namespace.as_str();
+fn deployment(install: &Install) -> Deployment {
+    let ns = install.namespace.as_str();
     let container = Container {
         name: NAME.to_owned(),
-        image: Some(args.image.clone()),
-        args: strings(&["serve", "--register", "--mirror", &args.mirror]),
+        image: Some(install.image.clone()),
+        args: strings(&["serve", "--register", "--mirror", &install.mirror]),
         env: Some(vec![EnvVar {
             name: "PULLTHROUGH_NAMESPACE".to_owned(),
             value_from: Some(EnvVarSource {
@@ -244,7 +237,7 @@ fn deployment(args: &ManifestsArgs) -> Deployment {
     Deployment {
         metadata: meta(NAME, Some(ns)),
         spec: DeploymentSpec {
-            replicas: Some(args.replicas),
+            replicas: Some(install.replicas),
             selector: LabelSelector {
                 match_labels: Some(labels()),
                 match_expressions: None,
@@ -289,7 +282,7 @@ fn service(ns: &str) -> Service {
             selector: Some(labels()),
             ports: Some(vec![ServicePort {
                 name: Some("https".to_owned()),
-                port: 443,
+                port: super::SERVICE_PORT,
                 target_port: Some(IntOrString::String("https".to_owned())),
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()

@@ -1,8 +1,8 @@
 //! rcgen: the self-signed ECDSA P-256 certificate authority and the serving certificate the
-//! webhook presents, plus the few facts (expiry, names) the server needs to read back from PEM.
+//! webhook presents.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rcgen::{
@@ -11,37 +11,16 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-/// Why certificate material could not be generated or read.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{name:?} is not a valid DNS name or IP address for a certificate")]
-    InvalidName {
-        name: String,
-        #[source]
-        source: rcgen::Error,
-    },
-    #[error("could not generate the {what}")]
-    Generate {
-        what: &'static str,
-        #[source]
-        source: rcgen::Error,
-    },
-    #[error("the CA key is not a usable PEM private key")]
-    CaKey(#[source] rcgen::Error),
-    #[error("the CA certificate is not a usable PEM certificate")]
-    CaCert(#[source] rcgen::Error),
-    #[error("no PEM certificate found in the input")]
-    NoCertificate,
-    #[error("the PEM certificate could not be parsed")]
-    Parse,
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+use super::{Error, Result};
 
 /// Validity of a generated CA: long, because renewing it means re-registering the webhook.
-pub const DEFAULT_CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+pub const DEFAULT_CA_VALIDITY: Duration = super::days(DEFAULT_CA_VALIDITY_DAYS);
+/// [`DEFAULT_CA_VALIDITY`] in days, as the flags take it.
+pub const DEFAULT_CA_VALIDITY_DAYS: u64 = 3650;
 /// Validity of a generated serving certificate; renewed in place long before it ends.
-pub const DEFAULT_SERVING_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+pub const DEFAULT_SERVING_VALIDITY: Duration = super::days(DEFAULT_SERVING_VALIDITY_DAYS);
+/// [`DEFAULT_SERVING_VALIDITY`] in days, as the flags take it.
+pub const DEFAULT_SERVING_VALIDITY_DAYS: u64 = 365;
 /// Backdating covers clocks that run a little behind ours (the API server's, a laptop's).
 const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -189,78 +168,11 @@ fn set_validity(params: &mut CertificateParams, validity: Duration) {
     params.not_after = now + validity;
 }
 
-/// What the server needs to know about a PEM certificate it did not necessarily make.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
-    pub not_before: SystemTime,
-    pub not_after: SystemTime,
-    /// DNS names and IP addresses from the subjectAltName extension, in order.
-    pub names: Vec<String>,
-}
-
-impl CertInfo {
-    /// Reads the first certificate of a PEM chain.
-    pub fn from_pem(pem: &str) -> Result<Self> {
-        let (_, pem) =
-            x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|_| Error::NoCertificate)?;
-        let cert = pem.parse_x509().map_err(|_| Error::Parse)?;
-        let names = match cert.subject_alternative_name() {
-            Ok(Some(ext)) => ext
-                .value
-                .general_names
-                .iter()
-                .filter_map(|name| match name {
-                    x509_parser::extensions::GeneralName::DNSName(dns) => Some((*dns).to_owned()),
-                    x509_parser::extensions::GeneralName::IPAddress(bytes) => ip_from_bytes(bytes),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let validity = cert.validity();
-        Ok(Self {
-            not_before: to_system_time(validity.not_before.timestamp()),
-            not_after: to_system_time(validity.not_after.timestamp()),
-            names,
-        })
-    }
-
-    /// Whether the certificate should be replaced: less than a third of its life is left.
-    /// Renewing at two thirds leaves every replica and every client time to pick up the new one.
-    pub fn needs_renewal(&self, now: SystemTime) -> bool {
-        let life = self
-            .not_after
-            .duration_since(self.not_before)
-            .unwrap_or_default();
-        match self.not_after.duration_since(now) {
-            Ok(left) => left < life / 3,
-            Err(_) => true,
-        }
-    }
-}
-
-fn ip_from_bytes(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes)
-            .ok()
-            .map(|b| IpAddr::from(b).to_string()),
-        16 => <[u8; 16]>::try_from(bytes)
-            .ok()
-            .map(|b| IpAddr::from(b).to_string()),
-        _ => None,
-    }
-}
-
-fn to_system_time(unix: i64) -> SystemTime {
-    match u64::try_from(unix) {
-        Ok(secs) => SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
-        Err(_) => SystemTime::UNIX_EPOCH,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certificates::CertInfo;
+    use std::time::SystemTime;
 
     fn names() -> Vec<String> {
         let mut names = service_dns_names("pullthrough", "pullthrough");
@@ -332,11 +244,5 @@ mod tests {
                 .starts_with("\"b\u{fc}cher.example\" is not a valid DNS name"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn garbage_is_not_a_certificate() {
-        let err = CertInfo::from_pem("not a pem").expect_err("garbage");
-        assert_eq!(err.to_string(), "no PEM certificate found in the input");
     }
 }

@@ -1,9 +1,7 @@
 //! `pullthrough serve`: bootstrap of the admission server — policies, certificate (generated,
 //! shared through a Secret, or brought along), registration, then the TLS listener until SIGTERM.
 
-mod certificate;
-
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,18 +9,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::cert::ServiceArgs;
-use crate::k8s;
-use crate::policies::{PolicyArgs, PolicyRegistry};
-use crate::register::WebhookArgs;
+use crate::certificates::{self, CertificateSource, Certificates};
+use crate::cli::{PolicyArgs, ServiceArgs, WebhookArgs};
+use crate::k8s::{self, Cluster, Registration};
+use crate::policies::{PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
-use crate::wasm::Runtime;
+use crate::wasm::{Runtime, RuntimeConfig};
 
 /// Flags of `pullthrough serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on for HTTPS.
-    #[arg(long, default_value = "0.0.0.0:8443", env = "PULLTHROUGH_LISTEN")]
+    #[arg(long, default_value_t = SocketAddr::from((Ipv4Addr::UNSPECIFIED, server::LISTEN_PORT)), env = "PULLTHROUGH_LISTEN")]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -97,42 +95,119 @@ pub struct TlsArgs {
     #[arg(long, env = "PULLTHROUGH_WRITE_CA")]
     pub write_ca: Option<PathBuf>,
     /// Secret the replicas share generated certificate material through.
-    #[arg(long, default_value = crate::manifests::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
+    #[arg(long, default_value = k8s::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
     pub secret: String,
     /// Validity of a generated serving certificate, in days (renewed at two thirds).
-    #[arg(long, default_value_t = 365, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
+    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
     pub cert_validity_days: u64,
 }
 
+/// What `serve` runs with, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Address to listen on for HTTPS.
+    pub listen: SocketAddr,
+    /// The wasm engine's settings.
+    pub runtime: RuntimeConfig,
+    /// Where the policies come from.
+    pub policies: PolicySource,
+    /// Where the serving certificate comes from.
+    pub certificate: CertificateSource,
+    /// The webhook configuration to register.
+    pub registration: Registration,
+    /// Whether to register it with the cluster.
+    pub register: bool,
+    /// What to answer when a policy cannot give a verdict.
+    pub failure_mode: FailureMode,
+    /// Upper bound on draining in-flight requests after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Async worker threads (0: one per core).
+    pub worker_threads: usize,
+}
+
+impl ServeArgs {
+    /// The configuration these flags describe, or what is wrong with them.
+    pub fn config(&self) -> anyhow::Result<ServeConfig> {
+        let policies = self.policy.source(self.mirror.settings()?);
+        let mut runtime = self.policy.runtime_config()?;
+        if self.worker_threads > 0 {
+            // Inline guest calls must leave one async worker free.
+            runtime.inline_calls = runtime.inline_calls.min(self.worker_threads - 1);
+        }
+        Ok(ServeConfig {
+            listen: self.listen,
+            runtime,
+            policies,
+            certificate: self.certificate_source()?,
+            registration: self.webhook.registration(&self.service),
+            register: self.register,
+            failure_mode: if self.fail_closed {
+                FailureMode::Closed
+            } else {
+                FailureMode::Open
+            },
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_seconds),
+            worker_threads: self.worker_threads,
+        })
+    }
+
+    fn certificate_source(&self) -> anyhow::Result<CertificateSource> {
+        let tls = &self.tls;
+        if let (Some(cert), Some(key)) = (&tls.tls_cert, &tls.tls_key) {
+            if self.register && tls.ca_file.is_none() {
+                anyhow::bail!("--register with --tls-cert needs --ca-file for the caBundle");
+            }
+            return Ok(CertificateSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca_file: tls.ca_file.clone(),
+                reload_interval: Duration::from_secs(tls.tls_reload_seconds.max(1)),
+            });
+        }
+        Ok(CertificateSource::Generated {
+            namespace: self.service.namespace.clone(),
+            secret: tls.secret.clone(),
+            names: names_for(&self.service),
+            validity: certificates::days(tls.cert_validity_days),
+            write_ca: tls.write_ca.clone(),
+        })
+    }
+}
+
+/// The in-cluster names plus, without a cluster, the loopback names a local run is called by.
+fn names_for(service: &ServiceArgs) -> Vec<String> {
+    let mut names = service.names();
+    for local in ["localhost", "127.0.0.1", "::1"] {
+        if !names.iter().any(|n| n == local) {
+            names.push(local.to_owned());
+        }
+    }
+    names
+}
+
 /// Builds the async runtime `serve` runs on.
-pub fn runtime(args: &ServeArgs) -> std::io::Result<tokio::runtime::Runtime> {
+pub fn runtime(config: &ServeConfig) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if args.worker_threads > 0 {
-        builder.worker_threads(args.worker_threads);
+    if config.worker_threads > 0 {
+        builder.worker_threads(config.worker_threads);
     }
     builder.enable_all().build()
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
-    let source = args.policy.source(args.mirror.settings()?);
-    let mut config = args.policy.runtime_config()?;
-    if args.worker_threads > 0 {
-        // Inline guest calls must leave one async worker free.
-        config.inline_calls = config.inline_calls.min(args.worker_threads - 1);
-    }
-    let wasm = Runtime::new(config).context("could not start the wasm engine")?;
-    let registry = PolicyRegistry::load(wasm, source)
+    let wasm = Runtime::new(config.runtime).context("could not start the wasm engine")?;
+    let registry = PolicyRegistry::load(wasm, config.policies)
         .await
         .context("could not load the policies")?;
     let _reloader = registry
         .spawn_reloader()
         .context("could not watch the policies for changes")?;
 
-    let cluster = if args.register {
-        match k8s::client().await {
-            Ok(client) => Some(client),
+    let cluster = if config.register {
+        match Cluster::connect().await {
+            Ok(cluster) => Some(cluster),
             Err(error) => {
                 tracing::warn!(%error, "registration skipped: no Kubernetes cluster found");
                 None
@@ -141,16 +216,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let certs = certificate::Certificates::start(&args, cluster.as_ref()).await?;
-    let registration = args.webhook.registration(&args.service);
-    let config = k8s::webhook_configuration(&registration, certs.ca_pem().as_bytes());
+    let certs = Certificates::start(&config.certificate, cluster.as_ref()).await?;
+    let registration = config.registration;
+    let ca_pem = certs.ca_pem().as_bytes();
     match &cluster {
-        Some(client) => {
-            k8s::apply(client, &config).await?;
+        Some(cluster) => {
+            cluster.register(&registration, ca_pem).await?;
             tracing::info!(name = %registration.name, "registered the MutatingWebhookConfiguration");
         }
         None => {
-            let why = if args.register {
+            let why = if config.register {
                 "no Kubernetes cluster found (no kubeconfig, not in a pod)"
             } else {
                 "--register not given"
@@ -158,33 +233,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(
                 "webhook registration skipped ({why}); the configuration it would apply follows on stdout"
             );
-            println!("{}", crate::register::to_yaml(&config)?);
+            println!("{}", k8s::webhook_yaml(&registration, ca_pem)?);
         }
     }
     let resolver = Arc::clone(certs.resolver());
     certs.spawn_renewal(cluster, registration);
 
-    let mut state = AppState::new(
-        registry,
-        if args.fail_closed {
-            FailureMode::Closed
-        } else {
-            FailureMode::Open
-        },
-    );
+    let mut state = AppState::new(registry, config.failure_mode);
     state.certs = Some(Arc::clone(&resolver));
     let app = server::router(state);
     let tls = crate::tls::server_config(resolver)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("could not listen on {}", args.listen))?;
-    tracing::info!(address = %args.listen, "serving admission reviews over HTTPS");
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    tracing::info!(address = %config.listen, "serving admission reviews over HTTPS");
     server::serve(
         listener,
         tls,
         app,
         server::shutdown_signal(),
-        Duration::from_secs(args.shutdown_timeout_seconds),
+        config.shutdown_timeout,
     )
     .await;
     Ok(())

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::PolicySource;
+use crate::policies::PolicySource;
 use crate::wasm::RuntimeConfig;
 
 /// Where policies come from and the limits guests run under.

@@ -77,8 +77,8 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// The settings are not JSON or YAML.
-    #[error("settings are not valid JSON or YAML: {0}")]
-    ParseSettings(String),
+    #[error("settings are not valid JSON or YAML")]
+    ParseSettings(#[source] serde_yaml_ng::Error),
     /// The settings are not a mapping.
     #[error("settings must be a mapping")]
     SettingsNotAMapping,
@@ -172,8 +172,7 @@ fn read_settings(args: &RunArgs) -> Result<Value, RunError> {
         (None, None) => return Ok(Value::Object(Default::default())),
     };
     // YAML is a superset of JSON: one parser takes both.
-    let settings: Value = serde_yaml_ng::from_str(&text)
-        .map_err(|error| RunError::ParseSettings(error.to_string()))?;
+    let settings: Value = serde_yaml_ng::from_str(&text).map_err(RunError::ParseSettings)?;
     match settings {
         Value::Null => Ok(Value::Object(Default::default())),
         Value::Object(_) => Ok(settings),

@@ -1,0 +1,308 @@
+//! The serving certificate of `serve`: brought along as files (watched), generated and shared
+//! through a Secret (in a cluster), or generated in memory (no cluster). One loop keeps either
+//! fresh: changed files are swapped in, generated material is renewed before it expires, and a
+//! new CA is re-registered.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+
+use super::{DEFAULT_CA_VALIDITY, Material, Renewal};
+use crate::k8s::{Cluster, Registration, SharedMaterial};
+use crate::tls::{CertFiles, CertResolver, Served};
+
+/// How often generated material is checked for renewal. Renewal starts at two thirds of the
+/// certificate's life, so an hourly check is early enough for any validity above a few hours.
+const RENEWAL_CHECK: Duration = Duration::from_secs(3600);
+
+/// Where the serving certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// PEM files brought along (cert-manager, an operator), polled for changes.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// Its private key.
+        key: PathBuf,
+        /// The CA that signed it, for the webhook's caBundle; without it the printed
+        /// configuration shows the chain's last certificate.
+        ca_file: Option<PathBuf>,
+        /// How often the files are compared with what is served.
+        reload_interval: Duration,
+    },
+    /// Generated here, and shared through a Secret when there is a cluster.
+    Generated {
+        /// Namespace of the Secret.
+        namespace: String,
+        /// Name of the Secret.
+        secret: String,
+        /// Names the serving certificate carries.
+        names: Vec<String>,
+        /// Validity of the serving certificate.
+        validity: Duration,
+        /// Where to write the CA certificate (PEM), for clients such as `curl --cacert`.
+        write_ca: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug)]
+enum Origin {
+    Files {
+        files: CertFiles,
+        interval: Duration,
+        // The bytes served now: a check swaps only when they change.
+        last: Option<(Vec<u8>, Vec<u8>)>,
+    },
+    Generated {
+        shared: SharedMaterial,
+        current: Material,
+    },
+}
+
+/// A certificate to swap in, and the CA to re-register when it changed.
+struct Replacement {
+    served: Served,
+    new_ca_pem: Option<String>,
+}
+
+/// The resolver every handshake reads, and how it is kept fresh.
+#[derive(Debug)]
+pub struct Certificates {
+    resolver: Arc<CertResolver>,
+    ca_pem: String,
+    origin: Origin,
+}
+
+impl Certificates {
+    /// Loads, reads from the cluster's Secret, or generates the first certificate.
+    pub async fn start(
+        source: &CertificateSource,
+        cluster: Option<&Cluster>,
+    ) -> anyhow::Result<Self> {
+        match source {
+            CertificateSource::Files {
+                cert,
+                key,
+                ca_file,
+                reload_interval,
+            } => {
+                let files = CertFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                };
+                let last = files.read().ok();
+                let served = files
+                    .load()
+                    .context("could not load --tls-cert/--tls-key")?;
+                let ca_pem = match ca_file {
+                    Some(path) => std::fs::read_to_string(path)
+                        .with_context(|| format!("could not read --ca-file {}", path.display()))?,
+                    // Unregistered: the printed configuration shows the chain's last certificate.
+                    None => std::fs::read_to_string(cert).unwrap_or_default(),
+                };
+                Ok(Self {
+                    resolver: CertResolver::new(served),
+                    ca_pem,
+                    origin: Origin::Files {
+                        files,
+                        interval: *reload_interval,
+                        last,
+                    },
+                })
+            }
+            CertificateSource::Generated {
+                namespace,
+                secret,
+                names,
+                validity,
+                write_ca,
+            } => {
+                let shared = SharedMaterial {
+                    namespace: namespace.clone(),
+                    secret: secret.clone(),
+                    renewal: Renewal {
+                        names: names.clone(),
+                        ca_validity: DEFAULT_CA_VALIDITY,
+                        validity: *validity,
+                    },
+                };
+                let material = match cluster {
+                    Some(cluster) => cluster.shared_material(&shared).await?,
+                    None => shared.renewal.generate()?,
+                };
+                let served = Served::from_pem(
+                    material.serving.cert_pem.as_bytes(),
+                    material.serving.key_pem.as_bytes(),
+                )?;
+                tracing::info!(names = ?served.info.names, "serving a generated certificate");
+                if let Some(path) = write_ca {
+                    write_ca_file(path, &material.ca.cert_pem)?;
+                }
+                Ok(Self {
+                    resolver: CertResolver::new(served),
+                    ca_pem: material.ca.cert_pem.clone(),
+                    origin: Origin::Generated {
+                        shared,
+                        current: material,
+                    },
+                })
+            }
+        }
+    }
+
+    pub fn resolver(&self) -> &Arc<CertResolver> {
+        &self.resolver
+    }
+
+    /// The PEM CA for the webhook's caBundle.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Starts the background task that keeps the certificate fresh.
+    pub fn spawn_renewal(self, cluster: Option<Cluster>, registration: Registration) {
+        tokio::spawn(rotate(self.origin, self.resolver, cluster, registration));
+    }
+}
+
+fn write_ca_file(path: &Path, pem: &str) -> anyhow::Result<()> {
+    std::fs::write(path, pem)
+        .with_context(|| format!("could not write --write-ca {}", path.display()))
+}
+
+/// The one renewal loop: at every check, ask the origin for a replacement and swap it in; a
+/// replacement with a new CA is registered again.
+async fn rotate(
+    mut origin: Origin,
+    resolver: Arc<CertResolver>,
+    cluster: Option<Cluster>,
+    registration: Registration,
+) {
+    let mut ticker = tokio::time::interval(origin.interval());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(replacement) = origin.check(cluster.as_ref()).await else {
+            continue;
+        };
+        resolver.swap(replacement.served);
+        if let (Some(ca_pem), Some(cluster)) = (replacement.new_ca_pem, &cluster) {
+            match cluster.register(&registration, ca_pem.as_bytes()).await {
+                Ok(()) => tracing::info!("re-registered the webhook with the renewed CA"),
+                Err(error) => tracing::warn!(%error, "could not re-register the renewed CA"),
+            }
+        }
+    }
+}
+
+impl Origin {
+    fn interval(&self) -> Duration {
+        match self {
+            Self::Files { interval, .. } => (*interval).max(Duration::from_secs(1)),
+            Self::Generated { shared, .. } => RENEWAL_CHECK
+                .min(shared.renewal.validity / 10)
+                .max(Duration::from_secs(1)),
+        }
+    }
+
+    /// The certificate to serve from now on, or `None` to keep the current one. A replacement
+    /// that does not load keeps the current one serving and is retried at the next check.
+    async fn check(&mut self, cluster: Option<&Cluster>) -> Option<Replacement> {
+        match self {
+            Self::Files { files, last, .. } => check_files(files, last),
+            Self::Generated { shared, current } => check_generated(shared, current, cluster).await,
+        }
+    }
+}
+
+/// Polling rather than inotify: Kubernetes updates Secret volumes by swapping a `..data`
+/// symlink, and cert-manager or an operator may rewrite the files in place or rename over
+/// them; comparing content catches all three on every filesystem. A pair that does not load (a
+/// key written before its certificate) keeps the old certificate serving and is retried.
+fn check_files(files: &CertFiles, last: &mut Option<(Vec<u8>, Vec<u8>)>) -> Option<Replacement> {
+    let current = match files.read() {
+        Ok(current) => current,
+        Err(error) => {
+            tracing::warn!(%error, "certificate files unreadable; still serving the previous certificate");
+            return None;
+        }
+    };
+    if last.as_ref() == Some(&current) {
+        return None;
+    }
+    match Served::from_pem(&current.0, &current.1) {
+        Ok(served) => {
+            tracing::info!(
+                cert = %files.cert.display(),
+                not_after = %humantime_utc(served.info.not_after),
+                "certificate files changed; serving the new certificate"
+            );
+            *last = Some(current);
+            Some(Replacement {
+                served,
+                new_ca_pem: None,
+            })
+        }
+        Err(error) => {
+            tracing::warn!(%error, cert = %files.cert.display(), "new certificate files rejected; still serving the previous certificate");
+            None
+        }
+    }
+}
+
+async fn check_generated(
+    shared: &SharedMaterial,
+    current: &mut Material,
+    cluster: Option<&Cluster>,
+) -> Option<Replacement> {
+    let next: Result<Material, Box<dyn std::error::Error + Send + Sync>> = match cluster {
+        // Every replica runs this; the Secret decides which material wins.
+        Some(cluster) => cluster.shared_material(shared).await.map_err(Into::into),
+        None => shared
+            .renewal
+            .next(Some(current), SystemTime::now())
+            .map(|next| next.unwrap_or_else(|| current.clone()))
+            .map_err(Into::into),
+    };
+    let next = match next {
+        Ok(next) => next,
+        Err(error) => {
+            tracing::warn!(error = %crate::report::one_line(&*error), "certificate renewal failed; retrying at the next check");
+            return None;
+        }
+    };
+    if next == *current {
+        return None;
+    }
+    let served = match Served::from_pem(
+        next.serving.cert_pem.as_bytes(),
+        next.serving.key_pem.as_bytes(),
+    ) {
+        Ok(served) => served,
+        Err(error) => {
+            tracing::warn!(%error, "renewed certificate does not load; keeping the current one");
+            return None;
+        }
+    };
+    let new_ca_pem = (next.ca != current.ca).then(|| next.ca.cert_pem.clone());
+    tracing::info!("serving a renewed certificate");
+    *current = next;
+    Some(Replacement { served, new_ca_pem })
+}
+
+/// RFC 3339 in UTC, for log lines about certificate lifetimes.
+fn humantime_utc(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| secs.to_string())
+}

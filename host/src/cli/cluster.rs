@@ -1,0 +1,119 @@
+//! Flags that say where the webhook lives in the cluster and how it is registered; shared by
+//! `cert`, `register` and `serve`.
+
+use clap::ValueEnum;
+use clap::builder::PossibleValue;
+
+use crate::certificates;
+use crate::k8s::{self, FailurePolicy, NamespaceScope, Registration};
+
+/// The Service the API server calls; its DNS names go into the serving certificate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Name of the webhook's Service.
+    #[arg(
+        long = "service",
+        default_value = k8s::NAME,
+        env = "PULLTHROUGH_SERVICE"
+    )]
+    pub service: String,
+    /// Namespace pullthrough runs in (its Service, Secret and excluded namespace).
+    #[arg(long, default_value = k8s::NAME, env = "PULLTHROUGH_NAMESPACE")]
+    pub namespace: String,
+    /// Extra DNS name or IP address for the serving certificate (repeatable).
+    #[arg(
+        long = "extra-san",
+        value_name = "NAME",
+        env = "PULLTHROUGH_EXTRA_SANS",
+        value_delimiter = ','
+    )]
+    pub extra_sans: Vec<String>,
+}
+
+impl ServiceArgs {
+    /// Every name the serving certificate must carry: the four in-cluster forms, then extras.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = certificates::service_dns_names(&self.service, &self.namespace);
+        for extra in &self.extra_sans {
+            if !names.contains(extra) {
+                names.push(extra.clone());
+            }
+        }
+        names
+    }
+}
+
+/// The name of the webhook configuration; shared by `register`, `unregister` and `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookNameArgs {
+    /// Name of the MutatingWebhookConfiguration.
+    #[arg(
+        long,
+        default_value = k8s::NAME,
+        env = "PULLTHROUGH_WEBHOOK_CONFIG"
+    )]
+    pub webhook_config: String,
+}
+
+/// How the webhook is registered; shared by `register` and `serve --register`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    #[command(flatten)]
+    pub name: WebhookNameArgs,
+    /// Service port the API server calls.
+    #[arg(long, default_value_t = k8s::SERVICE_PORT, env = "PULLTHROUGH_SERVICE_PORT")]
+    pub service_port: i32,
+    /// Path the API server posts reviews to.
+    #[arg(long, default_value = crate::server::MUTATE_PATH, env = "PULLTHROUGH_WEBHOOK_PATH")]
+    pub webhook_path: String,
+    /// What the API server does when the webhook is unreachable or fails.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
+    pub failure_policy: FailurePolicy,
+    /// Seconds the API server waits for an answer (1 to 30).
+    #[arg(long, default_value_t = k8s::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
+    pub timeout_seconds: i32,
+    /// Only these namespaces (comma-separated); default all. Our own namespace and kube-system
+    /// are always excluded.
+    #[arg(
+        long = "only-namespaces",
+        value_delimiter = ',',
+        env = "PULLTHROUGH_ONLY_NAMESPACES"
+    )]
+    pub only_namespaces: Vec<String>,
+}
+
+impl WebhookArgs {
+    /// The registration these flags and the Service describe.
+    pub fn registration(&self, service: &ServiceArgs) -> Registration {
+        Registration {
+            name: self.name.webhook_config.clone(),
+            service: service.service.clone(),
+            namespace: service.namespace.clone(),
+            port: self.service_port,
+            path: self.webhook_path.clone(),
+            failure_policy: self.failure_policy,
+            timeout_seconds: self.timeout_seconds,
+            scope: if self.only_namespaces.is_empty() {
+                NamespaceScope::All
+            } else {
+                NamespaceScope::Only(self.only_namespaces.clone())
+            },
+            ..Registration::default()
+        }
+    }
+}
+
+// The library's enum, given its flag values here so clap stays in the command layer.
+impl ValueEnum for FailurePolicy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Ignore, Self::Fail]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Ignore => PossibleValue::new("ignore")
+                .help("Admit the object unchanged: a broken mirror never stops a deployment"),
+            Self::Fail => PossibleValue::new("fail").help("Refuse the object"),
+        })
+    }
+}

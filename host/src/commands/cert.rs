@@ -1,0 +1,122 @@
+//! `pullthrough cert`: writes a CA and a serving certificate for the webhook Service to a
+//! directory, and prints the base64 CA bundle a webhook configuration needs.
+
+use std::path::PathBuf;
+
+use crate::certificates::{self, Issue, WriteError, Written};
+use crate::cli::ServiceArgs;
+
+/// Flags of `pullthrough cert`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Directory to write ca.crt, ca.key, tls.crt, tls.key and ca-bundle.b64 to (created if absent).
+    #[arg(long, env = "PULLTHROUGH_CERT_OUT_DIR")]
+    pub out_dir: PathBuf,
+    /// Sign with this existing CA certificate (PEM) instead of generating a new CA.
+    #[arg(long, requires = "ca_key", env = "PULLTHROUGH_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Private key (PEM) of --ca-cert.
+    #[arg(long, requires = "ca_cert", env = "PULLTHROUGH_CA_KEY")]
+    pub ca_key: Option<PathBuf>,
+    /// Validity of the serving certificate, in days.
+    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
+    pub validity_days: u64,
+    /// Validity of a generated CA, in days.
+    #[arg(long, default_value_t = certificates::DEFAULT_CA_VALIDITY_DAYS, env = "PULLTHROUGH_CA_VALIDITY_DAYS")]
+    pub ca_validity_days: u64,
+}
+
+impl CertArgs {
+    /// What these flags ask to write.
+    pub fn issue(&self) -> Issue {
+        Issue {
+            names: self.service.names(),
+            out_dir: self.out_dir.clone(),
+            ca: self.ca_cert.clone().zip(self.ca_key.clone()),
+            validity: certificates::days(self.validity_days),
+            ca_validity: certificates::days(self.ca_validity_days),
+        }
+    }
+}
+
+/// Generates (or signs with the given CA) and writes the files.
+pub fn run(args: &CertArgs) -> Result<Written, WriteError> {
+    certificates::write_files(&args.issue())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::certificates::CertInfo;
+    use crate::cli::ServiceArgs;
+
+    fn args(dir: &Path) -> CertArgs {
+        CertArgs {
+            service: ServiceArgs {
+                service: "hook".to_owned(),
+                namespace: "infra".to_owned(),
+                extra_sans: vec!["127.0.0.1".to_owned(), "hook".to_owned()],
+            },
+            out_dir: dir.to_owned(),
+            ca_cert: None,
+            ca_key: None,
+            validity_days: 30,
+            ca_validity_days: 3650,
+        }
+    }
+
+    #[test]
+    fn writes_every_file_with_the_names_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let written = run(&args(dir.path())).expect("run");
+        assert_eq!(
+            written.names,
+            [
+                "hook",
+                "hook.infra",
+                "hook.infra.svc",
+                "hook.infra.svc.cluster.local",
+                "127.0.0.1"
+            ]
+        );
+        let info = CertInfo::from_pem(
+            &std::fs::read_to_string(dir.path().join("tls.crt")).expect("tls.crt"),
+        )
+        .expect("parse");
+        assert_eq!(info.names, written.names);
+        let bundle = std::fs::read_to_string(dir.path().join("ca-bundle.b64")).expect("bundle");
+        assert_eq!(bundle, written.ca_bundle);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for key in ["tls.key", "ca.key"] {
+                let mode = std::fs::metadata(dir.path().join(key))
+                    .expect("key")
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_existing_ca_signs_and_is_not_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        run(&args(dir.path())).expect("first");
+        let second = tempfile::tempdir().expect("tempdir");
+        let mut with_ca = args(second.path());
+        with_ca.ca_cert = Some(dir.path().join("ca.crt"));
+        with_ca.ca_key = Some(dir.path().join("ca.key"));
+        let written = run(&with_ca).expect("second");
+        assert!(!second.path().join("ca.key").exists());
+        assert_eq!(
+            std::fs::read_to_string(second.path().join("ca.crt")).expect("ca"),
+            std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca")
+        );
+        assert_eq!(written.files.len(), 4);
+    }
+}

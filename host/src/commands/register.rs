@@ -1,0 +1,79 @@
+//! `pullthrough register` and `pullthrough unregister`: the webhook configuration, applied to
+//! (or deleted from) the current cluster, or printed with `--dry-run`.
+
+use std::path::PathBuf;
+
+use crate::cli::{ServiceArgs, WebhookArgs, WebhookNameArgs};
+use crate::k8s::{self, Cluster};
+
+/// Flags of `pullthrough register`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+    /// PEM file of the CA that signed the serving certificate (e.g. ca.crt from `pullthrough cert`).
+    #[arg(long, env = "PULLTHROUGH_CA_FILE")]
+    pub ca_file: PathBuf,
+    /// Print the configuration as YAML instead of applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags of `pullthrough unregister`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UnregisterArgs {
+    /// The MutatingWebhookConfiguration to delete.
+    #[command(flatten)]
+    pub name: WebhookNameArgs,
+}
+
+/// Why registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not read the CA file {path}")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} holds no PEM certificate")]
+    NotPem { path: PathBuf },
+    #[error(transparent)]
+    K8s(#[from] k8s::Error),
+}
+
+/// Applies (or prints) the configuration. Returns what was printed or a one-line summary.
+pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
+    let ca = std::fs::read(&args.ca_file).map_err(|source| Error::CaFile {
+        path: args.ca_file.clone(),
+        source,
+    })?;
+    if !ca.starts_with(b"-----BEGIN CERTIFICATE-----") {
+        return Err(Error::NotPem {
+            path: args.ca_file.clone(),
+        });
+    }
+    let registration = args.webhook.registration(&args.service);
+    if args.dry_run {
+        return Ok(k8s::webhook_yaml(&registration, &ca)?);
+    }
+    Cluster::connect()
+        .await?
+        .register(&registration, &ca)
+        .await?;
+    Ok(format!(
+        "applied MutatingWebhookConfiguration {}",
+        registration.name
+    ))
+}
+
+pub async fn unregister(args: &UnregisterArgs) -> Result<String, Error> {
+    let name = &args.name.webhook_config;
+    Ok(if Cluster::connect().await?.unregister(name).await? {
+        format!("deleted MutatingWebhookConfiguration {name}")
+    } else {
+        format!("MutatingWebhookConfiguration {name} was not registered")
+    })
+}

@@ -1,0 +1,390 @@
+//! [`PolicyRegistry`]: loading the policies, evaluating a request against one, hot swap (one
+//! reload re-reads the file and every module and replaces the table in one step), and the
+//! statuses the server publishes.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use super::config::{self, PolicySpec};
+use super::reload::Reloader;
+use super::{
+    EMBEDDED_POLICY_NAME, EMBEDDED_POLICY_WASM, Evaluation, EvaluationError, LoadedPolicy,
+    PolicyError, PolicySource, PolicyStatus, ReloadReport,
+};
+use crate::admission::AdmissionRequest;
+use crate::wasm::{CallGate, CallLimits, Runtime};
+
+/// The named policies of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct PolicyRegistry {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PolicyRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyRegistry")
+            .field("default_policy", &self.inner.default_policy)
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    runtime: Runtime,
+    source: PolicySource,
+    default_policy: String,
+    table: RwLock<Arc<Table>>,
+    // Serialises reloads; evaluations never take it.
+    reloading: tokio::sync::Mutex<()>,
+    history: Mutex<BTreeMap<String, History>>,
+}
+
+/// Name → active version (`None` while a configured policy has never loaded).
+type Table = BTreeMap<String, Slot>;
+
+#[derive(Debug, Clone)]
+struct Slot {
+    module_path: Option<PathBuf>,
+    active: Option<Arc<LoadedPolicy>>,
+    // The policy's share of the guest slots; kept across versions of the policy.
+    gate: Arc<CallGate>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct History {
+    ok: u64,
+    rejected: u64,
+    last_error: Option<String>,
+}
+
+impl PolicyRegistry {
+    /// Loads every policy. Fails if any policy fails to load: a process must not start serving
+    /// with a policy missing.
+    pub async fn load(runtime: Runtime, source: PolicySource) -> Result<Self, PolicyError> {
+        // Module paths and the watcher need an absolute path: the working directory may change.
+        let source = match source {
+            PolicySource::File(path) => PolicySource::File(
+                std::path::absolute(&path)
+                    .map_err(|source| PolicyError::ReadConfig { path, source })?,
+            ),
+            embedded => embedded,
+        };
+        let specs = specs(&source)?;
+        // `specs` refuses an empty list, so there is a first entry.
+        let default_policy = specs
+            .first()
+            .map_or_else(String::new, |spec| spec.name.clone());
+        let policies = specs.len();
+        let mut table = Table::new();
+        for spec in specs {
+            let loaded = load_spec(&runtime, &spec, read_module(&spec).await?).await?;
+            table.insert(
+                spec.name.clone(),
+                Slot {
+                    module_path: spec.module.clone(),
+                    active: Some(Arc::new(loaded)),
+                    gate: Arc::new(runtime.gate(policies)),
+                },
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                runtime,
+                source,
+                default_policy,
+                table: RwLock::new(Arc::new(table)),
+                reloading: tokio::sync::Mutex::new(()),
+                history: Mutex::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    /// The policy `POST /mutate` evaluates: `pullthrough`, or the first entry of the policies file.
+    pub fn default_policy(&self) -> &str {
+        &self.inner.default_policy
+    }
+
+    /// The names of the configured policies.
+    pub fn policy_names(&self) -> Vec<String> {
+        self.table().keys().cloned().collect()
+    }
+
+    /// Evaluates `request` against `policy` within the policy's share of the guest slots; never
+    /// blocks the async runtime for longer than one evaluation.
+    pub async fn evaluate(
+        &self,
+        policy: &str,
+        request: AdmissionRequest,
+    ) -> Result<Evaluation, EvaluationError> {
+        let (loaded, gate) = self.active(policy)?;
+        self.inner
+            .runtime
+            .run_gated(&gate, move || loaded.validate(&request))
+            .await?
+    }
+
+    /// Evaluates on the calling thread (for `pullthrough run`, benchmarks and tests); it runs guest
+    /// code, so never call it from an async task.
+    pub fn evaluate_blocking(
+        &self,
+        policy: &str,
+        request: &AdmissionRequest,
+    ) -> Result<Evaluation, EvaluationError> {
+        self.active(policy)?.0.validate(request)
+    }
+
+    /// True when every configured policy has a loaded version.
+    pub fn is_ready(&self) -> bool {
+        self.table().values().all(|slot| slot.active.is_some())
+    }
+
+    /// The active version of each policy and its reload counts.
+    pub fn statuses(&self) -> Vec<PolicyStatus> {
+        let table = self.table();
+        let history = self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        table
+            .iter()
+            .map(|(name, slot)| {
+                let record = history.get(name).cloned().unwrap_or_default();
+                PolicyStatus {
+                    name: name.clone(),
+                    module_path: slot.module_path.clone(),
+                    module_sha256: slot.active.as_ref().map(|p| p.sha256.clone()),
+                    loaded_at: slot.active.as_ref().map(|p| p.loaded_at),
+                    reloads_ok: record.ok,
+                    reloads_rejected: record.rejected,
+                    last_error: record.last_error,
+                }
+            })
+            .collect()
+    }
+
+    /// Re-reads the policies file and every module; swaps in what changed and validated, keeps
+    /// the old version of what did not. Reloads are serialised; evaluations are never blocked.
+    pub async fn reload(&self) -> ReloadReport {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let mut report = ReloadReport::default();
+        if !matches!(self.inner.source, PolicySource::File(_)) {
+            // The embedded module cannot change while the process runs.
+            return report;
+        }
+        let specs = match specs(&self.inner.source) {
+            Ok(specs) => specs,
+            Err(error) => {
+                tracing::warn!(error = %crate::report::one_line(&error), "policies file rejected; keeping the current policies");
+                report.config_error = Some(crate::report::one_line(&error));
+                return report;
+            }
+        };
+        let old = self.table();
+        let mut table = Table::new();
+        let policies = specs.len();
+        let share = self.inner.runtime.share(policies);
+        for spec in specs {
+            let old_slot = old.get(&spec.name);
+            let previous = old_slot.and_then(|slot| slot.active.clone());
+            // A policy keeps its gate (and what it remembers) unless its share changed.
+            let gate = match old_slot {
+                Some(slot) if slot.gate.cap() == share => Arc::clone(&slot.gate),
+                _ => Arc::new(self.inner.runtime.gate(policies)),
+            };
+            let active = match self.reload_one(&spec, previous.as_ref()).await {
+                Ok(None) => previous,
+                Ok(Some(loaded)) => {
+                    tracing::info!(policy = %spec.name, sha256 = %loaded.sha256, "policy version swapped in");
+                    self.record(&spec.name, None);
+                    report.swapped.push(spec.name.clone());
+                    Some(Arc::new(loaded))
+                }
+                Err(error) => {
+                    let reason = crate::report::one_line(&error);
+                    tracing::warn!(policy = %spec.name, error = %reason, "new policy version rejected; the previous one keeps serving");
+                    self.record(&spec.name, Some(reason.clone()));
+                    report.rejected.push((spec.name.clone(), reason));
+                    previous
+                }
+            };
+            let slot = Slot {
+                module_path: spec.module.clone(),
+                active,
+                gate,
+            };
+            table.insert(spec.name, slot);
+        }
+        *self
+            .inner
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
+        report
+    }
+
+    /// Starts hot swap: a file watcher on the policies file and its modules (file source only)
+    /// and a SIGHUP handler. Must be called inside a Tokio runtime; stops when the returned
+    /// [`Reloader`] is dropped.
+    pub fn spawn_reloader(&self) -> Result<Reloader, PolicyError> {
+        self.spawn_reloader_on(true, true)
+    }
+
+    /// [`Self::spawn_reloader`] with each trigger chosen: file changes, SIGHUP.
+    pub fn spawn_reloader_on(
+        &self,
+        watch_files: bool,
+        sighup: bool,
+    ) -> Result<Reloader, PolicyError> {
+        Reloader::spawn(self, watch_files, sighup)
+    }
+
+    /// The policies file, when the policies come from one.
+    pub(super) fn policies_file(&self) -> Option<&std::path::Path> {
+        match &self.inner.source {
+            PolicySource::File(path) => Some(path),
+            PolicySource::Embedded { .. } => None,
+        }
+    }
+
+    /// The files a change to which should trigger a reload: the policies file and every module.
+    pub(super) fn watched_files(&self) -> HashSet<PathBuf> {
+        let mut files: HashSet<PathBuf> = self
+            .table()
+            .values()
+            .filter_map(|slot| slot.module_path.clone())
+            .collect();
+        files.extend(self.policies_file().map(ToOwned::to_owned));
+        files
+    }
+
+    /// `Ok(None)` when the active version already matches the spec and the module bytes.
+    async fn reload_one(
+        &self,
+        spec: &PolicySpec,
+        previous: Option<&Arc<LoadedPolicy>>,
+    ) -> Result<Option<LoadedPolicy>, PolicyError> {
+        let runtime = &self.inner.runtime;
+        // Read once: the same bytes decide whether anything changed and are what gets loaded.
+        let bytes = read_module(spec).await?;
+        if let Some(active) = previous
+            && active.sha256 == crate::wasm::sha256_hex(&bytes)
+            && active.settings == spec.settings
+            && active.allowed_to_mutate == spec.allowed_to_mutate
+            && active.limits() == limits_for(runtime, spec.timeout)
+        {
+            return Ok(None);
+        }
+        load_spec(runtime, spec, bytes).await.map(Some)
+    }
+
+    fn record(&self, policy: &str, rejection: Option<String>) {
+        let mut history = self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry: &mut History = history.entry(policy.to_owned()).or_default();
+        match rejection {
+            None => entry.ok += 1,
+            Some(reason) => {
+                entry.rejected += 1;
+                entry.last_error = Some(reason);
+            }
+        }
+    }
+
+    fn table(&self) -> Arc<Table> {
+        Arc::clone(
+            &self
+                .inner
+                .table
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The active version of `policy` and its gate.
+    fn active(&self, policy: &str) -> Result<(Arc<LoadedPolicy>, Arc<CallGate>), EvaluationError> {
+        let table = self.table();
+        let slot = table
+            .get(policy)
+            .ok_or_else(|| EvaluationError::UnknownPolicy(policy.to_owned()))?;
+        let active = slot
+            .active
+            .clone()
+            .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))?;
+        Ok((active, Arc::clone(&slot.gate)))
+    }
+}
+
+/// The policies a source names: the embedded module as `pullthrough`, allowed to mutate, or the
+/// entries of the policies file.
+fn specs(source: &PolicySource) -> Result<Vec<PolicySpec>, PolicyError> {
+    match source {
+        PolicySource::Embedded { settings } => Ok(vec![PolicySpec {
+            name: EMBEDDED_POLICY_NAME.to_owned(),
+            module: None,
+            settings: settings.clone(),
+            allowed_to_mutate: true,
+            timeout: None,
+        }]),
+        PolicySource::File(path) => config::read(path),
+    }
+}
+
+/// The module bytes a spec names: the embedded module, or the file.
+async fn read_module(spec: &PolicySpec) -> Result<Cow<'static, [u8]>, PolicyError> {
+    let Some(path) = &spec.module else {
+        return Ok(Cow::Borrowed(EMBEDDED_POLICY_WASM));
+    };
+    tokio::fs::read(path)
+        .await
+        .map(Cow::Owned)
+        .map_err(|source| PolicyError::ReadModule {
+            policy: spec.name.clone(),
+            path: path.clone(),
+            source,
+        })
+}
+
+/// Loads module bytes per their spec on the blocking pool: the one load path of every policy.
+async fn load_spec(
+    runtime: &Runtime,
+    spec: &PolicySpec,
+    bytes: Cow<'static, [u8]>,
+) -> Result<LoadedPolicy, PolicyError> {
+    let limits = limits_for(runtime, spec.timeout);
+    let spec = spec.clone();
+    let worker = runtime.clone();
+    let policy = spec.name.clone();
+    runtime
+        .run_blocking(move || {
+            LoadedPolicy::load(
+                &worker,
+                &spec.name,
+                &bytes,
+                spec.settings,
+                spec.allowed_to_mutate,
+                limits,
+            )
+        })
+        .await
+        .map_err(|source| PolicyError::Call {
+            policy,
+            operation: "load",
+            source,
+        })?
+}
+
+/// Limits for a policy: the runtime's, with the policy's own deadline if it has one.
+fn limits_for(runtime: &Runtime, timeout: Option<Duration>) -> CallLimits {
+    let defaults = runtime.default_limits();
+    CallLimits {
+        timeout: timeout.unwrap_or(defaults.timeout),
+        ..defaults
+    }
+}

@@ -1,0 +1,257 @@
+//! `POST /mutate` and `POST /validate/{policy}`: read a bounded body, parse the AdmissionReview,
+//! evaluate, and answer — a verdict is 200, a broken request is a 4xx with a message saying what
+//! was wrong, and a policy failure is fail-open or fail-closed as the operator chose.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+use super::AppState;
+use super::metrics::Outcome;
+use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use crate::policies::EvaluationError;
+
+/// The API server caps admission request bodies at 3 MiB; anything larger is not from it.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// What the server does when a policy cannot give a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Admit unchanged with a warning (matches `failurePolicy: Ignore`).
+    Open,
+    /// Deny with the reason.
+    Closed,
+}
+
+pub async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    review(&state, state.registry.default_policy(), &headers, body).await
+}
+
+pub async fn validate(
+    State(state): State<AppState>,
+    Path(policy): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    review(&state, &policy, &headers, body).await
+}
+
+fn plain(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; a declared or actual larger body is 413.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds the {MAX_BODY_BYTES} byte (3 MiB) limit\n"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(plain(
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {error}\n"),
+        )),
+    }
+}
+
+/// The request fields every log line of a review carries.
+struct Request {
+    uid: String,
+    kind: String,
+    namespace: String,
+    operation: String,
+}
+
+impl Request {
+    fn of(request: &AdmissionRequest) -> Self {
+        let fields = request.fields();
+        let text =
+            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            uid: request.uid().to_owned(),
+            kind: text(fields.get("kind").and_then(|k| k.get("kind"))),
+            namespace: text(fields.get("namespace")),
+            operation: text(fields.get("operation")),
+        }
+    }
+}
+
+/// What a review answered, for the metrics and the log line.
+struct Answered {
+    response: AdmissionResponse,
+    outcome: Outcome,
+    images_rewritten: usize,
+}
+
+/// One review: parse, evaluate, answer, record.
+async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let request = match parse(headers, body).await {
+        Ok(request) => request,
+        Err(response) => {
+            state.invalid(policy, started, response.status());
+            return response;
+        }
+    };
+    let fields = Request::of(&request);
+    let answered = match evaluate(state, policy, &fields, request).await {
+        Ok(answered) => answered,
+        Err(response) => {
+            state.invalid(policy, started, response.status());
+            return response;
+        }
+    };
+    let Answered {
+        response,
+        outcome,
+        images_rewritten,
+    } = answered;
+    let body = match serde_json::to_vec(&response.into_review()) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, uid = %fields.uid, "could not serialise the AdmissionReview response");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error\n".to_owned(),
+            );
+        }
+    };
+    record(state, policy, &fields, outcome, images_rewritten, started);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// The bounded body as an AdmissionRequest, or the 4xx that says what is wrong with it.
+async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Response> {
+    let bytes = read_body(headers, body).await?;
+    AdmissionReview::from_slice(&bytes)
+        .map(|review| review.request)
+        .map_err(|error| {
+            plain(
+                StatusCode::BAD_REQUEST,
+                format!("{}\n", crate::report::one_line(&error)),
+            )
+        })
+}
+
+/// The policy's verdict, or the operator's fail-open or fail-closed answer when it gave none;
+/// a policy that does not exist is a 404.
+async fn evaluate(
+    state: &AppState,
+    policy: &str,
+    fields: &Request,
+    request: AdmissionRequest,
+) -> Result<Answered, Response> {
+    match state.registry.evaluate(policy, request).await {
+        Ok(evaluation) => {
+            let outcome = if !evaluation.response.allowed {
+                Outcome::denied
+            } else if evaluation.response.patch.is_some() {
+                Outcome::mutated
+            } else {
+                Outcome::allowed
+            };
+            Ok(Answered {
+                response: evaluation.response,
+                outcome,
+                images_rewritten: evaluation.images_rewritten,
+            })
+        }
+        Err(EvaluationError::UnknownPolicy(name)) => Err(plain(
+            StatusCode::NOT_FOUND,
+            format!("no policy named {name:?}\n"),
+        )),
+        Err(error) => Ok(failed(state, policy, fields, &error)),
+    }
+}
+
+/// A policy that gave no verdict: logged once here in full; the API server and the user get the
+/// generic reason.
+fn failed(state: &AppState, policy: &str, fields: &Request, error: &EvaluationError) -> Answered {
+    let error_kind = error.kind();
+    state.metrics.evaluation_error(policy, error_kind);
+    tracing::warn!(
+        error = error as &dyn std::error::Error,
+        uid = %fields.uid,
+        policy,
+        kind = %fields.kind,
+        namespace = %fields.namespace,
+        error_kind,
+        "policy evaluation failed"
+    );
+    let uid = fields.uid.clone();
+    let (response, outcome) = match state.failure_mode {
+        FailureMode::Open => (
+            AdmissionResponse::allow(uid).with_warning(format!(
+                "pullthrough: policy {policy:?} failed ({error_kind}); admitted unchanged"
+            )),
+            Outcome::error_allowed,
+        ),
+        FailureMode::Closed => (
+            AdmissionResponse::deny(
+                uid,
+                500,
+                format!("pullthrough: policy {policy:?} failed ({error_kind})"),
+            ),
+            Outcome::error_denied,
+        ),
+    };
+    Answered {
+        response,
+        outcome,
+        images_rewritten: 0,
+    }
+}
+
+/// The metrics and the one log line of an answered review.
+fn record(
+    state: &AppState,
+    policy: &str,
+    fields: &Request,
+    outcome: Outcome,
+    images_rewritten: usize,
+    started: Instant,
+) {
+    let elapsed = started.elapsed();
+    let series = state.metrics.policy(policy);
+    series.record(outcome, elapsed.as_secs_f64());
+    if images_rewritten > 0 {
+        series.images_rewritten.inc_by(images_rewritten as u64);
+    }
+    tracing::info!(
+        uid = %fields.uid,
+        policy,
+        kind = %fields.kind,
+        namespace = %fields.namespace,
+        operation = %fields.operation,
+        outcome = ?outcome,
+        images_rewritten,
+        duration_us = elapsed.as_micros() as u64,
+        "admission"
+    );
+}
