@@ -31,8 +31,8 @@ teardown_file() {
   log="$CLUSTER_DIR/logs/replica-a.log"
   grep -q 'could not apply MutatingWebhookConfiguration "pullthrough"' "$log"
   grep -q 'cannot create resource \\"mutatingwebhookconfigurations\\" in API group \\"admissionregistration.k8s.io\\" at the cluster scope' "$log"
-  # The shipped role again.
-  "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side -f - >/dev/null
+  # The shipped role again (taking back the verbs the patch above now owns).
+  "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side --force-conflicts -f - >/dev/null
 }
 
 @test "serve --register as the ServiceAccount creates the Secret and registers on a fresh cluster" {

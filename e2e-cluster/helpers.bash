@@ -59,7 +59,7 @@ EOF
 
 # The manifests, with replica a as the Service's one endpoint (a test that runs b adds it).
 install() {
-  "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side -f - >/dev/null
+  "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side --force-conflicts -f - >/dev/null
   publish_endpoints "${REPLICA_IPS[0]}"
 }
 

@@ -112,7 +112,7 @@ fn rbac_names_only_its_own_webhook_and_secret() {
             "apiGroups": ["admissionregistration.k8s.io"],
             "resourceNames": ["pullthrough"],
             "resources": ["mutatingwebhookconfigurations"],
-            "verbs": ["get", "patch"]
+            "verbs": ["get", "create", "patch"]
         }])
     );
     let role = find(&docs, "Role");

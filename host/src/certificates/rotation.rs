@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 
@@ -13,9 +13,10 @@ use super::{DEFAULT_CA_VALIDITY, Material, Renewal};
 use crate::k8s::{Cluster, Registration, SharedMaterial};
 use crate::tls::{CertFiles, CertResolver, Served};
 
-/// How often generated material is checked for renewal. Renewal starts at two thirds of the
-/// certificate's life, so an hourly check is early enough for any validity above a few hours.
-const RENEWAL_CHECK: Duration = Duration::from_secs(3600);
+/// How long the API server is given to see a caBundle that holds a new CA before this replica
+/// serves a certificate issued by it. Its informer on webhook configurations delivers the change
+/// well within a second; the rest is margin.
+const BUNDLE_PROPAGATION: Duration = Duration::from_secs(5);
 
 /// Where the serving certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,9 @@ pub enum CertificateSource {
         validity: Duration,
         /// Where to write the CA certificate (PEM), for clients such as `curl --cacert`.
         write_ca: Option<PathBuf>,
+        /// How often the Secret is read and the material renewed: a CA another replica
+        /// replaced is picked up at the next check.
+        check_interval: Duration,
     },
 }
 
@@ -58,13 +62,19 @@ enum Origin {
     Generated {
         shared: SharedMaterial,
         current: Material,
+        check_interval: Duration,
     },
 }
 
-/// A certificate to swap in, and the CA to re-register when it changed.
+/// A certificate to swap in and, when its CA changed, the new CA and the one it replaces.
 struct Replacement {
     served: Served,
-    new_ca_pem: Option<String>,
+    ca_change: Option<CaChange>,
+}
+
+struct CaChange {
+    new_pem: String,
+    old_pem: String,
 }
 
 /// The resolver every handshake reads, and how it is kept fresh.
@@ -118,6 +128,7 @@ impl Certificates {
                 names,
                 validity,
                 write_ca,
+                check_interval,
             } => {
                 let shared = SharedMaterial {
                     namespace: namespace.clone(),
@@ -146,6 +157,7 @@ impl Certificates {
                     origin: Origin::Generated {
                         shared,
                         current: material,
+                        check_interval: *check_interval,
                     },
                 })
             }
@@ -172,29 +184,52 @@ fn write_ca_file(path: &Path, pem: &str) -> anyhow::Result<()> {
         .with_context(|| format!("could not write --write-ca {}", path.display()))
 }
 
-/// The one renewal loop: at every check, ask the origin for a replacement and swap it in; a
-/// replacement with a new CA is registered again.
+/// The one renewal loop: at every check, ask the origin for a replacement and swap it in.
+///
+/// A new CA must be trusted by the API server before any replica serves it, and the old one
+/// until every replica has moved (the others read the new material from the Secret at their
+/// next check): the bundle carries both from before the swap until two checks after it.
 async fn rotate(
     mut origin: Origin,
     resolver: Arc<CertResolver>,
     cluster: Option<Cluster>,
     registration: Registration,
 ) {
-    let mut ticker = tokio::time::interval(origin.interval());
+    let interval = origin.interval();
+    let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    // The CA served now, and when the previous one may leave the bundle.
+    let mut retiring: Option<(String, Instant)> = None;
     loop {
         ticker.tick().await;
+        if let (Some((ca_pem, until)), Some(cluster)) = (&retiring, &cluster)
+            && Instant::now() >= *until
+        {
+            register(cluster, &registration, ca_pem, "re-registered the webhook with the renewed CA alone").await;
+            retiring = None;
+        }
         let Some(replacement) = origin.check(cluster.as_ref()).await else {
             continue;
         };
-        resolver.swap(replacement.served);
-        if let (Some(ca_pem), Some(cluster)) = (replacement.new_ca_pem, &cluster) {
-            match cluster.register(&registration, ca_pem.as_bytes()).await {
-                Ok(()) => tracing::info!("re-registered the webhook with the renewed CA"),
-                Err(error) => tracing::warn!(%error, "could not re-register the renewed CA"),
-            }
+        if let (Some(change), Some(cluster)) = (&replacement.ca_change, &cluster) {
+            let both = format!("{}\n{}\n", change.new_pem.trim_end(), change.old_pem.trim_end());
+            register(cluster, &registration, &both, "registered the renewed CA beside the current one").await;
+            tokio::time::sleep(BUNDLE_PROPAGATION).await;
+            retiring = Some((
+                change.new_pem.clone(),
+                Instant::now() + interval * 2 + BUNDLE_PROPAGATION,
+            ));
         }
+        resolver.swap(replacement.served);
+        tracing::info!("serving a renewed certificate");
+    }
+}
+
+async fn register(cluster: &Cluster, registration: &Registration, bundle: &str, done: &str) {
+    match cluster.register(registration, bundle.as_bytes()).await {
+        Ok(()) => tracing::info!("{done}"),
+        Err(error) => tracing::warn!(%error, "could not re-register the webhook's CA bundle"),
     }
 }
 
@@ -202,7 +237,11 @@ impl Origin {
     fn interval(&self) -> Duration {
         match self {
             Self::Files { interval, .. } => (*interval).max(Duration::from_secs(1)),
-            Self::Generated { shared, .. } => RENEWAL_CHECK
+            Self::Generated {
+                shared,
+                check_interval,
+                ..
+            } => (*check_interval)
                 .min(shared.renewal.validity / 10)
                 .max(Duration::from_secs(1)),
         }
@@ -213,7 +252,9 @@ impl Origin {
     async fn check(&mut self, cluster: Option<&Cluster>) -> Option<Replacement> {
         match self {
             Self::Files { files, last, .. } => check_files(files, last),
-            Self::Generated { shared, current } => check_generated(shared, current, cluster).await,
+            Self::Generated {
+                shared, current, ..
+            } => check_generated(shared, current, cluster).await,
         }
     }
 }
@@ -243,7 +284,7 @@ fn check_files(files: &CertFiles, last: &mut Option<(Vec<u8>, Vec<u8>)>) -> Opti
             *last = Some(current);
             Some(Replacement {
                 served,
-                new_ca_pem: None,
+                ca_change: None,
             })
         }
         Err(error) => {
@@ -287,10 +328,12 @@ async fn check_generated(
             return None;
         }
     };
-    let new_ca_pem = (next.ca != current.ca).then(|| next.ca.cert_pem.clone());
-    tracing::info!("serving a renewed certificate");
+    let ca_change = (next.ca != current.ca).then(|| CaChange {
+        new_pem: next.ca.cert_pem.clone(),
+        old_pem: current.ca.cert_pem.clone(),
+    });
     *current = next;
-    Some(Replacement { served, new_ca_pem })
+    Some(Replacement { served, ca_change })
 }
 
 /// RFC 3339 in UTC, for log lines about certificate lifetimes.

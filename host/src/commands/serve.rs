@@ -100,6 +100,10 @@ pub struct TlsArgs {
     /// Validity of a generated serving certificate, in days (renewed at two thirds).
     #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
     pub cert_validity_days: u64,
+    /// How often generated material is checked against the Secret and renewed, in seconds. A
+    /// CA replaced by another replica (or by deleting the Secret) is picked up at the next check.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), env = "PULLTHROUGH_CERT_CHECK_SECONDS")]
+    pub cert_check_seconds: u64,
 }
 
 /// What `serve` runs with, validated.
@@ -170,6 +174,7 @@ impl ServeArgs {
             names: names_for(&self.service),
             validity: certificates::days(tls.cert_validity_days),
             write_ca: tls.write_ca.clone(),
+            check_interval: Duration::from_secs(tls.cert_check_seconds),
         })
     }
 }

@@ -95,8 +95,10 @@ fn service_account(ns: &str) -> ServiceAccount {
     }
 }
 
-/// Cluster-wide rights: read and server-side apply its own webhook configuration, by name. Apply
-/// creates the object through `patch`, so no cluster-wide `create` is granted.
+/// Cluster-wide rights: read and server-side apply its own webhook configuration, by name. An
+/// apply that creates the object is authorized as `create` as well as `patch` (the API server's
+/// patch handler checks `create` with the object's name), so `create` is granted for that name
+/// only: without it every replica gets 403 on a fresh cluster.
 fn cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: meta(NAME, None),
@@ -104,7 +106,7 @@ fn cluster_role() -> ClusterRole {
             api_groups: strings(&["admissionregistration.k8s.io"]),
             resources: strings(&["mutatingwebhookconfigurations"]),
             resource_names: strings(&[NAME]),
-            verbs: vec!["get".to_owned(), "patch".to_owned()],
+            verbs: vec!["get".to_owned(), "create".to_owned(), "patch".to_owned()],
             ..PolicyRule::default()
         }]),
         ..ClusterRole::default()
