@@ -50,7 +50,7 @@ served_ca_matches() {
         -o jsonpath='{.spec.containers[0].image}{"\n"}' >>"$BATS_TEST_TMPDIR/images" 2>>"$BATS_TEST_TMPDIR/errors" ||
         echo "p$i failed" >>"$BATS_TEST_TMPDIR/errors"
     done
-  ) &
+  ) 3>&- &
   loop=$!
   sleep 2
   k -n "$INSTALL_NS" delete secret pullthrough-tls >/dev/null

@@ -8,7 +8,7 @@ MUTATED what it stored for the same manifest through the webhook (both as `kubec
 json` printed them). Every container image of CONTROL found on the left of a pair is replaced by
 the right; ANNOTATION_JSON is the expected value of pullthrough.dev/original-images as JSON
 (`-`: no annotation). What the API server sets per object (uid, resourceVersion, timestamps,
-managed fields, namespace, generated token volume names) is set aside before comparing.
+managed fields, namespace, generated token volume names, its uid wherever it is copied) is set aside before comparing.
 """
 import json
 import re
@@ -16,7 +16,7 @@ import sys
 
 ANNOTATION = "pullthrough.dev/original-images"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-PER_OBJECT = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "namespace",
+PER_OBJECT = ( "resourceVersion", "creationTimestamp", "managedFields", "namespace",
               "generation", "selfLink")
 # The ServiceAccount admission plugin names each pod's token volume with a random suffix.
 TOKEN_VOLUME = re.compile(r"^kube-api-access-[a-z0-9]{5}$")
@@ -32,8 +32,17 @@ def normalise(value):
     return value
 
 
+def replace_uid(value, uid):
+    if isinstance(value, dict):
+        return {k: replace_uid(v, uid) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_uid(v, uid) for v in value]
+    return "<uid>" if value == uid else value
+
+
 def strip(obj):
-    obj = json.loads(json.dumps(obj))
+    # A Job's selector and template labels carry its own uid.
+    obj = replace_uid(obj, obj.get("metadata", {}).get("uid"))
     for key in PER_OBJECT:
         obj.get("metadata", {}).pop(key, None)
     obj.pop("status", None)

@@ -71,7 +71,7 @@ start_replica() {
   local log="$CLUSTER_DIR/logs/replica-$name.log"
   ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
     "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "$MIRROR" \
-    --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
+    --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" 3>&- &
   echo $! >"$CLUSTER_DIR/pids/replica-$name"
   local deadline=$((SECONDS + 30))
   until ip netns exec "$NETNS" curl -sf --max-time 1 -k "https://$ip:8443/readyz" >/dev/null 2>&1; do
@@ -106,6 +106,8 @@ stop_replica() {
       sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
+    # Reap it when this shell started it, so bash prints no job notice.
+    wait "$pid" 2>/dev/null || true
   fi
   rm -f "$CLUSTER_DIR/pids/replica-$1"
 }
@@ -185,7 +187,7 @@ endpoints: [{addresses: ["$HELPER_IP"], conditions: {ready: true}}]
 EOF2
   if ! [[ -f "$CLUSTER_DIR/pids/helper" ]] || ! kill -0 "$(cat "$CLUSTER_DIR/pids/helper")" 2>/dev/null; then
     ip netns exec "$NETNS" python3 "$REPO/e2e-cluster/helper_webhook.py" "$HELPER_IP" 9443 \
-      "$dir/helper.crt" "$dir/helper.key" "$dir/records" >"$CLUSTER_DIR/logs/helper.out" 2>"$CLUSTER_DIR/logs/helper.log" &
+      "$dir/helper.crt" "$dir/helper.key" "$dir/records" >"$CLUSTER_DIR/logs/helper.out" 2>"$CLUSTER_DIR/logs/helper.log" 3>&- &
     echo $! >"$CLUSTER_DIR/pids/helper"
     wait_for 10 "the helper webhook" grep -q ready "$CLUSTER_DIR/logs/helper.out"
   fi
