@@ -206,15 +206,31 @@ async fn rotate(
         if let (Some((ca_pem, until)), Some(cluster)) = (&retiring, &cluster)
             && Instant::now() >= *until
         {
-            register(cluster, &registration, ca_pem, "re-registered the webhook with the renewed CA alone").await;
+            register(
+                cluster,
+                &registration,
+                ca_pem,
+                "re-registered the webhook with the renewed CA alone",
+            )
+            .await;
             retiring = None;
         }
         let Some(replacement) = origin.check(cluster.as_ref()).await else {
             continue;
         };
         if let (Some(change), Some(cluster)) = (&replacement.ca_change, &cluster) {
-            let both = format!("{}\n{}\n", change.new_pem.trim_end(), change.old_pem.trim_end());
-            register(cluster, &registration, &both, "registered the renewed CA beside the current one").await;
+            let both = format!(
+                "{}\n{}\n",
+                change.new_pem.trim_end(),
+                change.old_pem.trim_end()
+            );
+            register(
+                cluster,
+                &registration,
+                &both,
+                "registered the renewed CA beside the current one",
+            )
+            .await;
             tokio::time::sleep(BUNDLE_PROPAGATION).await;
             retiring = Some((
                 change.new_pem.clone(),
