@@ -19,6 +19,16 @@ export KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
 
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
+# detached COMMAND...: runs COMMAND with every descriptor above 2 closed. bats waits for whatever
+# holds its internal pipes open, so a server started in the background must not inherit them.
+detached() {
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    ((fd > 2)) && eval "exec $fd>&-"
+  done
+  exec "$@"
+}
+
 # The ServiceAccount's own credentials, as the pod would have them: a bound token from the
 # TokenRequest API, so the webhook runs with exactly the rights the manifests grant.
 webhook_kubeconfig() {
@@ -69,9 +79,9 @@ start_replica() {
   local name="$1" ip="$2"
   shift 2
   local log="$CLUSTER_DIR/logs/replica-$name.log"
-  ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
+  detached ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
     "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "$MIRROR" \
-    --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" 3>&- &
+    --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
   echo $! >"$CLUSTER_DIR/pids/replica-$name"
   local deadline=$((SECONDS + 30))
   until ip netns exec "$NETNS" curl -sf --max-time 1 -k "https://$ip:8443/readyz" >/dev/null 2>&1; do
@@ -119,19 +129,8 @@ new_namespace() {
   wait_for 30 "ServiceAccount $1/default" k -n "$1" get serviceaccount default
 }
 
-# wait_for SECONDS WHAT COMMAND...
-wait_for() {
-  local seconds="$1" what="$2" deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      echo "$what: not true after $seconds s" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+# wait_for SECONDS WHAT COMMAND...: wait_until of the control plane, under the suite's name.
+wait_for() { wait_until "$@"; }
 
 # The image a server-side dry-run of a one-container Pod in NAMESPACE comes back with.
 dry_run_image() {
@@ -186,8 +185,8 @@ ports: [{name: https, port: 9443, protocol: TCP}]
 endpoints: [{addresses: ["$HELPER_IP"], conditions: {ready: true}}]
 EOF2
   if ! [[ -f "$CLUSTER_DIR/pids/helper" ]] || ! kill -0 "$(cat "$CLUSTER_DIR/pids/helper")" 2>/dev/null; then
-    ip netns exec "$NETNS" python3 "$REPO/e2e-cluster/helper_webhook.py" "$HELPER_IP" 9443 \
-      "$dir/helper.crt" "$dir/helper.key" "$dir/records" >"$CLUSTER_DIR/logs/helper.out" 2>"$CLUSTER_DIR/logs/helper.log" 3>&- &
+    detached ip netns exec "$NETNS" python3 "$REPO/e2e-cluster/helper_webhook.py" "$HELPER_IP" 9443 \
+      "$dir/helper.crt" "$dir/helper.key" "$dir/records" >"$CLUSTER_DIR/logs/helper.out" 2>"$CLUSTER_DIR/logs/helper.log" &
     echo $! >"$CLUSTER_DIR/pids/helper"
     wait_for 10 "the helper webhook" grep -q ready "$CLUSTER_DIR/logs/helper.out"
   fi
