@@ -184,7 +184,9 @@ admin_curl() {
     --key "$CLUSTER_DIR/pki/admin.key" "$APISERVER$1"
 }
 
+# Starts the control plane from the binaries cp_build made.
 cp_up() {
+  [[ -n "${KUBE_BIN:-}" && -n "${ETCD_BIN:-}" ]] || cp_build
   [[ $(id -u) -eq 0 ]] || {
     echo "cluster: needs root (it creates a network namespace and a veth pair)" >&2
     return 1
@@ -193,7 +195,6 @@ cp_up() {
     cp_log "a previous control plane is still recorded in $CLUSTER_DIR: stopping it first"
     cp_down
   fi
-  cp_build
   local started=$SECONDS
   mkdir -p "$CLUSTER_DIR"/{logs,pids,etcd}
   cp_pki

@@ -148,12 +148,6 @@ ensure_webhook() {
   wait_for 30 "the API server rewriting through the webhook" rewriting_in probe
 }
 
-# The API server's own count of calls to our webhook (apiserver_admission_webhook_request_total,
-# every code and rejection summed).
-webhook_calls() {
-  k get --raw /metrics | awk '/^apiserver_admission_webhook_request_total\{/ && /name="rewrite.pullthrough.dev"/ { n += $NF } END { print n + 0 }'
-}
-
 # The suite's second webhook (helper_webhook.py) behind Service helper.pt-helpers, on HELPER_IP.
 start_helper_webhook() {
   local dir="$CLUSTER_DIR/helper"
