@@ -45,6 +45,35 @@ create_pod() {
   stop_replica a
 }
 
+@test "a policy slower than timeoutSeconds: the server answers before the API server gives up, even under failurePolicy Fail" {
+  # The guest loops until its own 5 s deadline; the API server waits 2 s. Without the server's
+  # reading of ?timeout=, the API server times out and, with Fail, refuses every Pod. One guest
+  # slot: the second of two concurrent Pods waits for it, and that wait is bounded too.
+  local dir="$CLUSTER_DIR/slow-policy"
+  mkdir -p "$dir"
+  python3 "$REPO/e2e-tests/faults/guest.py" loop "$dir/loop.wasm"
+  printf 'loop:\n  module: loop.wasm\n' >"$dir/policies.yml"
+  start_replica a "${REPLICA_IPS[0]}" --policies "$dir/policies.yml" --policy-timeout-ms 5000 \
+    --max-concurrency 1 --timeout-seconds 2 --failure-policy fail
+  [ "$(k get mutatingwebhookconfiguration pullthrough -o jsonpath='{.webhooks[0].timeoutSeconds} {.webhooks[0].failurePolicy}')" = "2 Fail" ]
+  local start end
+  start=$(date +%s%N)
+  k -n failure run slow-1 --image=nginx:1.27 --restart=Never >"$BATS_TEST_TMPDIR/slow-1" 2>&1 &
+  local first=$!
+  k -n failure run slow-2 --image=nginx:1.27 --restart=Never >"$BATS_TEST_TMPDIR/slow-2" 2>&1
+  wait "$first"
+  end=$(date +%s%N)
+  local ms=$(((end - start) / 1000000))
+  echo "two Pods admitted in $ms ms (timeoutSeconds 2, policy deadline 5 s, one guest slot)" >&3
+  cat "$BATS_TEST_TMPDIR/slow-1" "$BATS_TEST_TMPDIR/slow-2" >&3
+  # Admitted unchanged with the server's warning, well before 2 s plus a retry.
+  [ "$(k -n failure get pod slow-1 slow-2 -o jsonpath='{.items[*].spec.containers[0].image}')" = "nginx:1.27 nginx:1.27" ]
+  grep -q 'policy "loop" failed (timeout)' "$BATS_TEST_TMPDIR/slow-1" "$BATS_TEST_TMPDIR/slow-2"
+  grep -Eq 'policy "loop" failed \((timeout|no_slot)\)' "$BATS_TEST_TMPDIR/slow-2"
+  ((ms < 4000))
+  stop_replica a
+}
+
 @test "failurePolicy Fail: refused while the webhook is down, rewritten once it is back" {
   start_replica a "${REPLICA_IPS[0]}" --failure-policy fail
   [ "$(k get mutatingwebhookconfiguration pullthrough -o jsonpath='{.webhooks[0].failurePolicy}')" = Fail ]

@@ -47,6 +47,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record = {
                 "path": url.path,
                 "query": url.query,
+                "body_bytes": len(body),
                 "headers": {k: v for k, v in self.headers.items()},
                 "review": review,
             }

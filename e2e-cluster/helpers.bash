@@ -80,6 +80,7 @@ start_replica() {
   shift 2
   local log="$CLUSTER_DIR/logs/replica-$name.log"
   detached ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
+    PULLTHROUGH_SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}" \
     "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "$MIRROR" \
     --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
   echo $! >"$CLUSTER_DIR/pids/replica-$name"

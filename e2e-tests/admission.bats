@@ -8,8 +8,10 @@ setup_file() {
   require_binary
   export BATS_FILE_TMP="$BATS_FILE_TMPDIR"
   PORT="$(free_port)"
-  export PORT
-  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --mirror registry-mirror.example.com \
+  METRICS_PORT="$(free_port)"
+  export PORT METRICS_PORT
+  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
+    --mirror registry-mirror.example.com \
     --write-ca "$BATS_FILE_TMPDIR/ca.crt" \
     >"$BATS_FILE_TMPDIR/server.out" 2>"$BATS_FILE_TMPDIR/server.log" &
   echo $! >"$BATS_FILE_TMPDIR/server.pid"
@@ -63,30 +65,30 @@ body_of() { sed '$d' <<<"$1"; }
   grep -q '"path": "/spec/template/spec/containers/0/image", "value": "registry-mirror.example.com/nginx/nginx-unprivileged:1.29.0-alpine-perl"' <<<"$patch"
 }
 
-@test "a body over 3 MiB is 413 with the limit in the message, before it is read" {
-  head -c $((3 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
+@test "a body over 7 MiB is 413 with the limit in the message, before it is read" {
+  head -c $((7 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
   # HTTP/1.1: the declared Content-Length is refused at once. (Over h2 the stream is then reset
   # while curl is still uploading, which curl 7.88 reports as a framing error, not a status.)
   out="$(curl -sS --http1.1 --cacert "$BATS_FILE_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
     --data-binary "@$BATS_TEST_TMPDIR/big.json" -w '\n%{http_code}' "https://$HOST:$PORT/mutate")"
   [ "$(status_of "$out")" = 413 ]
-  [ "$(body_of "$out")" = "request body exceeds the 3145728 byte (3 MiB) limit" ]
+  [ "$(body_of "$out")" = "request body exceeds the 7340032 byte (7 MiB) limit" ]
 }
 
-@test "a chunked body over 3 MiB (no Content-Length) is 413 too" {
-  head -c $((3 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
+@test "a chunked body over 7 MiB (no Content-Length) is 413 too" {
+  head -c $((7 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
   out="$(curl -sS --cacert "$BATS_FILE_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
     -H 'Transfer-Encoding: chunked' --data-binary "@$BATS_TEST_TMPDIR/big.json" \
     -w '\n%{http_code}' "https://$HOST:$PORT/mutate")"
   [ "$(status_of "$out")" = 413 ]
-  [ "$(body_of "$out")" = "request body exceeds the 3145728 byte (3 MiB) limit" ]
+  [ "$(body_of "$out")" = "request body exceeds the 7340032 byte (7 MiB) limit" ]
 }
 
-@test "a body of exactly 3 MiB is read (and then refused as JSON, not as size)" {
-  head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/edge.json"
+@test "a body of exactly 7 MiB is read (and then refused as JSON, not as size)" {
+  head -c $((7 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/edge.json"
   out="$(review /mutate "$BATS_TEST_TMPDIR/edge.json")"
   [ "$(status_of "$out")" = 400 ]
-  [ "$(body_of "$out")" = "request body is not valid JSON: EOF while parsing a value at line 1 column 3145728" ]
+  [ "$(body_of "$out")" = "request body is not valid JSON: EOF while parsing a value at line 1 column 7340032" ]
 }
 
 @test "unparsable JSON is 400 with the parser's position" {
@@ -128,7 +130,7 @@ body_of() { sed '$d' <<<"$1"; }
   out="$(review /validate/no-such-policy "$REPO/fixtures/admission/deployment.json")"
   [ "$(status_of "$out")" = 404 ]
   [ "$(body_of "$out")" = 'no policy named "no-such-policy"' ]
-  metrics="$(curl -sS --cacert "$BATS_FILE_TMPDIR/ca.crt" "https://localhost:$PORT/metrics")"
+  metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
   ! grep -q 'no-such-policy' <<<"$metrics"
   grep -q '^pullthrough_admission_requests_total{policy="unknown",outcome="invalid"} [1-9]' <<<"$metrics"
 }
@@ -142,7 +144,7 @@ body_of() { sed '$d' <<<"$1"; }
   [ "$(curl -sS --cacert "$BATS_FILE_TMPDIR/ca.crt" "https://localhost:$PORT/healthz")" = ok ]
   [ "$(curl -sS --cacert "$BATS_FILE_TMPDIR/ca.crt" "https://localhost:$PORT/readyz")" = ready ]
   review /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
-  metrics="$(curl -sS --cacert "$BATS_FILE_TMPDIR/ca.crt" "https://localhost:$PORT/metrics")"
+  metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
   grep -q '^pullthrough_admission_requests_total{policy="pullthrough",outcome="mutated"} [1-9]' <<<"$metrics"
   grep -q '^pullthrough_images_rewritten_total{policy="pullthrough"} [1-9]' <<<"$metrics"
   grep -q '^pullthrough_certificate_expiry_timestamp_seconds [0-9]\{10\}$' <<<"$metrics"

@@ -2,8 +2,8 @@
 # Faults and bad input against `pullthrough serve` on 127.0.0.1: huge and malformed reviews,
 # bodies at the size limit, slowloris, and policies that hang, trap or exhaust their memory under
 # load. Every answer is checked exactly; the server must keep answering everyone else.
-# admission.bats already covers: a 3 MiB + 1 byte body of spaces (Content-Length and chunked), a
-# body of exactly 3 MiB of spaces, one truncated object, apiVersion v1beta1, kind Pod, no
+# admission.bats already covers: a 7 MiB + 1 byte body of spaces (Content-Length and chunked), a
+# body of exactly 7 MiB of spaces, one truncated object, apiVersion v1beta1, kind Pod, no
 # request, no uid and an unknown policy. They are not repeated here.
 
 load helpers
@@ -56,7 +56,7 @@ peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status"; }
   serve --mirror registry-mirror.example.com
   python3 "$FAULTS/big_pod.py" make 5000 "$BATS_TEST_TMPDIR/big.json"
   size="$(stat -c %s "$BATS_TEST_TMPDIR/big.json")"
-  [ "$size" -lt $((3 * 1024 * 1024)) ]
+  [ "$size" -lt $((7 * 1024 * 1024)) ]
   out="$(curl -sS --max-time 5 --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
     --data-binary "@$BATS_TEST_TMPDIR/big.json" -o "$BATS_TEST_TMPDIR/answer.json" \
     -w '%{http_code} %{time_total}' "https://$HOST:$PORT/mutate")"
@@ -136,9 +136,9 @@ CUTS
   still_serving
 }
 
-@test "a real review padded to 3 MiB + 1 byte is 413; padded to exactly 3 MiB it is admitted exactly" {
+@test "a real review padded to 7 MiB + 1 byte is 413; padded to exactly 7 MiB it is admitted exactly" {
   serve --mirror registry-mirror.example.com
-  limit=$((3 * 1024 * 1024))
+  limit=$((7 * 1024 * 1024))
   # Trailing whitespace is valid JSON: the only difference between the two bodies is their size.
   pad() {
     cat "$DEPLOYMENT"
@@ -153,7 +153,7 @@ CUTS
     --resolve "$HOST:$PORT:127.0.0.1" --data-binary "@$BATS_TEST_TMPDIR/over-limit.json" \
     -w '\n%{http_code}' "https://$HOST:$PORT/mutate")"
   [ "$(status_of "$out")" = 413 ]
-  [ "$(body_of "$out")" = "request body exceeds the 3145728 byte (3 MiB) limit" ]
+  [ "$(body_of "$out")" = "request body exceeds the 7340032 byte (7 MiB) limit" ]
   post /mutate "$BATS_TEST_TMPDIR/at-limit.json" | sed '$d' \
     | assert_review "$BATS_TEST_DIRNAME/expected/deployment.json"
 }
@@ -251,7 +251,7 @@ field() {
 }
 
 metric() {
-  curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" "https://localhost:$PORT/metrics" \
+  curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" \
     | sed -n "s/^$1 \([0-9]*\)$/\1/p"
 }
 

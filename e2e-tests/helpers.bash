@@ -13,16 +13,22 @@ require_binary() {
   }
 }
 
+# Servers the suites start stop at once on SIGTERM: the grace period after it is for a pod
+# behind a Service, and would only slow every test down here.
+export PULLTHROUGH_SHUTDOWN_GRACE_SECONDS=0
+
 # A free TCP port on 127.0.0.1, from the kernel.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_server ARGS...: runs `pullthrough serve ARGS` on a free port; sets PORT and SERVER_PID
+# start_server ARGS...: runs `pullthrough serve ARGS` on a free port; sets PORT, METRICS_PORT
+# (plain HTTP /metrics) and SERVER_PID
 # and waits until /healthz answers over TLS.
 start_server() {
   PORT="$(free_port)"
-  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
+  METRICS_PORT="$(free_port)"
+  PULLTHROUGH_METRICS_ADDR="127.0.0.1:$METRICS_PORT" "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
     >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.log" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do

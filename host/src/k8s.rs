@@ -7,7 +7,10 @@ mod secret;
 mod webhook;
 
 pub use secret::{SharedMaterial, secret_for};
-pub use webhook::{FailurePolicy, NamespaceScope, Registration, webhook_configuration};
+pub use webhook::{
+    DEFAULT_EXCLUDED_NAMESPACES, FailurePolicy, NamespaceScope, Registration, VERSION_ANNOTATION,
+    match_conditions, webhook_configuration,
+};
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use kube::Client;
@@ -28,8 +31,10 @@ pub const FIELD_MANAGER: &str = NAME;
 /// The Service port the API server calls.
 pub const SERVICE_PORT: i32 = 443;
 
-/// Seconds the API server waits for the webhook's answer.
-pub const DEFAULT_TIMEOUT_SECONDS: i32 = 10;
+/// Seconds the API server waits for the webhook's answer: the 2 s policy deadline plus room to
+/// answer. The server reads the API server's `?timeout=` and always answers before it, so this
+/// bounds only a webhook that cannot answer at all (a hung process, a dropped connection).
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 3;
 
 /// Why a call to the API server failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,12 @@ pub enum Error {
     NoCluster(#[source] Box<kube::config::InferConfigError>),
     #[error("could not build a Kubernetes client from the cluster configuration")]
     Client(#[source] Box<kube::Error>),
+    #[error(
+        "MutatingWebhookConfiguration {name:?} was changed by another field manager and pullthrough \
+         leaves that change alone: {message}; to hand the fields back, delete them from that \
+         manager or re-register with `pullthrough register --force-conflicts`"
+    )]
+    Conflict { name: String, message: String },
     #[error("could not apply MutatingWebhookConfiguration {name:?}")]
     Apply {
         name: String,
@@ -77,22 +88,79 @@ pub async fn client() -> Result<Client> {
     Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
 }
 
-/// Creates or updates the webhook configuration by server-side apply, owning every field it sets.
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The configuration is as pullthrough builds it.
+    Applied,
+    /// A newer pullthrough wrote the configuration (a rolling update in progress): left alone.
+    LeftToNewer { version: String },
+}
+
+/// Whether conflicts with another field manager are overridden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conflicts {
+    /// Report them ([`Error::Conflict`]); what another manager set stays.
+    #[default]
+    Report,
+    /// Take the fields back (`register --force-conflicts`).
+    Force,
+}
+
+/// Creates or updates the webhook configuration by server-side apply as [`FIELD_MANAGER`]: the
+/// fields pullthrough sets are its own, and a field an operator changed with another manager
+/// (an emergency `kubectl patch`) is reported as a conflict, not reverted. A configuration
+/// written by a newer pullthrough is left alone, so two versions in a rolling update do not
+/// take turns rewriting it.
 pub async fn apply(
     client: &Client,
     config: &MutatingWebhookConfiguration,
-) -> Result<MutatingWebhookConfiguration> {
+    conflicts: Conflicts,
+) -> Result<Applied> {
     let name = config.metadata.name.clone().unwrap_or_default();
     let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    // force: a field another manager took (an operator's kubectl edit) comes back to us; the
-    // webhook's CA bundle and exclusions must be ours or the cluster can lock itself out.
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch(&name, &params, &Patch::Apply(config))
-        .await
-        .map_err(|source| Error::Apply {
-            name,
-            source: Box::new(source),
-        })
+    let failed = |source: kube::Error| Error::Apply {
+        name: name.clone(),
+        source: Box::new(source),
+    };
+    let existing = api.get_opt(&name).await.map_err(failed)?;
+    let written_by = existing
+        .as_ref()
+        .and_then(|c| c.metadata.annotations.as_ref())
+        .and_then(|a| a.get(VERSION_ANNOTATION));
+    if let Some(version) = written_by
+        && is_newer(version, env!("CARGO_PKG_VERSION"))
+    {
+        return Ok(Applied::LeftToNewer {
+            version: version.clone(),
+        });
+    }
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    if conflicts == Conflicts::Force {
+        params = params.force();
+    }
+    match api.patch(&name, &params, &Patch::Apply(config)).await {
+        Ok(_) => Ok(Applied::Applied),
+        Err(kube::Error::Api(status)) if status.code == 409 => Err(Error::Conflict {
+            name: name.clone(),
+            message: status.message.clone(),
+        }),
+        Err(source) => Err(failed(source)),
+    }
+}
+
+/// True when version `a` is newer than `b` (`major.minor.patch`, numeric; a pre-release or a
+/// part that is not a number compares as 0, so an unreadable version never wins).
+fn is_newer(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['-', '+'])
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parts(a) > parts(b)
 }
 
 /// The webhook configuration for `registration` with `ca_pem` as its bundle, as YAML: what
@@ -125,9 +193,18 @@ impl Cluster {
     }
 
     /// Applies the webhook configuration for `registration` with `ca_pem` as its bundle.
-    pub async fn register(&self, registration: &Registration, ca_pem: &[u8]) -> Result<()> {
-        apply(&self.client, &webhook_configuration(registration, ca_pem)).await?;
-        Ok(())
+    pub async fn register(
+        &self,
+        registration: &Registration,
+        ca_pem: &[u8],
+        conflicts: Conflicts,
+    ) -> Result<Applied> {
+        apply(
+            &self.client,
+            &webhook_configuration(registration, ca_pem),
+            conflicts,
+        )
+        .await
     }
 
     /// Deletes the webhook configuration `name`; `Ok(false)` when it was not there.
@@ -151,5 +228,20 @@ pub async fn unregister(client: &Client, name: &str) -> Result<bool> {
             name: name.to_owned(),
             source: Box::new(source),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_newer;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(is_newer("0.10.0", "0.9.3"));
+        assert!(is_newer("1.0.0", "0.99.99"));
+        assert!(!is_newer("0.9.3", "0.9.3"));
+        assert!(!is_newer("0.9.2", "0.9.3"));
+        assert!(!is_newer("garbage", "0.1.0"));
+        assert!(!is_newer("0.9.3-rc.1", "0.9.3"));
     }
 }

@@ -6,6 +6,7 @@ mod listener;
 pub mod metrics;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
@@ -28,6 +29,10 @@ pub const MUTATE_PATH: &str = "/mutate";
 /// [`crate::k8s::SERVICE_PORT`].
 pub const LISTEN_PORT: u16 = 8443;
 
+/// The port `serve` answers `GET /metrics` on (plain HTTP), apart from the admission port so a
+/// NetworkPolicy can open each to what needs it.
+pub const METRICS_PORT: u16 = 9090;
+
 /// Label for requests addressed to a policy that does not exist: the path is client-chosen and
 /// must not become a label value.
 const UNKNOWN_POLICY: &str = "unknown";
@@ -41,6 +46,9 @@ pub struct AppState {
     /// The served certificate, for `/readyz` and the expiry metric; `None` when TLS is terminated
     /// elsewhere (tests driving the router directly).
     pub certs: Option<Arc<CertResolver>>,
+    /// Set on SIGTERM: `/readyz` fails so the endpoints drop this replica, while it keeps
+    /// serving the reviews still routed to it.
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -50,6 +58,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             failure_mode,
             certs: None,
+            shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -72,15 +81,22 @@ impl AppState {
     }
 }
 
-/// The routes: `POST /mutate`, `POST /validate/{policy}`, `GET /healthz`, `GET /readyz`,
-/// `GET /metrics`.
+/// The admission port's routes: `POST /mutate`, `POST /validate/{policy}`, `GET /healthz`,
+/// `GET /readyz`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(MUTATE_PATH, post(handlers::mutate))
         .route("/validate/{policy}", post(handlers::validate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// The metrics port's routes: `GET /metrics`, and `GET /healthz` for a probe of that port.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
         .with_state(state)
 }
 
@@ -88,8 +104,12 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when every policy is loaded and the served certificate is inside its validity window.
+/// Ready when every policy is loaded, the served certificate is inside its validity window, and
+/// no SIGTERM has come.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
     if !state.registry.is_ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, "policies not loaded\n").into_response();
     }

@@ -86,6 +86,9 @@ pub enum CallError {
     /// The guest ran past its deadline and was interrupted.
     #[error("policy ran longer than its {0:?} deadline")]
     Timeout(Duration),
+    /// Every guest slot stayed busy until the request's deadline; the call never ran.
+    #[error("no guest slot became free within {0:?}, before the request's deadline")]
+    NoSlot(Duration),
     /// The guest tried to grow its memory past the cap, then failed.
     #[error("policy exceeded its memory limit of {limit} bytes")]
     MemoryLimit {
@@ -128,6 +131,7 @@ impl CallError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Timeout(_) => "timeout",
+            Self::NoSlot(_) => "no_slot",
             Self::MemoryLimit { .. } => "memory_limit",
             Self::Trap(_) => "trap",
             Self::Guest(_) => "guest_error",

@@ -38,7 +38,14 @@ async fn register_reads_back_and_unregisters() {
     };
     let ca = certs::Authority::generate(certs::DEFAULT_CA_VALIDITY).expect("ca");
     let config = k8s::webhook_configuration(&registration, ca.cert_pem.as_bytes());
-    let applied = k8s::apply(&client, &config).await.expect("apply");
+    let outcome = k8s::apply(&client, &config, k8s::Conflicts::Report)
+        .await
+        .expect("apply");
+    assert_eq!(outcome, k8s::Applied::Applied);
+    let applied = kube::Api::<k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration>::all(client.clone())
+        .get(&name)
+        .await
+        .expect("read back");
     let hook = &applied.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(
         hook.client_config.ca_bundle.as_ref().map(|b| b.0.clone()),
@@ -55,7 +62,9 @@ async fn register_reads_back_and_unregisters() {
         .collect();
     assert_eq!(managers, [k8s::FIELD_MANAGER]);
     // Applying again is a no-op update, not a conflict.
-    k8s::apply(&client, &config).await.expect("re-apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report)
+        .await
+        .expect("re-apply");
     assert!(k8s::unregister(&client, &name).await.expect("delete"));
     assert!(!k8s::unregister(&client, &name).await.expect("already gone"));
 }

@@ -338,3 +338,52 @@ async fn an_evaluation_in_flight_finishes_on_the_version_it_started_with() {
     assert_eq!(answer(&registry, "slow").await, "version 2");
     assert_eq!(in_flight.await.expect("task"), "version 1");
 }
+
+/// A ConfigMap volume as the kubelet writes it: `..2026_12_01_10_00_00.1/` holds the files,
+/// `..data -> ..2026_…`, and each key is `key -> ..data/key`.
+fn configmap_version(dir: &Path, stamp: &str, module: &[u8]) -> PathBuf {
+    let version = dir.join(format!("..{stamp}"));
+    std::fs::create_dir(&version).expect("version directory");
+    std::fs::write(version.join("versioned.wasm"), module).expect("module");
+    std::fs::write(
+        version.join("policies.yml"),
+        "versioned:\n  module: versioned.wasm\n",
+    )
+    .expect("policies file");
+    version
+}
+
+#[tokio::test]
+async fn a_configmap_volume_updated_the_kubelet_way_is_swapped_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = configmap_version(dir.path(), "2026_12_01_10_00_00.1", &guests::versioned(1));
+    std::os::unix::fs::symlink(first.file_name().expect("name"), dir.path().join("..data"))
+        .expect("..data");
+    for key in ["policies.yml", "versioned.wasm"] {
+        std::os::unix::fs::symlink(format!("..data/{key}"), dir.path().join(key)).expect("key link");
+    }
+    let config = dir.path().join("policies.yml");
+    let registry = PolicyRegistry::load(common::runtime(), PolicySource::File(config))
+        .await
+        .expect("loads");
+    let _reloader = registry
+        .spawn_reloader_on(true, false)
+        .expect("watcher starts");
+    assert_eq!(answer(&registry, "versioned").await, "version 1");
+
+    // The kubelet's update (atomic_writer.go): new directory, a `..data_tmp` link to it renamed
+    // over `..data`, then the old directory removed. The key links never change.
+    let second = configmap_version(dir.path(), "2026_12_01_10_05_00.2", &guests::versioned(2));
+    let tmp = dir.path().join("..data_tmp");
+    std::os::unix::fs::symlink(second.file_name().expect("name"), &tmp).expect("..data_tmp");
+    std::fs::rename(&tmp, dir.path().join("..data")).expect("swap ..data");
+    std::fs::remove_dir_all(&first).expect("remove the old version");
+
+    let v2 = sha256_hex(&guests::versioned(2));
+    assert!(
+        common::eventually(WAIT, || status(&registry, "versioned").module_sha256 == Some(v2.clone()))
+            .await,
+        "the swapped ..data was not picked up"
+    );
+    assert_eq!(answer(&registry, "versioned").await, "version 2");
+}

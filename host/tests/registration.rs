@@ -26,7 +26,8 @@ fn expected_default_object() -> Value {
         "kind": "MutatingWebhookConfiguration",
         "metadata": {
             "name": "pullthrough",
-            "labels": {"app.kubernetes.io/name": "pullthrough"}
+            "labels": {"app.kubernetes.io/name": "pullthrough"},
+            "annotations": {"pullthrough.dev/version": env!("CARGO_PKG_VERSION")}
         },
         "webhooks": [{
             "name": "rewrite.pullthrough.dev",
@@ -39,9 +40,20 @@ fn expected_default_object() -> Value {
             "matchPolicy": "Equivalent",
             "namespaceSelector": {
                 "matchExpressions": [
-                    {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["pullthrough", "kube-system"]}
+                    {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [
+                        "pullthrough", "kube-system", "kube-public", "kube-node-lease", "calico-system",
+                        "calico-apiserver", "tigera-operator", "cilium", "kube-flannel", "longhorn-system",
+                        "rook-ceph", "openebs", "ingress-nginx", "cert-manager", "zot", "registry"
+                    ]}
                 ]
             },
+            "objectSelector": {
+                "matchExpressions": [
+                    {"key": "pullthrough.dev/rewrite", "operator": "NotIn", "values": ["false"]}
+                ]
+            },
+            // The CEL itself is checked against the real API server (e2e-cluster/25-calls.bats).
+            "matchConditions": serde_json::to_value(k8s::match_conditions(&[])).expect("json"),
             "reinvocationPolicy": "IfNeeded",
             "rules": [
                 {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
@@ -52,7 +64,7 @@ fn expected_default_object() -> Value {
                  "resources": ["jobs", "cronjobs"], "scope": "Namespaced"}
             ],
             "sideEffects": "None",
-            "timeoutSeconds": 10
+            "timeoutSeconds": 3
         }]
     })
 }
@@ -61,15 +73,18 @@ fn expected_default_object() -> Value {
 async fn register_applies_the_exact_object_with_one_field_manager() {
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
-    k8s::apply(&fake.client(), &config).await.expect("apply");
+    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report).await.expect("apply");
 
     let requests = fake.requests();
-    assert_eq!(requests.len(), 1, "{requests:#?}");
-    let request = &requests[0];
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    // First a read: a configuration written by a newer version is left alone.
+    assert_eq!(requests[0].method, Method::GET);
+    let request = &requests[1];
     assert_eq!(request.method, Method::PATCH);
+    // Never forced: a field another manager changed is reported, not taken back.
     assert_eq!(
         request.uri,
-        format!("{WEBHOOKS}/pullthrough?&force=true&fieldManager=pullthrough")
+        format!("{WEBHOOKS}/pullthrough?&fieldManager=pullthrough")
     );
     assert_eq!(
         request.content_type.as_deref(),
@@ -83,11 +98,15 @@ async fn applying_twice_sends_the_same_object_and_updates_in_place() {
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
     let client = fake.client();
-    k8s::apply(&client, &config).await.expect("first apply");
-    k8s::apply(&client, &config).await.expect("second apply");
-    let requests = fake.requests();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0], requests[1]);
+    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("first apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("second apply");
+    let patches: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::PATCH)
+        .collect();
+    assert_eq!(patches.len(), 2);
+    assert_eq!(patches[0], patches[1]);
     let stored = fake
         .get(&format!("{WEBHOOKS}/pullthrough"))
         .expect("stored");
@@ -106,10 +125,12 @@ async fn options_change_exactly_their_fields() {
         failure_policy: FailurePolicy::Fail,
         timeout_seconds: 5,
         scope: NamespaceScope::Only(vec!["team-a".to_owned(), "team-b".to_owned()]),
+        excluded_namespaces: vec!["zot".to_owned(), "kube-system".to_owned()],
+        skip_image_prefixes: vec!["m.example.com/".to_owned(), "it's.example.com/".to_owned()],
     };
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&registration, CA_PEM);
-    k8s::apply(&fake.client(), &config).await.expect("apply");
+    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report).await.expect("apply");
 
     let mut expected = expected_default_object();
     expected["metadata"]["name"] = json!("mirror");
@@ -119,15 +140,30 @@ async fn options_change_exactly_their_fields() {
     hook["failurePolicy"] = json!("Fail");
     hook["timeoutSeconds"] = json!(5);
     hook["namespaceSelector"]["matchExpressions"] = json!([
-        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["infra", "kube-system"]},
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["infra", "kube-system", "zot"]},
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a", "team-b"]}
     ]);
     let requests = fake.requests();
-    assert_eq!(
-        requests[0].uri,
-        format!("{WEBHOOKS}/mirror?&force=true&fieldManager=pullthrough")
+    // With image prefixes, a third condition; they are CEL string literals, quotes escaped.
+    let sent = requests[1].body.as_ref().expect("a body");
+    let skip = &sent["webhooks"][0]["matchConditions"][2];
+    assert_eq!(skip["name"], "an-image-off-the-mirror");
+    let expression = skip["expression"].as_str().expect("text");
+    assert!(
+        expression.contains(
+            "c.image.startsWith('m.example.com/') || c.image.startsWith('it\\'s.example.com/')"
+        ),
+        "{expression}"
     );
-    assert_eq!(requests[0].body.as_ref(), Some(&expected));
+    hook["matchConditions"]
+        .as_array_mut()
+        .expect("conditions")
+        .push(skip.clone());
+    assert_eq!(
+        requests[1].uri,
+        format!("{WEBHOOKS}/mirror?&fieldManager=pullthrough")
+    );
+    assert_eq!(requests[1].body.as_ref(), Some(&expected));
 }
 
 #[tokio::test]
@@ -135,7 +171,7 @@ async fn unregister_deletes_and_reports_absence() {
     let fake = FakeApiServer::new();
     let client = fake.client();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
-    k8s::apply(&client, &config).await.expect("apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("apply");
     assert!(
         k8s::unregister(&client, "pullthrough")
             .await
@@ -155,9 +191,10 @@ async fn unregister_deletes_and_reports_absence() {
     assert_eq!(
         methods,
         [
+            (Method::GET, format!("{WEBHOOKS}/pullthrough")),
             (
                 Method::PATCH,
-                format!("{WEBHOOKS}/pullthrough?&force=true&fieldManager=pullthrough")
+                format!("{WEBHOOKS}/pullthrough?&fieldManager=pullthrough")
             ),
             (Method::DELETE, format!("{WEBHOOKS}/pullthrough?")),
             (Method::DELETE, format!("{WEBHOOKS}/pullthrough?")),

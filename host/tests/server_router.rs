@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode};
 use common::guests;
 use http_body_util::BodyExt;
 use pullthrough::policies::{PolicyRegistry, PolicySource};
-use pullthrough::server::{AppState, FailureMode, router};
+use pullthrough::server::{AppState, FailureMode, metrics_router, router};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -142,7 +142,7 @@ async fn broken_requests_get_exact_statuses_and_messages() {
             "/mutate",
             vec![b' '; pullthrough::server::MAX_BODY_BYTES + 1],
             StatusCode::PAYLOAD_TOO_LARGE,
-            "request body exceeds the 3145728 byte (3 MiB) limit\n",
+            "request body exceeds the 7340032 byte (7 MiB) limit\n",
         ),
         (
             "/validate/nope",
@@ -161,13 +161,18 @@ async fn broken_requests_get_exact_statuses_and_messages() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
+    let state = AppState::new(registry(dir.path()).await, FailureMode::Open);
+    let app = router(state.clone());
+    let metrics = metrics_router(state.clone());
     let (status, body) = call(&app, "GET", "/healthz", Vec::new()).await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok\n"[..]));
     let (status, body) = call(&app, "GET", "/readyz", Vec::new()).await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ready\n"[..]));
     call(&app, "POST", "/mutate", review("u5")).await;
-    let (status, body) = call(&app, "GET", "/metrics", Vec::new()).await;
+    // Metrics are on their own port only, so a NetworkPolicy can keep them from every pod.
+    let (status, _) = call(&app, "GET", "/metrics", Vec::new()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(&metrics, "GET", "/metrics", Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(body).expect("utf-8");
     assert!(
@@ -176,4 +181,23 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+}
+
+#[tokio::test]
+async fn after_sigterm_readiness_fails_while_reviews_are_still_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState::new(registry(dir.path()).await, FailureMode::Open);
+    let app = router(state.clone());
+    state
+        .shutting_down
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, body) = call(&app, "GET", "/readyz", Vec::new()).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::SERVICE_UNAVAILABLE, &b"shutting down\n"[..])
+    );
+    let (status, body) = call(&app, "POST", "/mutate", review("u6")).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(answer["response"]["allowed"], json!(true));
 }

@@ -25,6 +25,13 @@ pub const ORIGINAL_IMAGES_ANNOTATION: &str = "pullthrough.dev/original-images";
 /// what the node's manifest says.
 const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
+/// At most this many warnings per admission: the API server drops warnings past 4096
+/// characters in all (other webhooks' included), so the rest are summarised in the last one.
+pub const MAX_WARNINGS: usize = 4;
+
+/// Longest warning, in characters: the API server may truncate one past 256.
+pub const MAX_WARNING_CHARS: usize = 200;
+
 /// Container lists of a pod spec, in the order the kubelet starts them.
 const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
@@ -138,6 +145,19 @@ pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
     let Some(spec) = at(view.object, paths.spec) else {
         return plan;
     };
+    if rewriter.keeps_images_with_pull_secrets()
+        && spec
+            .get("imagePullSecrets")
+            .and_then(Value::as_array)
+            .is_some_and(|secrets| !secrets.is_empty())
+    {
+        plan.warnings.push(
+            "pullthrough: images left unchanged: the pod spec lists imagePullSecrets \
+             (keepImagesWithPullSecrets)"
+                .to_owned(),
+        );
+        return plan;
+    }
     let old_spec = match view.operation {
         "UPDATE" => at(view.old_object, paths.spec),
         _ => None,
@@ -191,14 +211,37 @@ fn plan_container(
             rewritten,
         }),
         Ok(Rewrite::Unchanged(_)) => {}
-        Err(error) => plan.warnings.push(format!(
+        Err(error) => plan.warnings.push(bounded(format!(
             "pullthrough: image {image:?} of container {name:?} left unchanged: {error}"
-        )),
+        ))),
     }
 }
 
+/// `text` cut to [`MAX_WARNING_CHARS`] characters, ending in `…` when cut.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_WARNING_CHARS - 1) {
+        Some((end, _)) if text.chars().count() > MAX_WARNING_CHARS => {
+            format!("{}…", &text[..end])
+        }
+        _ => text,
+    }
+}
+
+/// At most [`MAX_WARNINGS`]: past that, the last one counts the rest.
+fn summarised(mut warnings: Vec<String>) -> Vec<String> {
+    if warnings.len() > MAX_WARNINGS {
+        let rest = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!(
+            "pullthrough: {rest} more images left unchanged (not valid references)"
+        ));
+    }
+    warnings
+}
+
 /// Builds the outcome; `object` is asked for only when there is something to change.
-pub(crate) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
+pub(crate) fn finish(mut plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
+    plan.warnings = summarised(plan.warnings);
     if plan.edits.is_empty() {
         return Outcome {
             mutated_object: None,

@@ -6,8 +6,12 @@
 //! rather than a regex engine: it is smaller in the guest, allocates nothing for an already
 //! fully qualified reference, and each rule below names the Go production it implements.
 //!
-//! Length limit: distribution/reference v0.6 (the version containerd and Kubernetes vendor)
-//! limits the whole name, domain included, to 255 characters; that is what we follow.
+//! Length limit: since v0.6.0 (commit aaca75e, "Exclude domain from name length check") the
+//! package limits the repository path to 255 characters and no longer counts the domain; that
+//! is what we follow. Older copies still count the whole name: containerd 1.7 parses with its
+//! own fork of the package (`reference/docker`), so the rewrite's output is held to the whole-
+//! name limit as well (see `Rewriter::check`), and a rewrite that only containerd 1.7 would
+//! refuse is never written.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -16,7 +20,8 @@ use digest::{is_digest_pattern, validate_digest};
 
 mod digest;
 
-/// Longest name (`domain/path`) a reference may have (Go: `NameTotalLengthMax`).
+/// Longest repository path a reference may have (Go: `RepositoryNameTotalLengthMax`); before
+/// distribution/reference v0.6.0, and in containerd 1.7, the limit of the whole name.
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 const DEFAULT_DOMAIN: &str = "docker.io";
@@ -170,7 +175,7 @@ fn parse(s: &str) -> Result<Reference<'_>, ParseError> {
     else {
         return Err(uppercase_or_invalid(s, false));
     };
-    if parts.name.len() > NAME_TOTAL_LENGTH_MAX {
+    if path.len() > NAME_TOTAL_LENGTH_MAX {
         return Err(ParseError::NameTooLong);
     }
     if let Some(digest) = parts.digest {
@@ -190,7 +195,7 @@ fn parse_docker_hub(remainder: &str, library: bool) -> Result<Reference<'_>, Par
         return Err(uppercase_or_invalid(remainder, true));
     };
     let prefix = if library { OFFICIAL_REPO_PREFIX } else { "" };
-    if DEFAULT_DOMAIN.len() + 1 + prefix.len() + parts.name.len() > NAME_TOTAL_LENGTH_MAX {
+    if prefix.len() + parts.name.len() > NAME_TOTAL_LENGTH_MAX {
         return Err(ParseError::NameTooLong);
     }
     if let Some(digest) = parts.digest {

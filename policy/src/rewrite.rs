@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::mutate::{self, AdmissionRequest, Outcome, View};
-use crate::reference::{ParseError, Reference, parse_reference};
+use crate::reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
 use crate::settings::Layout;
 
 /// Validated settings, ready to rewrite references. Built by [`crate::Settings::compile`].
@@ -14,6 +14,7 @@ pub struct Rewriter {
     layout: Layout,
     rules: Vec<Rule>,
     exclude: Vec<glob::Pattern>,
+    keep_with_pull_secrets: bool,
 }
 
 /// `host[:port]` plus an optional path prefix.
@@ -98,7 +99,18 @@ impl Rewriter {
             layout,
             rules,
             exclude,
+            keep_with_pull_secrets: false,
         }
+    }
+
+    /// With `keep`, a pod spec that lists `imagePullSecrets` is left unchanged.
+    pub(crate) fn keeping_images_with_pull_secrets(mut self, keep: bool) -> Self {
+        self.keep_with_pull_secrets = keep;
+        self
+    }
+
+    pub(crate) fn keeps_images_with_pull_secrets(&self) -> bool {
+        self.keep_with_pull_secrets
     }
 
     /// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
@@ -177,6 +189,14 @@ impl Rewriter {
             source,
         };
         match parse_reference(&rewritten) {
+            // containerd 1.7's fork of the parser still limits the whole name, domain included.
+            Ok(parsed) if parsed.domain().len() + 1 + parsed.path().len() > NAME_TOTAL_LENGTH_MAX => {
+                return Err(RewriteError::Invalid {
+                    rewritten,
+                    source: ParseError::NameTooLong,
+                    hint: " (counting the registry, as containerd 1.7 does)".to_owned(),
+                });
+            }
             Ok(parsed) if parsed.domain() == host => {}
             Ok(_) => return Err(hint(ParseError::InvalidFormat, rewritten)),
             Err(source) => return Err(hint(source, rewritten)),

@@ -33,6 +33,11 @@ pub struct Settings {
     /// name (`docker.io/library/nginx`) that are never rewritten.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Leave a pod spec (or template) alone when it lists `imagePullSecrets`: its private images
+    /// keep coming from the source registry with the pod's own credentials, instead of from a
+    /// mirror that pulls them with its own (and serves them to any pod).
+    #[serde(default)]
+    pub keep_images_with_pull_secrets: bool,
 }
 
 fn default_registries() -> Vec<String> {
@@ -47,6 +52,7 @@ impl Default for Settings {
             layout: Layout::default(),
             rules: Vec::new(),
             exclude: Vec::new(),
+            keep_images_with_pull_secrets: false,
         }
     }
 }
@@ -174,13 +180,8 @@ impl Settings {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Rewriter::new(
-            mirror,
-            registries,
-            self.layout,
-            rules,
-            exclude,
-        ))
+        Ok(Rewriter::new(mirror, registries, self.layout, rules, exclude)
+            .keeping_images_with_pull_secrets(self.keep_images_with_pull_secrets))
     }
 }
 

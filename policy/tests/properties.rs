@@ -189,11 +189,27 @@ fn expected(request: &Request, rewriter: &Rewriter) -> Expected {
                         .push((format!("{pointer}/{i}/image"), key, image.to_owned(), to))
                 }
                 Ok(Rewrite::Unchanged(_)) => {}
-                Err(e) => expected.warnings.push(format!(
-                    "pullthrough: image {image:?} of container {key:?} left unchanged: {e}"
-                )),
+                Err(e) => {
+                    let text = format!(
+                        "pullthrough: image {image:?} of container {key:?} left unchanged: {e}"
+                    );
+                    // The API server may cut a warning past 256 characters: at most 200, cut.
+                    expected.warnings.push(if text.chars().count() > 200 {
+                        text.chars().take(199).chain(['…']).collect()
+                    } else {
+                        text
+                    });
+                }
             }
         }
+    }
+    // At most four warnings; the fourth counts what the API server would otherwise drop.
+    if expected.warnings.len() > 4 {
+        let rest = expected.warnings.len() - 3;
+        expected.warnings.truncate(3);
+        expected.warnings.push(format!(
+            "pullthrough: {rest} more images left unchanged (not valid references)"
+        ));
     }
     expected
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 
 use super::{DEFAULT_CA_VALIDITY, Material, Renewal};
-use crate::k8s::{Cluster, Registration, SharedMaterial};
+use crate::k8s::{self, Cluster, Registration, SharedMaterial};
 use crate::tls::{CertFiles, CertResolver, Served};
 
 /// How long the API server is given to see a caBundle that holds a new CA before this replica
@@ -243,9 +243,19 @@ async fn rotate(
 }
 
 async fn register(cluster: &Cluster, registration: &Registration, bundle: &str, done: &str) {
-    match cluster.register(registration, bundle.as_bytes()).await {
-        Ok(()) => tracing::info!("{done}"),
-        Err(error) => tracing::warn!(%error, "could not re-register the webhook's CA bundle"),
+    match cluster
+        .register(registration, bundle.as_bytes(), k8s::Conflicts::Report)
+        .await
+    {
+        Ok(k8s::Applied::Applied) => tracing::info!("{done}"),
+        Ok(k8s::Applied::LeftToNewer { version }) => tracing::info!(
+            version,
+            "left the webhook's CA bundle to the newer pullthrough that wrote the configuration"
+        ),
+        Err(error) => tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "could not re-register the webhook's CA bundle"
+        ),
     }
 }
 

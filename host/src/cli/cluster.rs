@@ -80,7 +80,32 @@ pub struct WebhookArgs {
         env = "PULLTHROUGH_ONLY_NAMESPACES"
     )]
     pub only_namespaces: Vec<String>,
+    /// Namespaces never rewritten (comma-separated), replacing the default list of
+    /// infrastructure namespaces that must start before the mirror can (see the README). Our
+    /// own namespace and kube-system are always excluded; `--exclude-namespaces ''` excludes
+    /// only those.
+    #[arg(
+        long = "exclude-namespaces",
+        value_delimiter = ',',
+        default_value = DEFAULT_EXCLUDED,
+        env = "PULLTHROUGH_EXCLUDE_NAMESPACES"
+    )]
+    pub exclude_namespaces: Vec<String>,
+    /// Image prefixes the policy leaves alone (comma-separated, e.g. `mirror.example.com/`):
+    /// objects whose every image starts with one are never sent to the webhook. `serve` adds
+    /// the embedded policy's mirror and rule targets itself.
+    #[arg(
+        long = "skip-image-prefixes",
+        value_delimiter = ',',
+        env = "PULLTHROUGH_SKIP_IMAGE_PREFIXES"
+    )]
+    pub skip_image_prefixes: Vec<String>,
 }
+
+/// [`k8s::DEFAULT_EXCLUDED_NAMESPACES`] as one flag value.
+const DEFAULT_EXCLUDED: &str = "kube-system,kube-public,kube-node-lease,calico-system,\
+calico-apiserver,tigera-operator,cilium,kube-flannel,longhorn-system,rook-ceph,openebs,\
+ingress-nginx,cert-manager,zot,registry";
 
 impl WebhookArgs {
     /// The registration these flags and the Service describe.
@@ -98,8 +123,33 @@ impl WebhookArgs {
             } else {
                 NamespaceScope::Only(self.only_namespaces.clone())
             },
+            excluded_namespaces: self
+                .exclude_namespaces
+                .iter()
+                .filter(|ns| !ns.is_empty())
+                .cloned()
+                .collect(),
+            skip_image_prefixes: self
+                .skip_image_prefixes
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect(),
             ..Registration::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_default_is_the_documented_list() {
+        assert_eq!(
+            DEFAULT_EXCLUDED.split(',').collect::<Vec<_>>(),
+            k8s::DEFAULT_EXCLUDED_NAMESPACES
+        );
     }
 }
 

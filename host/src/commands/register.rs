@@ -19,6 +19,10 @@ pub struct RegisterArgs {
     /// Print the configuration as YAML instead of applying it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Take back fields another field manager changed (an operator's emergency edit); without
+    /// it such a conflict is reported and nothing is changed.
+    #[arg(long, env = "PULLTHROUGH_FORCE_CONFLICTS")]
+    pub force_conflicts: bool,
 }
 
 /// Flags of `pullthrough unregister`.
@@ -59,14 +63,25 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
     if args.dry_run {
         return Ok(k8s::webhook_yaml(&registration, &ca)?);
     }
-    Cluster::connect()
+    let conflicts = if args.force_conflicts {
+        k8s::Conflicts::Force
+    } else {
+        k8s::Conflicts::Report
+    };
+    let applied = Cluster::connect()
         .await?
-        .register(&registration, &ca)
+        .register(&registration, &ca, conflicts)
         .await?;
-    Ok(format!(
-        "applied MutatingWebhookConfiguration {}",
-        registration.name
-    ))
+    Ok(match applied {
+        k8s::Applied::Applied => format!(
+            "applied MutatingWebhookConfiguration {}",
+            registration.name
+        ),
+        k8s::Applied::LeftToNewer { version } => format!(
+            "left MutatingWebhookConfiguration {} alone: pullthrough {version}, newer than this one, wrote it",
+            registration.name
+        ),
+    })
 }
 
 pub async fn unregister(args: &UnregisterArgs) -> Result<String, Error> {

@@ -39,7 +39,20 @@ pub struct ServeArgs {
     /// Deny a request when its policy fails (default: admit unchanged with a warning).
     #[arg(long, env = "PULLTHROUGH_FAIL_CLOSED")]
     pub fail_closed: bool,
-    /// Upper bound, in seconds, on draining in-flight requests after SIGTERM.
+    /// Address to serve `GET /metrics` on, over plain HTTP [default: the --listen address's IP,
+    /// port 9090].
+    #[arg(long, env = "PULLTHROUGH_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Seconds to keep serving after SIGTERM with `/readyz` failing, so the Service's endpoints
+    /// drop this replica before it stops accepting (the API server would otherwise meet refused
+    /// connections, and with failurePolicy Ignore admit pods unrewritten).
+    #[arg(
+        long,
+        default_value_t = 10,
+        env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS"
+    )]
+    pub shutdown_grace_seconds: u64,
+    /// Upper bound, in seconds, on draining in-flight requests once accepting has stopped.
     #[arg(
         long,
         default_value_t = 25,
@@ -123,6 +136,10 @@ pub struct ServeConfig {
     pub register: bool,
     /// What to answer when a policy cannot give a verdict.
     pub failure_mode: FailureMode,
+    /// Address `GET /metrics` is served on (plain HTTP).
+    pub metrics: SocketAddr,
+    /// How long to keep serving after SIGTERM with `/readyz` failing.
+    pub shutdown_grace: Duration,
     /// Upper bound on draining in-flight requests after SIGTERM.
     pub shutdown_timeout: Duration,
     /// Async worker threads (0: one per core).
@@ -132,7 +149,16 @@ pub struct ServeConfig {
 impl ServeArgs {
     /// The configuration these flags describe, or what is wrong with them.
     pub fn config(&self) -> anyhow::Result<ServeConfig> {
-        let policies = self.policy.source(self.mirror.settings()?);
+        let settings = self.mirror.settings()?;
+        let mut registration = self.webhook.registration(&self.service);
+        if self.policy.policies.is_none() {
+            for prefix in cache_prefixes(&settings) {
+                if !registration.skip_image_prefixes.contains(&prefix) {
+                    registration.skip_image_prefixes.push(prefix);
+                }
+            }
+        }
+        let policies = self.policy.source(settings);
         let mut runtime = self.policy.runtime_config()?;
         if self.worker_threads > 0 {
             // Inline guest calls must leave one async worker free.
@@ -143,13 +169,17 @@ impl ServeArgs {
             runtime,
             policies,
             certificate: self.certificate_source()?,
-            registration: self.webhook.registration(&self.service),
+            registration,
             register: self.register,
             failure_mode: if self.fail_closed {
                 FailureMode::Closed
             } else {
                 FailureMode::Open
             },
+            metrics: self
+                .metrics_addr
+                .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), server::METRICS_PORT)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_seconds),
             worker_threads: self.worker_threads,
         })
@@ -177,6 +207,27 @@ impl ServeArgs {
             check_interval: Duration::from_secs(tls.cert_check_seconds),
         })
     }
+}
+
+/// The registry hosts the embedded policy writes to (its mirror and rule targets), each as an
+/// image prefix `host/`: the policy leaves every image under them alone, so the API server need
+/// not send an object whose images all start with one. Settings the policy will refuse give none.
+fn cache_prefixes(settings: &serde_json::Value) -> Vec<String> {
+    let mirror = settings.get("mirror").into_iter();
+    let targets = settings
+        .get("rules")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|rule| rule.get("target"));
+    let mut prefixes = Vec::new();
+    for target in mirror.chain(targets).filter_map(serde_json::Value::as_str) {
+        let host = target.split('/').next().unwrap_or_default();
+        if !host.is_empty() && !prefixes.iter().any(|p: &String| p == &format!("{host}/")) {
+            prefixes.push(format!("{host}/"));
+        }
+    }
+    prefixes
 }
 
 /// The in-cluster names plus, without a cluster, the loopback names a local run is called by.
@@ -226,8 +277,26 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let ca_pem = certs.ca_pem().as_bytes();
     match &cluster {
         Some(cluster) => {
-            cluster.register(&registration, ca_pem).await?;
-            tracing::info!(name = %registration.name, "registered the MutatingWebhookConfiguration");
+            match cluster
+                .register(&registration, ca_pem, k8s::Conflicts::Report)
+                .await
+            {
+                Ok(k8s::Applied::Applied) => tracing::info!(
+                    name = %registration.name,
+                    "registered the MutatingWebhookConfiguration"
+                ),
+                Ok(k8s::Applied::LeftToNewer { version }) => tracing::info!(
+                    name = %registration.name,
+                    version,
+                    "a newer pullthrough wrote the MutatingWebhookConfiguration; leaving it as it is"
+                ),
+                // An operator's change (an emergency edit) stays: serve, and say so loudly.
+                Err(error @ k8s::Error::Conflict { .. }) => tracing::error!(
+                    error = &error as &dyn std::error::Error,
+                    "serving with the MutatingWebhookConfiguration as it is"
+                ),
+                Err(error) => return Err(error.into()),
+            }
         }
         None => {
             let why = if config.register {
@@ -246,19 +315,45 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let mut state = AppState::new(registry, config.failure_mode);
     state.certs = Some(Arc::clone(&resolver));
+    let shutting_down = Arc::clone(&state.shutting_down);
+    let metrics = tokio::net::TcpListener::bind(config.metrics)
+        .await
+        .with_context(|| {
+            format!(
+                "could not listen for metrics on {} (choose another with --metrics-addr)",
+                config.metrics
+            )
+        })?;
+    let metrics_app = server::metrics_router(state.clone());
+    let metrics_task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(metrics, metrics_app).await {
+            tracing::error!(%error, "the metrics listener failed");
+        }
+    });
+    tracing::info!(address = %config.metrics, "serving metrics over HTTP");
     let app = server::router(state);
     let tls = crate::tls::server_config(resolver)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("could not listen on {}", config.listen))?;
     tracing::info!(address = %config.listen, "serving admission reviews over HTTPS");
-    server::serve(
-        listener,
-        tls,
-        app,
-        server::shutdown_signal(),
-        config.shutdown_timeout,
-    )
-    .await;
+    let grace = config.shutdown_grace;
+    let shutdown = async move {
+        server::shutdown_signal().await;
+        shutting_down.store(true, std::sync::atomic::Ordering::Relaxed);
+        if !grace.is_zero() {
+            tracing::info!(
+                grace_seconds = grace.as_secs(),
+                "failing /readyz and serving on while the endpoints drop this replica"
+            );
+            // A second signal ends the grace early.
+            tokio::select! {
+                () = tokio::time::sleep(grace) => {}
+                () = server::shutdown_signal() => {}
+            }
+        }
+    };
+    server::serve(listener, tls, app, shutdown, config.shutdown_timeout).await;
+    metrics_task.abort();
     Ok(())
 }

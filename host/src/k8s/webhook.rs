@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
-    WebhookClientConfig,
+    MatchCondition, MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations,
+    ServiceReference, WebhookClientConfig,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -38,6 +38,36 @@ pub enum NamespaceScope {
     Only(Vec<String>),
 }
 
+/// Namespaces excluded unless `--exclude-namespaces` says otherwise: what must start before the
+/// mirror can serve (the control plane, the CNI, CSI drivers, ingress, cert-manager) and the
+/// mirror itself. Pulling their images through the mirror would make a cold start or a node
+/// loss wait on a mirror that cannot start. Our own namespace and `kube-system` are added to
+/// any list.
+pub const DEFAULT_EXCLUDED_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "calico-system",
+    "calico-apiserver",
+    "tigera-operator",
+    "cilium",
+    "kube-flannel",
+    "longhorn-system",
+    "rook-ceph",
+    "openebs",
+    "ingress-nginx",
+    "cert-manager",
+    "zot",
+    "registry",
+];
+
+/// The annotation recording which pullthrough version wrote the configuration: a replica never
+/// overwrites what a newer one wrote, so a rolling update does not flip it back and forth.
+pub const VERSION_ANNOTATION: &str = "pullthrough.dev/version";
+
+/// The label (or annotation) that opts an object out, as the policy reads it.
+pub const OPT_OUT_LABEL: &str = "pullthrough.dev/rewrite";
+
 /// The label every namespace carries with its own name (set by the API server since 1.21).
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -55,6 +85,11 @@ pub struct Registration {
     pub failure_policy: FailurePolicy,
     pub timeout_seconds: i32,
     pub scope: NamespaceScope,
+    /// Namespaces never sent to the webhook, besides our own and `kube-system`.
+    pub excluded_namespaces: Vec<String>,
+    /// Image prefixes (`mirror.example.com/`) the policy leaves alone: an object whose every
+    /// image starts with one of them is not sent. Empty: every object is sent.
+    pub skip_image_prefixes: Vec<String>,
 }
 
 impl Default for Registration {
@@ -69,6 +104,11 @@ impl Default for Registration {
             failure_policy: FailurePolicy::Ignore,
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             scope: NamespaceScope::All,
+            excluded_namespaces: DEFAULT_EXCLUDED_NAMESPACES
+                .iter()
+                .map(|ns| (*ns).to_owned())
+                .collect(),
+            skip_image_prefixes: Vec::new(),
         }
     }
 }
@@ -105,7 +145,11 @@ pub fn webhook_configuration(
     // Never intercept our own pods (a broken webhook could not restart itself) or the control
     // plane's; an explicit namespace list narrows further.
     let mut excluded = vec![registration.namespace.clone(), "kube-system".to_owned()];
-    excluded.dedup();
+    for ns in &registration.excluded_namespaces {
+        if !excluded.contains(ns) {
+            excluded.push(ns.clone());
+        }
+    }
     let mut expressions = vec![LabelSelectorRequirement {
         key: NAMESPACE_NAME_LABEL.to_owned(),
         operator: "NotIn".to_owned(),
@@ -124,6 +168,10 @@ pub fn webhook_configuration(
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/name".to_owned(),
                 NAME.to_owned(),
+            )])),
+            annotations: Some(BTreeMap::from([(
+                VERSION_ANNOTATION.to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
             )])),
             ..ObjectMeta::default()
         },
@@ -146,12 +194,139 @@ pub fn webhook_configuration(
                 match_expressions: Some(expressions),
                 match_labels: None,
             }),
-            object_selector: None,
+            // The policy leaves an opted-out object alone; the API server need not ask.
+            object_selector: Some(LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: OPT_OUT_LABEL.to_owned(),
+                    operator: "NotIn".to_owned(),
+                    values: Some(vec!["false".to_owned()]),
+                }]),
+                match_labels: None,
+            }),
             reinvocation_policy: Some("IfNeeded".to_owned()),
             rules: Some(rules),
             side_effects: "None".to_owned(),
             timeout_seconds: Some(registration.timeout_seconds),
-            match_conditions: None,
+            match_conditions: Some(match_conditions(&registration.skip_image_prefixes)),
         }]),
     }
+}
+
+/// Where each kind keeps its pod spec, below the object: per resource of [`RULES`]; every
+/// workload but a CronJob holds a pod template.
+const POD_SPEC_PATHS: [(&str, &[&str]); 3] = [
+    ("pods", &["spec"]),
+    ("cronjobs", &["spec", "jobTemplate", "spec", "template", "spec"]),
+    ("", &["spec", "template", "spec"]),
+];
+
+/// `expression(path)` for the pod spec path of the request's resource (`.spec.template.spec`),
+/// or `absent` when the object has no pod spec there (a ReplicationController may lack its
+/// template): reading a missing field is an error, and an error means the failure policy.
+fn per_kind(objects: &[&str], expression: impl Fn(&str) -> String, absent: &str) -> String {
+    let branch = |path: &[&str]| {
+        let mut guards = Vec::new();
+        for object in objects {
+            for depth in 2..=path.len() {
+                guards.push(format!("has({object}.{})", path[..depth].join(".")));
+            }
+        }
+        let body = expression(&format!(".{}", path.join(".")));
+        if guards.is_empty() {
+            body
+        } else {
+            format!("({} ? {body} : {absent})", guards.join(" && "))
+        }
+    };
+    let [(pods, pod), (cronjobs, cronjob), (_, template)] = POD_SPEC_PATHS;
+    // Parenthesised: `?:` binds loosest, so `a || k ? x : y` would read as `(a || k) ? x : y`.
+    format!(
+        "(request.resource.resource == '{pods}' ? {} : request.resource.resource == '{cronjobs}' ? {} : {})",
+        branch(pod),
+        branch(cronjob),
+        branch(template)
+    )
+}
+
+/// The pod spec's images in start order (init, app, ephemeral containers); a container without
+/// an image reads as `''`.
+fn images_of(spec: &str) -> String {
+    let list = |field: &str| {
+        format!("(has({spec}.{field}) ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
+    };
+    format!(
+        "{} + {} + {}",
+        list("initContainers"),
+        list("containers"),
+        list("ephemeralContainers")
+    )
+}
+
+/// True when some image of the pod spec starts with none of `prefixes`.
+fn some_image_off(spec: &str, prefixes: &[String]) -> String {
+    let on_cache = prefixes
+        .iter()
+        .map(|p| format!("c.image.startsWith({})", cel_string(p)))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let list = |field: &str| {
+        format!("(has({spec}.{field}) && {spec}.{field}.exists(c, !has(c.image) || !({on_cache})))")
+    };
+    format!(
+        "{} || {} || {}",
+        list("initContainers"),
+        list("containers"),
+        list("ephemeralContainers")
+    )
+}
+
+/// A CEL string literal.
+fn cel_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The conditions under which the API server calls the webhook at all (all must hold). Each
+/// skips what the policy would leave unchanged anyway, so an admission that changes nothing
+/// costs the API server no call. They stay simple: an expression that errors falls back to the
+/// failure policy, and each runs within the API server's CEL cost budget.
+pub fn match_conditions(skip_image_prefixes: &[String]) -> Vec<MatchCondition> {
+    let mut conditions = vec![
+        MatchCondition {
+            // The kubelet's API copy of a static pod must stay what the node's manifest says.
+            name: "not-a-static-pod".to_owned(),
+            expression: "request.resource.resource != 'pods' || !has(object.metadata.annotations) \
+                         || !('kubernetes.io/config.mirror' in object.metadata.annotations)"
+                .to_owned(),
+        },
+        MatchCondition {
+            // The policy never changes an image that an UPDATE leaves as it was (labels, scale,
+            // finalizers, the controllers' own edits).
+            name: "images-changed".to_owned(),
+            expression: format!(
+                "request.operation != 'UPDATE' || {}",
+                per_kind(
+                    &["object", "oldObject"],
+                    |path| format!(
+                        "({}) != ({})",
+                        images_of(&format!("object{path}")),
+                        images_of(&format!("oldObject{path}"))
+                    ),
+                    "true",
+                )
+            ),
+        },
+    ];
+    if !skip_image_prefixes.is_empty() {
+        conditions.push(MatchCondition {
+            // An object already pointing at the mirror (a ReplicaSet or Pod made from a
+            // rewritten template) would come back unchanged.
+            name: "an-image-off-the-mirror".to_owned(),
+            expression: per_kind(
+                &["object"],
+                |path| format!("({})", some_image_off(&format!("object{path}"), skip_image_prefixes)),
+                "false",
+            ),
+        });
+    }
+    conditions
 }

@@ -125,8 +125,17 @@ impl LoadedPolicy {
         &self,
         request: &AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
+        self.validate_by(request, None)
+    }
+
+    /// [`Self::validate`], interrupted at `deadline` if that comes first.
+    pub(crate) fn validate_by(
+        &self,
+        request: &AdmissionRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Evaluation, EvaluationError> {
         let payload = self.payload(request);
-        let answer = self.module.call("validate", payload)?;
+        let answer = self.module.call_by("validate", payload, deadline)?;
         let verdict: ValidationResponse =
             serde_json::from_slice(&answer).map_err(EvaluationError::InvalidResponse)?;
         to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)

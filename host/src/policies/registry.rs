@@ -119,10 +119,22 @@ impl PolicyRegistry {
         policy: &str,
         request: AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
+        self.evaluate_by(policy, request, None).await
+    }
+
+    /// [`Self::evaluate`] that gives up at `deadline`: waiting for a guest slot stops there
+    /// ([`crate::wasm::CallError::NoSlot`]), and the guest is interrupted there
+    /// ([`crate::wasm::CallError::Timeout`]) when that comes before its own timeout.
+    pub async fn evaluate_by(
+        &self,
+        policy: &str,
+        request: AdmissionRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Evaluation, EvaluationError> {
         let (loaded, gate) = self.active(policy)?;
         self.inner
             .runtime
-            .run_gated(&gate, move || loaded.validate(&request))
+            .run_gated_by(&gate, deadline, move || loaded.validate_by(&request, deadline))
             .await?
     }
 

@@ -1,5 +1,11 @@
 //! The hot swap triggers: a file watcher on the policies file and its modules (in-place write,
-//! atomic rename, new file) and SIGHUP, each asking the registry for a [`PolicyRegistry::reload`].
+//! atomic rename, new file, and the kubelet's ConfigMap and Secret volume update) and SIGHUP,
+//! each asking the registry for a [`PolicyRegistry::reload`].
+//!
+//! A ConfigMap or Secret volume holds each key as a symlink `name -> ..data/name`; `..data` is
+//! itself a symlink to a timestamped directory. The kubelet updates the volume by writing a new
+//! timestamped directory and renaming a new `..data` over the old one: no event names the file,
+//! so the symlinks a watched file resolves through are watched as well.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -100,7 +106,7 @@ impl FileWatcher {
         config: &Path,
         changed: mpsc::UnboundedSender<()>,
     ) -> Result<Self, PolicyError> {
-        let interesting = Arc::new(Mutex::new(registry.watched_files()));
+        let interesting = Arc::new(Mutex::new(with_links(registry.watched_files())));
         let filter = Arc::clone(&interesting);
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -155,8 +161,31 @@ impl FileWatcher {
         *self
             .interesting
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = files;
+            .unwrap_or_else(PoisonError::into_inner) = with_links(files);
     }
+}
+
+/// `files` and every symlink each resolves through below its own directory (`dir/..data` for
+/// `dir/policies.yml -> ..data/policies.yml`): renaming one of those replaces the file's content
+/// without an event naming the file.
+fn with_links(files: HashSet<PathBuf>) -> HashSet<PathBuf> {
+    let mut all = files.clone();
+    for file in &files {
+        let Ok(target) = std::fs::read_link(file) else {
+            continue;
+        };
+        let directory = parent(file);
+        let mut at = directory.clone();
+        for component in target.components() {
+            at.push(component);
+            if at.parent() == Some(directory.as_path())
+                && at.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink())
+            {
+                all.insert(at.clone());
+            }
+        }
+    }
+    all
 }
 
 fn parent(path: &Path) -> PathBuf {

@@ -2,10 +2,10 @@
 //! evaluate, and answer — a verdict is 200, a broken request is a 4xx with a message saying what
 //! was wrong, and a policy failure is fail-open or fail-closed as the operator chose.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
@@ -16,8 +16,11 @@ use super::metrics::Outcome;
 use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use crate::policies::EvaluationError;
 
-/// The API server caps admission request bodies at 3 MiB; anything larger is not from it.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// The largest review body accepted. The API server takes objects of up to 3 MiB from its
+/// clients, and an UPDATE review carries the object twice (`object` and `oldObject`), so a
+/// review can pass 6 MiB; e2e-cluster/45-limits.bats measures the largest the real API server
+/// sends.
+pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
 
 /// What the server does when a policy cannot give a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +31,66 @@ pub enum FailureMode {
     Closed,
 }
 
-pub async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    review(&state, state.registry.default_policy(), &headers, body).await
+pub async fn mutate(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let deadline = deadline(query.as_deref());
+    review(&state, state.registry.default_policy(), deadline, &headers, body).await
 }
 
 pub async fn validate(
     State(state): State<AppState>,
     Path(policy): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    review(&state, &policy, &headers, body).await
+    let deadline = deadline(query.as_deref());
+    review(&state, &policy, deadline, &headers, body).await
+}
+
+/// When the answer must be ready: the API server appends `?timeout=` (its `timeoutSeconds`) to
+/// the webhook URL and gives up after that long. We answer a tenth of it plus 100 ms early, so
+/// a slow policy meets the failure mode chosen here rather than the API server's timeout.
+fn deadline(query: Option<&str>) -> Option<Instant> {
+    let timeout = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("timeout="))
+        .and_then(go_duration)?;
+    let margin = timeout / 10 + Duration::from_millis(100);
+    Some(Instant::now() + timeout.saturating_sub(margin))
+}
+
+/// A Go `time.Duration` string as the API server writes it: `10s`, `1m0s`, `1.5s`, `500ms`.
+fn go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let value: f64 = number.parse().ok()?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let seconds = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "\u{b5}s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += Duration::try_from_secs_f64(value * seconds).ok()?;
+        rest = after;
+    }
+    (!text.is_empty()).then_some(total)
 }
 
 fn plain(status: StatusCode, message: String) -> Response {
@@ -55,7 +107,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     let too_large = || {
         plain(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the {MAX_BODY_BYTES} byte (3 MiB) limit\n"),
+            format!("request body exceeds the {MAX_BODY_BYTES} byte (7 MiB) limit\n"),
         )
     };
     let declared = headers
@@ -105,7 +157,13 @@ struct Answered {
 }
 
 /// One review: parse, evaluate, answer, record.
-async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body) -> Response {
+async fn review(
+    state: &AppState,
+    policy: &str,
+    deadline: Option<Instant>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let request = match parse(headers, body).await {
         Ok(request) => request,
@@ -115,7 +173,7 @@ async fn review(state: &AppState, policy: &str, headers: &HeaderMap, body: Body)
         }
     };
     let fields = Request::of(&request);
-    let answered = match evaluate(state, policy, &fields, request).await {
+    let answered = match evaluate(state, policy, deadline, &fields, request).await {
         Ok(answered) => answered,
         Err(response) => {
             state.invalid(policy, started, response.status());
@@ -164,10 +222,11 @@ async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Resp
 async fn evaluate(
     state: &AppState,
     policy: &str,
+    deadline: Option<Instant>,
     fields: &Request,
     request: AdmissionRequest,
 ) -> Result<Answered, Response> {
-    match state.registry.evaluate(policy, request).await {
+    match state.registry.evaluate_by(policy, request, deadline).await {
         Ok(evaluation) => {
             let outcome = if !evaluation.response.allowed {
                 Outcome::denied
@@ -254,4 +313,40 @@ fn record(
         duration_us = elapsed.as_micros() as u64,
         "admission"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_as_the_api_server_writes_them() {
+        let cases = [
+            ("10s", Some(Duration::from_secs(10))),
+            ("1m0s", Some(Duration::from_secs(60))),
+            ("1m30s", Some(Duration::from_secs(90))),
+            ("1.5s", Some(Duration::from_millis(1500))),
+            ("500ms", Some(Duration::from_millis(500))),
+            ("", None),
+            ("10", None),
+            ("ten", None),
+            ("5d", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(go_duration(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_answer_is_due_before_the_api_server_gives_up() {
+        let before = Instant::now();
+        let due = deadline(Some("timeout=3s")).expect("a deadline");
+        let left = due - before;
+        // 3 s less 0.3 s + 0.1 s.
+        assert!(left <= Duration::from_millis(2600), "{left:?}");
+        assert!(left > Duration::from_millis(2500), "{left:?}");
+        assert_eq!(deadline(Some("dryRun=true")), None);
+        assert_eq!(deadline(None), None);
+        assert_eq!(deadline(Some("timeout=soon")), None);
+    }
 }

@@ -170,8 +170,35 @@ impl Runtime {
         T: Send + 'static,
         E: HitDeadline + Send + 'static,
     {
-        let share = acquire(&gate.permits).await?;
-        let slot = acquire(&self.inner.permits).await?;
+        self.run_gated_by(gate, None, work).await
+    }
+
+    /// [`Runtime::run_gated`], waiting for a slot no later than `deadline`: past it the call
+    /// fails with [`CallError::NoSlot`] and never runs, so an overloaded server still answers
+    /// in time. `work` itself should stop at the same deadline (see [`WapcModule::call_by`]).
+    pub async fn run_gated_by<T, E, F>(
+        &self,
+        gate: &CallGate,
+        deadline: Option<Instant>,
+        work: F,
+    ) -> Result<Result<T, E>, CallError>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: HitDeadline + Send + 'static,
+    {
+        let waiting = Instant::now();
+        let permits = async {
+            let share = acquire(&gate.permits).await?;
+            let slot = acquire(&self.inner.permits).await?;
+            Ok::<_, CallError>((share, slot))
+        };
+        let (share, slot) = match deadline {
+            None => permits.await?,
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), permits)
+                .await
+                .map_err(|_| CallError::NoSlot(waiting.elapsed()))??,
+        };
         let result = if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {

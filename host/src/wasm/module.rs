@@ -2,6 +2,7 @@
 //! fresh `Store`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -95,6 +96,25 @@ impl WapcModule {
     /// operation `operation` with `payload`; returns the guest's response bytes. Blocks: call it
     /// from a blocking thread (see [`super::Runtime::run_blocking`]).
     pub fn call(&self, operation: &str, payload: Vec<u8>) -> Result<Vec<u8>, CallError> {
+        self.call_by(operation, payload, None)
+    }
+
+    /// [`WapcModule::call`], interrupted at `deadline` when that comes before the module's own
+    /// timeout (the API server's deadline for the request, less the time to answer).
+    pub fn call_by(
+        &self,
+        operation: &str,
+        payload: Vec<u8>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<u8>, CallError> {
+        let budget = deadline.map_or(self.limits.timeout, |deadline| {
+            deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .min(self.limits.timeout)
+        });
+        if budget.is_zero() {
+            return Err(CallError::Timeout(budget));
+        }
         let engine = self.pre.module().engine();
         let wasi = WasiCtxBuilder::new()
             .stdout(GuestOutput::stdout(Arc::clone(&self.policy)))
@@ -112,9 +132,7 @@ impl WapcModule {
         store.limiter(|state| &mut state.limiter);
         // One budget for the whole evaluation: start functions included. The first tick may come
         // at any moment within EPOCH_TICK, hence the extra tick.
-        let ticks = self
-            .limits
-            .timeout
+        let ticks = budget
             .as_nanos()
             .div_ceil(EPOCH_TICK.as_nanos())
             + 1;
@@ -122,7 +140,7 @@ impl WapcModule {
 
         let instance = match self.pre.instantiate(&mut store) {
             Ok(instance) => instance,
-            Err(error) if error.is::<Trap>() => return Err(self.classify(&store, error)),
+            Err(error) if error.is::<Trap>() => return Err(self.classify(&store, error, budget)),
             Err(error) => return Err(CallError::Instantiate(error)),
         };
         for name in self.start_functions.iter() {
@@ -132,7 +150,7 @@ impl WapcModule {
             if let Err(error) = start.call(&mut store, ()) {
                 // A WASI command's `_start` ends with `proc_exit(0)`: that is a normal return.
                 if !matches!(error.downcast_ref::<I32Exit>(), Some(I32Exit(0))) {
-                    return Err(self.classify(&store, error));
+                    return Err(self.classify(&store, error, budget));
                 }
             }
         }
@@ -142,13 +160,18 @@ impl WapcModule {
         let (operation_len, payload_len) = store.data().wapc.lengths();
         let answer = guest_call
             .call(&mut store, (operation_len, payload_len))
-            .map_err(|error| self.classify(&store, error))?;
+            .map_err(|error| self.classify(&store, error, budget))?;
         store.data_mut().wapc.take_result(answer == 1)
     }
 
-    fn classify(&self, store: &Store<HostState>, error: wasmtime::Error) -> CallError {
+    fn classify(
+        &self,
+        store: &Store<HostState>,
+        error: wasmtime::Error,
+        budget: Duration,
+    ) -> CallError {
         if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            CallError::Timeout(self.limits.timeout)
+            CallError::Timeout(budget)
         } else if store.data().limiter.memory_refused {
             CallError::MemoryLimit {
                 limit: self.limits.memory_limit,

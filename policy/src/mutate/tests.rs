@@ -343,3 +343,67 @@ fn mutating_the_output_again_changes_nothing() {
     update["oldObject"] = first;
     assert_eq!(run(&update).mutated_object, None);
 }
+
+#[test]
+fn warnings_stay_short_and_few_for_the_api_server() {
+    // Ten containers whose images cannot be rewritten, one with a very long name: the API server
+    // truncates warnings past 256 characters and drops them past 4096 in all.
+    let mut containers: Vec<Value> = (0..9)
+        .map(|i| json!({"name": format!("bad{i}"), "image": "Nginx"}))
+        .collect();
+    containers.insert(0, json!({"name": "long", "image": format!("Nginx{}", "x".repeat(300))}));
+    let object = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}});
+    let outcome = run(&request("Pod", "CREATE", object));
+    assert_eq!(outcome.warnings.len(), MAX_WARNINGS);
+    for warning in &outcome.warnings {
+        assert!(warning.chars().count() <= MAX_WARNING_CHARS, "{warning}");
+    }
+    assert!(outcome.warnings[0].ends_with('…'), "{}", outcome.warnings[0]);
+    assert!(outcome.warnings[0].starts_with("pullthrough: image \"Nginxxxx"));
+    assert_eq!(
+        outcome.warnings[1],
+        "pullthrough: image \"Nginx\" of container \"bad0\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase"
+    );
+    assert_eq!(
+        outcome.warnings[3],
+        "pullthrough: 7 more images left unchanged (not valid references)"
+    );
+}
+
+#[test]
+fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
+    let keeping = Settings {
+        mirror: "m.example.com".into(),
+        keep_images_with_pull_secrets: true,
+        ..Settings::default()
+    }
+    .compile()
+    .expect("valid settings");
+    let pod = |secrets: Value| {
+        request(
+            "Pod",
+            "CREATE",
+            json!({"kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"imagePullSecrets": secrets, "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}}),
+        )
+    };
+    let kept = keeping.mutate(&pod(json!([{"name": "ghcr-credentials"}])));
+    assert_eq!(kept.mutated_object, None);
+    assert_eq!(
+        kept.warnings,
+        ["pullthrough: images left unchanged: the pod spec lists imagePullSecrets (keepImagesWithPullSecrets)"]
+    );
+    // No secrets (or an empty list): rewritten as usual.
+    assert_eq!(keeping.mutate(&pod(json!([]))).images_rewritten, 1);
+    // A template's secrets count for the workload.
+    let deployment = request(
+        "Deployment",
+        "CREATE",
+        json!({"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+            "imagePullSecrets": [{"name": "ghcr-credentials"}],
+            "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}}}}),
+    );
+    assert_eq!(keeping.mutate(&deployment).mutated_object, None);
+    // Off by default.
+    assert_eq!(run(&pod(json!([{"name": "ghcr-credentials"}]))).images_rewritten, 1);
+}

@@ -279,9 +279,12 @@ fn normalized_cases() -> Vec<Case> {
         case("tag of 129 characters", format!("nginx:{}", "t".repeat(129)), err(InvalidFormat)),
         case("tag starting with a dot", "nginx:.1", err(InvalidFormat)),
         case("two at signs", format!("nginx@{SHA256_F}@{SHA256_F}"), err(InvalidFormat)),
-        case("name of exactly 255", format!("example.com/{}", "a".repeat(243)), named("example.com", "a".repeat(243))),
-        case("name of 256", format!("example.com/{}", "a".repeat(244)), err(NameTooLong)),
-        case("hub name over 255 once normalised", "a".repeat(240), err(NameTooLong)),
+        // distribution/reference v0.6.0 (aaca75e) counts the path only, not the domain.
+        case("path of exactly 255", format!("example.com/{}", "a".repeat(255)), named("example.com", "a".repeat(255))),
+        case("path of 256", format!("example.com/{}", "a".repeat(256)), err(NameTooLong)),
+        case("whole name over 255, path under", format!("example.com/{}", "a".repeat(250)), named("example.com", "a".repeat(250))),
+        case("hub path of 255 once normalised", "a".repeat(247), named(hub, format!("library/{}", "a".repeat(247)))),
+        case("hub path over 255 once normalised", "a".repeat(248), err(NameTooLong)),
         case("invalid domain falls back to a path", "foo_bar.com/x", named("", "foo_bar.com/x")),
     ]
 }
