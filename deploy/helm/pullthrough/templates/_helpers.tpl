@@ -18,7 +18,7 @@ app.kubernetes.io/name: {{ include "pullthrough.name" . }}
 What serve needs besides its guests, in MiB (BASE_MEMORY_MIB in host/src/k8s/install.rs, measured
 in BENCHMARKS.md): the memory request, and the base of the limit.
 */}}
-{{- define "pullthrough.baseMemoryMiB" -}}96{{- end }}
+{{- define "pullthrough.baseMemoryMiB" -}}64{{- end }}
 
 {{/* The memory limit in MiB: the base plus every guest slot at its cap. */}}
 {{- define "pullthrough.memoryLimitMiB" -}}
