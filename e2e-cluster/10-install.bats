@@ -15,7 +15,9 @@ teardown_file() {
   [[ "$output" == *"clusterrole.rbac.authorization.k8s.io/pullthrough serverside-applied"* ]]
   [[ "$output" == *"deployment.apps/pullthrough serverside-applied"* ]]
   [[ "$output" == *"service/pullthrough serverside-applied"* ]]
-  [ "$(grep -c serverside-applied <<<"$output")" -eq 8 ]
+  [[ "$output" == *"poddisruptionbudget.policy/pullthrough serverside-applied"* ]]
+  [[ "$output" == *"networkpolicy.networking.k8s.io/pullthrough serverside-applied"* ]]
+  [ "$(grep -c serverside-applied <<<"$output")" -eq 10 ]
   publish_endpoints "${REPLICA_IPS[0]}"
 }
 
@@ -35,6 +37,19 @@ teardown_file() {
   "$PULLTHROUGH" manifests --mirror "$MIRROR" | k apply --server-side --force-conflicts -f - >/dev/null
 }
 
+@test "the ServiceAccount may create its own Secret and no other" {
+  sa="system:serviceaccount:$INSTALL_NS:pullthrough"
+  for verb in get create patch update; do
+    [ "$(k auth can-i "$verb" secrets/pullthrough-tls -n "$INSTALL_NS" --as "$sa")" = yes ]
+  done
+  for target in secrets/other secrets; do
+    run k auth can-i create "$target" -n "$INSTALL_NS" --as "$sa"
+    [ "$output" = no ]
+  done
+  run k auth can-i list secrets -n "$INSTALL_NS" --as "$sa"
+  [ "$output" = no ]
+}
+
 @test "serve --register as the ServiceAccount creates the Secret and registers on a fresh cluster" {
   k -n "$INSTALL_NS" delete secret pullthrough-tls --ignore-not-found >/dev/null
   run k get mutatingwebhookconfiguration pullthrough
@@ -46,6 +61,9 @@ teardown_file() {
   [ "$bundle" = "$(cat "$CLUSTER_DIR/replica-a.ca")" ]
   secret_ca="$(k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{.data.ca\.crt}' | base64 -d)"
   [ "$secret_ca" = "$(cat "$CLUSTER_DIR/replica-a.ca")" ]
+  # Created by server-side apply, under the replica's own field manager.
+  run k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{range .metadata.managedFields[*]}{.manager} {.operation}{"\n"}{end}'
+  [[ "$output" =~ ^pullthrough-[0-9a-f]{16}\ Apply$ ]]
   # The API server reaches the replica through the Service and verifies it against the bundle.
   new_namespace install-check
   wait_for 30 "the API server rewriting" rewriting_in install-check
@@ -67,6 +85,26 @@ teardown_file() {
   for i in $(seq 1 20); do dry_run_image install-check >/dev/null; done
   grep -q 'namespace=install-check' "$CLUSTER_DIR/logs/replica-a.log"
   grep -q 'namespace=install-check' "$CLUSTER_DIR/logs/replica-b.log"
+}
+
+@test "two replicas starting together on a cluster without the Secret end with one CA" {
+  stop_replica a
+  stop_replica b
+  k -n "$INSTALL_NS" delete secret pullthrough-tls >/dev/null
+  start_replica a "${REPLICA_IPS[0]}" &
+  started_a=$!
+  start_replica b "${REPLICA_IPS[1]}" &
+  started_b=$!
+  wait "$started_a"
+  wait "$started_b"
+  cmp "$CLUSTER_DIR/replica-a.ca" "$CLUSTER_DIR/replica-b.ca"
+  secret_ca="$(k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{.data.ca\.crt}' | base64 -d)"
+  [ "$secret_ca" = "$(cat "$CLUSTER_DIR/replica-a.ca")" ]
+  # Exactly one stored its material; the other read it, after a 409 if its apply came second.
+  stored="$(cat "$CLUSTER_DIR"/logs/replica-{a,b}.log | grep -c "stored new certificate material")"
+  [ "$stored" -eq 1 ]
+  grep -h "another replica stored the certificate material first" "$CLUSTER_DIR"/logs/replica-{a,b}.log || true
+  [ "$(k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{.metadata.managedFields[*].manager}' | wc -w)" -eq 1 ]
 }
 
 @test "unregister removes what register made" {

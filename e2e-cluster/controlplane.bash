@@ -49,10 +49,10 @@ tool_dir() {
 build_tool() {
   local module="$1" ldflags="$2"
   shift 2
-  local dir
+  local dir started=$SECONDS
   dir="$(tool_dir "$module")"
   if [[ -f "$dir/.complete" ]]; then
-    cp_log "$module: cached in $dir"
+    cp_log "$module: cached in $dir (warm: $((SECONDS - started)) s)"
     return 0
   fi
   command -v go >/dev/null 2>&1 || {
@@ -60,7 +60,6 @@ build_tool() {
     return 1
   }
   cp_log "$module: building $* (cold: several minutes on 2 cores)"
-  local started=$SECONDS
   mkdir -p "$dir.tmp"
   (cd "$E2E_ROOT/e2e-cluster/tools/$module" &&
     GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$dir.tmp/" "$@") || {
@@ -88,6 +87,25 @@ cp_build() {
   # The server module's binary is named after its last path element.
   [[ -x "$ETCD_BIN" ]] || ETCD_BIN="$(tool_dir etcd)/server"
   export KUBE_BIN ETCD_BIN
+}
+
+# helm, for the chart: built like the control plane from its Go module (e2e-cluster/tools/helm,
+# pinned there) with the version stamps helm's own Makefile sets, so `helm version` and the
+# Kubernetes version `helm template` and `helm lint` assume are those of the pin, not the source's
+# placeholders. Sets HELM.
+helm_build() {
+  local module="$E2E_ROOT/e2e-cluster/tools/helm" version client minor ld="-s -w"
+  version="$(awk '$1 == "helm.sh/helm/v3" {print $2}' "$module/go.mod")"
+  client="$(awk '$1 == "k8s.io/client-go" {print $2}' "$module/go.mod")"
+  minor="${client#v0.}"
+  minor="${minor%%.*}"
+  ld+=" -X helm.sh/helm/v3/internal/version.version=$version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  build_tool helm "$ld" helm.sh/helm/v3/cmd/helm
+  HELM="$(tool_dir helm)/helm"
+  export HELM
 }
 
 # An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.

@@ -13,6 +13,7 @@ KUBE_BIN="${KUBE_BIN:-$(tool_dir kube)}"
   echo "no kubectl in $KUBE_BIN: run the cluster suite through scripts/e2e-cluster" >&2
   return 1
 }
+HELM="${HELM:-$(tool_dir helm)/helm}"
 MIRROR="registry-mirror.example.com"
 INSTALL_NS="pullthrough"
 export KUBECONFIG="$CLUSTER_DIR/admin.kubeconfig"
@@ -30,9 +31,10 @@ detached() {
 }
 
 # The ServiceAccount's own credentials, as the pod would have them: a bound token from the
-# TokenRequest API, so the webhook runs with exactly the rights the manifests grant.
+# TokenRequest API, so the webhook runs with exactly the rights the manifests grant. One per
+# install namespace (the chart's suite installs into its own).
 webhook_kubeconfig() {
-  local file="$CLUSTER_DIR/webhook.kubeconfig" token
+  local file="$CLUSTER_DIR/webhook-$INSTALL_NS.kubeconfig" token
   if [[ ! -f "$file" ]]; then
     token="$(k -n "$INSTALL_NS" create token pullthrough --duration 6h)"
     write_kubeconfig "$file" "token: $token"

@@ -17,7 +17,8 @@ setup() {
   run kubernetes-validate --strict "$BATS_TEST_TMPDIR/install.yaml"
   echo "$output"
   [ "$status" -eq 0 ]
-  for kind in namespace serviceaccount clusterrole clusterrolebinding role rolebinding deployment service; do
+  for kind in namespace serviceaccount clusterrole clusterrolebinding role rolebinding deployment service \
+    poddisruptionbudget networkpolicy; do
     grep -q "passed for resource $kind/pullthrough" <<<"$output"
   done
 }
@@ -26,7 +27,7 @@ setup() {
   run kubernetes-validate --strict "$REPO/deploy/kustomize/base/install.yaml"
   echo "$output"
   [ "$status" -eq 0 ]
-  [ "$(grep -c 'passed for resource' <<<"$output")" -eq 8 ]
+  [ "$(grep -c 'passed for resource' <<<"$output")" -eq 10 ]
 }
 
 @test "the webhook configuration register applies validates (strict)" {

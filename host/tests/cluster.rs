@@ -93,3 +93,55 @@ async fn replicas_share_one_secret() {
         .await
         .expect("clean up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a cluster: KUBECONFIG=... cargo test --test cluster -- --ignored"]
+async fn replicas_racing_to_create_the_secret_agree_on_one_ca() {
+    let name = cluster();
+    let client = k8s::client().await.expect("cluster client");
+    let namespace =
+        std::env::var("PULLTHROUGH_TEST_NAMESPACE").unwrap_or_else(|_| "default".to_owned());
+    let shared = SharedMaterial {
+        namespace: namespace.clone(),
+        secret: name.clone(),
+        renewal: certs::Renewal {
+            names: certs::service_dns_names("pullthrough", &namespace),
+            ca_validity: certs::DEFAULT_CA_VALIDITY,
+            validity: certs::DEFAULT_SERVING_VALIDITY,
+        },
+    };
+    // Six replicas that all find no Secret and each generate a CA of their own: every apply
+    // after the first must fail with a conflict and read the first one's material.
+    let mut replicas = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (shared, client) = (shared.clone(), client.clone());
+        replicas.spawn(async move { shared.ensure(&client).await });
+    }
+    let served: Vec<_> = replicas
+        .join_all()
+        .await
+        .into_iter()
+        .map(|result| result.expect("replica"))
+        .collect();
+    let api: Api<Secret> = Api::namespaced(client, &namespace);
+    let stored = api.get(&name).await.expect("the Secret");
+    let stored_ca = stored
+        .data
+        .as_ref()
+        .and_then(|data| data.get("ca.crt"))
+        .map(|value| String::from_utf8_lossy(&value.0).into_owned());
+    for material in &served {
+        assert_eq!(Some(&material.ca.cert_pem), stored_ca.as_ref());
+    }
+    let appliers = stored
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.operation.as_deref() == Some("Apply"))
+        .count();
+    assert_eq!(appliers, 1, "exactly one replica's apply was stored");
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("clean up");
+}

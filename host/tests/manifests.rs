@@ -1,7 +1,9 @@
 //! The install manifests: `deploy/` matches `pullthrough manifests`, the Deployment is locked
-//! down, RBAC names only our own objects, and the zot configurations fit both layouts.
+//! down, highly available and sized for its guests, serve's settings reach it, RBAC names only
+//! our own objects, the NetworkPolicy admits only what each port needs, and the zot
+//! configurations fit both layouts.
 
-use pullthrough::commands::manifests::{DEFAULT_IMAGE, ManifestsArgs, render};
+use pullthrough::commands::manifests::{ManifestsArgs, render};
 use serde_json::{Value, json};
 
 fn repo_file(path: &str) -> String {
@@ -9,13 +11,15 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"))
 }
 
+/// `pullthrough manifests ARGS`, parsed by the real command line.
+fn parse(args: &[&str]) -> ManifestsArgs {
+    <Cli as clap::Parser>::try_parse_from(std::iter::once("manifests").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        .manifests
+}
+
 fn defaults() -> ManifestsArgs {
-    ManifestsArgs {
-        namespace: "pullthrough".to_owned(),
-        image: DEFAULT_IMAGE.to_owned(),
-        mirror: "registry-mirror.example.com".to_owned(),
-        replicas: 2,
-    }
+    parse(&["--mirror", "registry-mirror.example.com"])
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
@@ -58,7 +62,9 @@ fn install_has_every_object_once_in_apply_order() {
             "Role",
             "RoleBinding",
             "Deployment",
-            "Service"
+            "Service",
+            "PodDisruptionBudget",
+            "NetworkPolicy"
         ]
     );
 }
@@ -78,7 +84,17 @@ fn deployment_runs_non_root_read_only_with_probes() {
             "serve",
             "--register",
             "--mirror",
-            "registry-mirror.example.com"
+            "registry-mirror.example.com",
+            "--failure-policy",
+            "ignore",
+            "--max-concurrency",
+            "2",
+            "--policy-memory-mib",
+            "128",
+            "--metrics-addr",
+            "0.0.0.0:9090",
+            "--shutdown-grace-seconds",
+            "10"
         ])
     );
     assert_eq!(
@@ -99,7 +115,17 @@ fn deployment_runs_non_root_read_only_with_probes() {
     let service = find(&docs, "Service");
     assert_eq!(
         service["spec"]["ports"],
-        json!([{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}])
+        json!([
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"},
+            {"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": "metrics"}
+        ])
+    );
+    assert_eq!(
+        container["ports"],
+        json!([
+            {"containerPort": 8443, "name": "https", "protocol": "TCP"},
+            {"containerPort": 9090, "name": "metrics", "protocol": "TCP"}
+        ])
     );
 }
 
@@ -120,19 +146,197 @@ fn rbac_names_only_its_own_webhook_and_secret() {
     assert_eq!(
         role["rules"],
         json!([
-            {"apiGroups": [""], "resourceNames": ["pullthrough-tls"], "resources": ["secrets"], "verbs": ["get", "update"]},
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+            {"apiGroups": [""], "resourceNames": ["pullthrough-tls"], "resources": ["secrets"],
+             "verbs": ["get", "create", "patch", "update"]}
         ])
     );
 }
 
 #[test]
+fn serve_settings_pass_through_to_the_container() {
+    let docs = documents(
+        &render(&parse(&[
+            "--mirror",
+            "mirror.internal:5000/cache",
+            "--failure-policy",
+            "fail",
+            "--exclude-namespaces",
+            "zot,cilium",
+            "--mirror-pull-secret",
+            "mirror-creds",
+            "--mirror-pull-secret",
+            "more-creds",
+        ]))
+        .expect("render"),
+    );
+    let args = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(
+        args,
+        &json!([
+            "serve",
+            "--register",
+            "--mirror",
+            "mirror.internal:5000/cache",
+            "--failure-policy",
+            "fail",
+            "--max-concurrency",
+            "2",
+            "--policy-memory-mib",
+            "128",
+            "--metrics-addr",
+            "0.0.0.0:9090",
+            "--shutdown-grace-seconds",
+            "10",
+            "--exclude-namespaces",
+            "zot,cilium",
+            "--mirror-pull-secret",
+            "mirror-creds",
+            "--mirror-pull-secret",
+            "more-creds"
+        ])
+    );
+    // An empty list is passed on as such: serve then excludes only its own and kube-system.
+    let docs =
+        documents(&render(&parse(&["--mirror", "m", "--exclude-namespaces", ""])).expect("render"));
+    let args = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[14], "--exclude-namespaces");
+    assert_eq!(args[15], "");
+}
+
+#[test]
+fn the_memory_limit_is_the_base_plus_every_guest_slot_at_its_cap() {
+    for (flags, slots, limit) in [
+        (vec![], "2", "320Mi"),
+        (vec!["--guest-slots", "4"], "4", "576Mi"),
+        (
+            vec!["--guest-slots", "3", "--policy-memory-mib", "64"],
+            "3",
+            "256Mi",
+        ),
+    ] {
+        let mut args = vec!["--mirror", "m"];
+        args.extend(&flags);
+        let docs = documents(&render(&parse(&args)).expect("render"));
+        let container = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["args"][7], slots, "{flags:?}");
+        assert_eq!(
+            container["resources"],
+            json!({"limits": {"memory": limit}, "requests": {"cpu": "100m", "memory": "64Mi"}}),
+            "{flags:?}"
+        );
+    }
+    let error =
+        <Cli as clap::Parser>::try_parse_from(["manifests", "--mirror", "m", "--guest-slots", "0"])
+            .err()
+            .expect("0 slots refused");
+    assert!(error.to_string().contains("--guest-slots"), "{error}");
+}
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    manifests: ManifestsArgs,
+}
+
+#[test]
+fn replicas_survive_drains_and_spread_over_nodes_at_system_priority() {
+    let docs = documents(&render(&defaults()).expect("render"));
+    assert_eq!(
+        find(&docs, "PodDisruptionBudget")["spec"],
+        json!({
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "pullthrough"}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow"
+        })
+    );
+    let deployment = find(&docs, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["priorityClassName"], "system-cluster-critical");
+    assert_eq!(
+        pod["topologySpreadConstraints"],
+        json!([{
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "pullthrough"}},
+            "matchLabelKeys": ["pod-template-hash"],
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway"
+        }])
+    );
+    // 10 s of grace + 25 s of drain + 5 s of margin.
+    assert_eq!(pod["terminationGracePeriodSeconds"], 40);
+    let docs = documents(
+        &render(&parse(&[
+            "--mirror",
+            "m",
+            "--priority-class-name",
+            "",
+            "--shutdown-grace-seconds",
+            "20",
+            "--replicas",
+            "3",
+        ]))
+        .expect("render"),
+    );
+    let deployment = find(&docs, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod.get("priorityClassName"), None);
+    assert_eq!(pod["terminationGracePeriodSeconds"], 50);
+    assert_eq!(pod["containers"][0]["args"][13], "20");
+}
+
+#[test]
+fn the_network_policy_opens_admission_to_all_and_metrics_to_monitoring() {
+    let docs = documents(&render(&defaults()).expect("render"));
+    let policy = find(&docs, "NetworkPolicy");
+    assert_eq!(policy["metadata"]["namespace"], "pullthrough");
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "pullthrough"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"ports": [{"port": 8443, "protocol": "TCP"}]},
+                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                 "ports": [{"port": 9090, "protocol": "TCP"}]}
+            ]
+        })
+    );
+    let docs = documents(
+        &render(&parse(&[
+            "--mirror",
+            "m",
+            "--metrics-namespace-selector",
+            "team=observability,tier=infra",
+        ]))
+        .expect("render"),
+    );
+    assert_eq!(
+        find(&docs, "NetworkPolicy")["spec"]["ingress"][1]["from"],
+        json!([{"namespaceSelector": {"matchLabels": {"team": "observability", "tier": "infra"}}}])
+    );
+    let error = <Cli as clap::Parser>::try_parse_from([
+        "manifests",
+        "--mirror",
+        "m",
+        "--metrics-namespace-selector",
+        "monitoring",
+    ])
+    .err()
+    .expect("a label without = is refused");
+    assert!(
+        error.to_string().contains(
+            "expected KEY=VALUE such as kubernetes.io/metadata.name=monitoring, got \"monitoring\""
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn namespace_option_moves_every_namespaced_object() {
-    let args = ManifestsArgs {
-        namespace: "infra".to_owned(),
-        ..defaults()
-    };
-    let docs = documents(&render(&args).expect("render"));
+    let docs =
+        documents(&render(&parse(&["--mirror", "m", "--namespace", "infra"])).expect("render"));
     assert_eq!(find(&docs, "Namespace")["metadata"]["name"], "infra");
     for kind in [
         "ServiceAccount",
@@ -140,6 +344,8 @@ fn namespace_option_moves_every_namespaced_object() {
         "RoleBinding",
         "Deployment",
         "Service",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
     ] {
         assert_eq!(
             find(&docs, kind)["metadata"]["namespace"],

@@ -241,9 +241,19 @@ async fn the_first_replica_creates_the_secret_and_the_second_reuses_it() {
         calls,
         [
             (Method::GET, format!("{SECRETS}/pullthrough-tls")),
-            (Method::POST, format!("{SECRETS}?")),
+            (
+                Method::PATCH,
+                format!(
+                    "{SECRETS}/pullthrough-tls?&fieldManager={}",
+                    creator(&first)
+                )
+            ),
             (Method::GET, format!("{SECRETS}/pullthrough-tls")),
         ]
+    );
+    assert_eq!(
+        requests[1].content_type.as_deref(),
+        Some("application/apply-patch+yaml")
     );
     let created = requests[1].body.clone().expect("created body");
     assert_eq!(created, secret_json(&first));
@@ -270,7 +280,24 @@ async fn a_replica_that_loses_the_create_race_serves_the_winners_material() {
     let got = shared().ensure(&fake.client()).await.expect("loser");
     assert_eq!(got, winner);
     let methods: Vec<_> = fake.requests().into_iter().map(|r| r.method).collect();
-    assert_eq!(methods, [Method::GET, Method::POST, Method::GET]);
+    assert_eq!(methods, [Method::GET, Method::PATCH, Method::GET]);
+    let stored = fake
+        .get(&format!("{SECRETS}/pullthrough-tls"))
+        .expect("stored");
+    assert_eq!(
+        stored["data"]["ca.crt"],
+        b64(winner.ca.cert_pem.as_bytes()),
+        "the loser's apply must not overwrite the winner's CA"
+    );
+}
+
+/// The field manager the replica that generated `material` creates the Secret under: its own
+/// (`pullthrough-` and 16 hex digits of the CA certificate's SHA-256), never forced.
+fn creator(material: &Material) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(material.ca.cert_pem.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("pullthrough-{hex}")
 }
 
 #[tokio::test]

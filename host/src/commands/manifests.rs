@@ -1,6 +1,9 @@
 //! `pullthrough manifests`: prints a complete install (Namespace, ServiceAccount, RBAC,
-//! Deployment, Service) as YAML.
+//! Deployment, Service, PodDisruptionBudget, NetworkPolicy) as YAML.
 
+use std::collections::BTreeMap;
+
+use crate::k8s::FailurePolicy;
 pub use crate::k8s::install::DEFAULT_IMAGE;
 use crate::k8s::install::{self, Error, Install};
 
@@ -17,8 +20,59 @@ pub struct ManifestsArgs {
     #[arg(long, env = "PULLTHROUGH_MIRROR")]
     pub mirror: String,
     /// Number of webhook replicas; they share one generated CA through a Secret.
-    #[arg(long, default_value_t = 2, env = "PULLTHROUGH_REPLICAS")]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..), env = "PULLTHROUGH_REPLICAS")]
     pub replicas: i32,
+    /// What the API server does when the webhook is unreachable or fails (serve's flag).
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
+    pub failure_policy: FailurePolicy,
+    /// Namespaces never rewritten (comma-separated), passed to serve as given; without the flag
+    /// serve's default list of infrastructure namespaces applies.
+    #[arg(long, value_delimiter = ',', env = "PULLTHROUGH_EXCLUDE_NAMESPACES")]
+    pub exclude_namespaces: Option<Vec<String>>,
+    /// Pull secret the mirror needs (repeatable or comma-separated), passed to serve as
+    /// `--mirror-pull-secret NAME`.
+    #[arg(
+        long = "mirror-pull-secret",
+        value_name = "NAME",
+        value_delimiter = ',',
+        env = "PULLTHROUGH_MIRROR_PULL_SECRETS"
+    )]
+    pub mirror_pull_secrets: Vec<String>,
+    /// Guest calls one replica runs at once (serve's --max-concurrency); the memory limit grows
+    /// by --policy-memory-mib for each.
+    #[arg(long, default_value_t = install::DEFAULT_GUEST_SLOTS, value_parser = clap::value_parser!(u32).range(1..=64), env = "PULLTHROUGH_GUEST_SLOTS")]
+    pub guest_slots: u32,
+    /// Linear-memory cap of one guest in MiB (serve's flag); sizes the memory limit.
+    #[arg(long, default_value_t = install::DEFAULT_POLICY_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1..=4096), env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
+    pub policy_memory_mib: u32,
+    /// Priority class of the webhook's pods; '' for none.
+    #[arg(long, default_value = install::DEFAULT_PRIORITY_CLASS, env = "PULLTHROUGH_PRIORITY_CLASS_NAME")]
+    pub priority_class_name: String,
+    /// Labels (KEY=VALUE, comma-separated, all required) of the namespaces whose pods may
+    /// scrape the metrics port, e.g. where Prometheus runs.
+    #[arg(
+        long,
+        value_name = "KEY=VALUE",
+        value_delimiter = ',',
+        value_parser = label,
+        default_value = "kubernetes.io/metadata.name=monitoring",
+        env = "PULLTHROUGH_METRICS_NAMESPACE_SELECTOR"
+    )]
+    pub metrics_namespace_selector: Vec<(String, String)>,
+    /// Seconds serve keeps answering after SIGTERM while endpoints drop the pod (serve's flag);
+    /// the pod's termination grace period covers it plus the drain.
+    #[arg(long, default_value_t = install::DEFAULT_SHUTDOWN_GRACE_SECONDS, value_parser = clap::value_parser!(u32).range(0..=300), env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: u32,
+}
+
+/// One `KEY=VALUE` label of --metrics-namespace-selector.
+fn label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "expected KEY=VALUE such as kubernetes.io/metadata.name=monitoring, got {text:?}"
+        )),
+    }
 }
 
 impl ManifestsArgs {
@@ -29,6 +83,18 @@ impl ManifestsArgs {
             image: self.image.clone(),
             mirror: self.mirror.clone(),
             replicas: self.replicas,
+            failure_policy: self.failure_policy,
+            exclude_namespaces: self.exclude_namespaces.clone(),
+            mirror_pull_secrets: self.mirror_pull_secrets.clone(),
+            guest_slots: self.guest_slots,
+            policy_memory_mib: self.policy_memory_mib,
+            priority_class_name: self.priority_class_name.clone(),
+            metrics_namespace_labels: self
+                .metrics_namespace_selector
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<_, _>>(),
+            shutdown_grace_seconds: self.shutdown_grace_seconds,
         }
     }
 }

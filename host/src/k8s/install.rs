@@ -1,29 +1,41 @@
-//! The install `pullthrough manifests` prints, as YAML — Namespace, ServiceAccount,
-//! least-privilege RBAC, Deployment and Service. `deploy/kustomize/base/install.yaml` is this
-//! output with the defaults (a test keeps the two identical).
+//! The install `pullthrough manifests` prints, as YAML: Namespace, ServiceAccount,
+//! least-privilege RBAC (`install/rbac.rs`), the Deployment with its Service and
+//! PodDisruptionBudget (`install/workload.rs`) and the NetworkPolicy (`install/network.rs`).
+//! `deploy/kustomize/base/install.yaml` is this output with the defaults, and the Helm chart in
+//! `deploy/helm/pullthrough` renders the same objects (tests keep all three equal).
+
+mod network;
+mod rbac;
+mod workload;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
-};
-use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{FailurePolicy, NAME};
 
 pub const DEFAULT_IMAGE: &str = concat!(
     "ghcr.io/pullthrough/pullthrough:",
     env!("CARGO_PKG_VERSION")
 );
-use super::{NAME, SECRET_NAME};
-/// The port the container listens on; the Service exposes it as [`super::SERVICE_PORT`].
+/// The port the container serves admission on; the Service exposes it as [`super::SERVICE_PORT`].
 pub const CONTAINER_PORT: i32 = crate::server::LISTEN_PORT as i32;
+/// The port `serve --metrics-addr` serves `/metrics` on (plain HTTP, nothing else).
+pub const METRICS_PORT: i32 = 9090;
+/// The priority class the webhook's pods run at unless told otherwise: evicted last, scheduled
+/// first, like the other components every pod's admission depends on.
+pub const DEFAULT_PRIORITY_CLASS: &str = "system-cluster-critical";
+/// Where Prometheus usually runs (kube-prometheus and most kube-prometheus-stack installs).
+pub const DEFAULT_METRICS_NAMESPACE: &str = "monitoring";
+/// Guest calls one replica runs at once (`serve --max-concurrency`).
+pub const DEFAULT_GUEST_SLOTS: u32 = 2;
+/// Linear-memory cap of one guest (`serve --policy-memory-mib`).
+pub const DEFAULT_POLICY_MEMORY_MIB: u32 = 128;
+/// Seconds `serve` keeps answering after SIGTERM with `/readyz` failing (`--shutdown-grace-seconds`).
+pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u32 = 10;
+/// What `serve` itself needs besides its guests, in MiB: see [`Install::memory_limit_mib`].
+pub const BASE_MEMORY_MIB: u32 = 64;
 
 /// Why the manifests could not be printed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +55,44 @@ pub struct Install {
     pub mirror: String,
     /// Number of webhook replicas.
     pub replicas: i32,
+    /// What the API server does when the webhook fails (`serve --failure-policy`).
+    pub failure_policy: FailurePolicy,
+    /// Namespaces never rewritten (`serve --exclude-namespaces`); `None` keeps serve's default list.
+    pub exclude_namespaces: Option<Vec<String>>,
+    /// Pull secrets the mirror needs, passed as `serve --mirror-pull-secret NAME` each.
+    pub mirror_pull_secrets: Vec<String>,
+    /// Guest calls at once (`serve --max-concurrency`); sizes the memory limit.
+    pub guest_slots: u32,
+    /// Memory cap of one guest in MiB (`serve --policy-memory-mib`); sizes the memory limit.
+    pub policy_memory_mib: u32,
+    /// Priority class of the pods; empty for none.
+    pub priority_class_name: String,
+    /// Labels a namespace must carry for its pods to reach the metrics port.
+    pub metrics_namespace_labels: BTreeMap<String, String>,
+    /// Seconds of answering after SIGTERM while the endpoint is withdrawn.
+    pub shutdown_grace_seconds: u32,
+}
+
+impl Install {
+    /// The container's memory limit: `BASE_MEMORY_MIB + guest_slots × policy_memory_mib`.
+    ///
+    /// A guest may grow its linear memory to `policy_memory_mib` and `guest_slots` guests run
+    /// at once, so that product is what the guests can hold. The base is `serve` itself with the
+    /// bundled policy: 37.5 MiB resident idle, at most 42.7 MiB through a minute of load at 32
+    /// connections over both slots (`bench/serve-memory`, BENCHMARKS.md), plus half again for
+    /// the connections and allocator slack a busier cluster brings.
+    pub fn memory_limit_mib(&self) -> u64 {
+        u64::from(BASE_MEMORY_MIB) + u64::from(self.guest_slots) * u64::from(self.policy_memory_mib)
+    }
+
+    /// Seconds the kubelet waits between SIGTERM and SIGKILL: the grace period in which `serve`
+    /// keeps answering while endpoints drop the pod, then up to `DRAIN_SECONDS` finishing the
+    /// reviews in flight, then a margin so the drain is never cut short.
+    pub fn termination_grace_period_seconds(&self) -> i64 {
+        i64::from(self.shutdown_grace_seconds)
+            + workload::DRAIN_SECONDS
+            + workload::KILL_MARGIN_SECONDS
+    }
 }
 
 /// The install as a multi-document YAML string.
@@ -51,12 +101,14 @@ pub fn render(install: &Install) -> Result<String, Error> {
     let docs = [
         serde_yaml_ng::to_string(&namespace(ns))?,
         serde_yaml_ng::to_string(&service_account(ns))?,
-        serde_yaml_ng::to_string(&cluster_role())?,
-        serde_yaml_ng::to_string(&cluster_role_binding(ns))?,
-        serde_yaml_ng::to_string(&role(ns))?,
-        serde_yaml_ng::to_string(&role_binding(ns))?,
-        serde_yaml_ng::to_string(&deployment(install))?,
-        serde_yaml_ng::to_string(&service(ns))?,
+        serde_yaml_ng::to_string(&rbac::cluster_role())?,
+        serde_yaml_ng::to_string(&rbac::cluster_role_binding(ns))?,
+        serde_yaml_ng::to_string(&rbac::role(ns))?,
+        serde_yaml_ng::to_string(&rbac::role_binding(ns))?,
+        serde_yaml_ng::to_string(&workload::deployment(install))?,
+        serde_yaml_ng::to_string(&workload::service(ns))?,
+        serde_yaml_ng::to_string(&workload::disruption_budget(ns))?,
+        serde_yaml_ng::to_string(&network::network_policy(install))?,
     ];
     Ok(format!(
         "# pullthrough install, generated by `pullthrough manifests`\n---\n{}",
@@ -92,205 +144,5 @@ fn service_account(ns: &str) -> ServiceAccount {
     ServiceAccount {
         metadata: meta(NAME, Some(ns)),
         ..ServiceAccount::default()
-    }
-}
-
-/// Cluster-wide rights: read and server-side apply its own webhook configuration, by name. An
-/// apply that creates the object is authorized as `create` as well as `patch` (the API server's
-/// patch handler checks `create` with the object's name), so `create` is granted for that name
-/// only: without it every replica gets 403 on a fresh cluster.
-fn cluster_role() -> ClusterRole {
-    ClusterRole {
-        metadata: meta(NAME, None),
-        rules: Some(vec![PolicyRule {
-            api_groups: strings(&["admissionregistration.k8s.io"]),
-            resources: strings(&["mutatingwebhookconfigurations"]),
-            resource_names: strings(&[NAME]),
-            verbs: vec!["get".to_owned(), "create".to_owned(), "patch".to_owned()],
-            ..PolicyRule::default()
-        }]),
-        ..ClusterRole::default()
-    }
-}
-
-fn subject(ns: &str) -> Option<Vec<Subject>> {
-    Some(vec![Subject {
-        kind: "ServiceAccount".to_owned(),
-        name: NAME.to_owned(),
-        namespace: Some(ns.to_owned()),
-        api_group: None,
-    }])
-}
-
-fn cluster_role_binding(ns: &str) -> ClusterRoleBinding {
-    ClusterRoleBinding {
-        metadata: meta(NAME, None),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "ClusterRole".to_owned(),
-            name: NAME.to_owned(),
-        },
-        subjects: subject(ns),
-    }
-}
-
-/// Namespaced rights: its own certificate Secret, by name. RBAC cannot limit `create` by name,
-/// so that one verb covers Secrets of this namespace only.
-fn role(ns: &str) -> Role {
-    Role {
-        metadata: meta(NAME, Some(ns)),
-        rules: Some(vec![
-            PolicyRule {
-                api_groups: strings(&[""]),
-                resources: strings(&["secrets"]),
-                resource_names: strings(&[SECRET_NAME]),
-                verbs: vec!["get".to_owned(), "update".to_owned()],
-                ..PolicyRule::default()
-            },
-            PolicyRule {
-                api_groups: strings(&[""]),
-                resources: strings(&["secrets"]),
-                verbs: vec!["create".to_owned()],
-                ..PolicyRule::default()
-            },
-        ]),
-    }
-}
-
-fn role_binding(ns: &str) -> RoleBinding {
-    RoleBinding {
-        metadata: meta(NAME, Some(ns)),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "Role".to_owned(),
-            name: NAME.to_owned(),
-        },
-        subjects: subject(ns),
-    }
-}
-
-fn probe(path: &str, period: i32) -> Option<Probe> {
-    Some(Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String("https".to_owned()),
-            scheme: Some("HTTPS".to_owned()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(period),
-        timeout_seconds: Some(2),
-        failure_threshold: Some(3),
-        ..Probe::default()
-    })
-}
-
-fn quantities(cpu: &str, memory: &str) -> Option<BTreeMap<String, Quantity>> {
-    Some(BTreeMap::from([
-        ("cpu".to_owned(), Quantity(cpu.to_owned())),
-        ("memory".to_owned(), Quantity(memory.to_owned())),
-    ]))
-}
-
-fn deployment(install: &Install) -> Deployment {
-    let ns = install.namespace.as_str();
-    let container = Container {
-        name: NAME.to_owned(),
-        image: Some(install.image.clone()),
-        args: strings(&["serve", "--register", "--mirror", &install.mirror]),
-        env: Some(vec![EnvVar {
-            name: "PULLTHROUGH_NAMESPACE".to_owned(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.namespace".to_owned(),
-                    api_version: None,
-                }),
-                ..EnvVarSource::default()
-            }),
-            value: None,
-        }]),
-        ports: Some(vec![ContainerPort {
-            name: Some("https".to_owned()),
-            container_port: CONTAINER_PORT,
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
-        liveness_probe: probe("/healthz", 10),
-        readiness_probe: probe("/readyz", 5),
-        resources: Some(ResourceRequirements {
-            requests: quantities("100m", "64Mi"),
-            limits: Some(BTreeMap::from([(
-                "memory".to_owned(),
-                Quantity("256Mi".to_owned()),
-            )])),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: strings(&["ALL"]),
-                add: None,
-            }),
-            ..SecurityContext::default()
-        }),
-        ..Container::default()
-    };
-    Deployment {
-        metadata: meta(NAME, Some(ns)),
-        spec: DeploymentSpec {
-            replicas: Some(install.replicas),
-            selector: LabelSelector {
-                match_labels: Some(labels()),
-                match_expressions: None,
-            },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".to_owned()),
-                rolling_update: None,
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels()),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    service_account_name: Some(NAME.to_owned()),
-                    // Longer than serve's 25 s drain bound, so in-flight reviews finish.
-                    termination_grace_period_seconds: Some(30),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        run_as_group: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            localhost_profile: None,
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
-                    containers: vec![container],
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        },
-        ..Deployment::default()
-    }
-}
-
-fn service(ns: &str) -> Service {
-    Service {
-        metadata: meta(NAME, Some(ns)),
-        spec: Some(ServiceSpec {
-            selector: Some(labels()),
-            ports: Some(vec![ServicePort {
-                name: Some("https".to_owned()),
-                port: super::SERVICE_PORT,
-                target_port: Some(IntOrString::String("https".to_owned())),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
     }
 }

@@ -1,6 +1,7 @@
 //! The Secret that holds the generated CA and serving certificate, so every replica serves
-//! the same CA: the first replica creates it, the others reuse it, and renewal replaces it with an
-//! optimistic-concurrency update that exactly one replica wins.
+//! the same CA: the first replica creates it (by server-side apply, so RBAC can name it), the
+//! others reuse it, and renewal replaces it with an optimistic-concurrency update that exactly
+//! one replica wins.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -9,7 +10,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use sha2::{Digest as _, Sha256};
 
 use super::{Error, Result};
 use crate::certificates::{Authority, Material, Renewal, ServingCert};
@@ -38,17 +40,7 @@ impl SharedMaterial {
             .map_err(|source| self.error("read", source))?;
         let Some(existing) = existing else {
             let fresh = self.renewal.generate()?;
-            let secret = secret_for(&self.namespace, &self.secret, &fresh);
-            return match api.create(&PostParams::default(), &secret).await {
-                Ok(_) => {
-                    tracing::info!(secret = %self.secret, "stored new certificate material");
-                    Ok(fresh)
-                }
-                Err(kube::Error::Api(status)) if status.is_already_exists() => {
-                    self.read_winner(&api).await
-                }
-                Err(source) => Err(self.error("create", source)),
-            };
+            return self.create(&api, fresh).await;
         };
         let now = SystemTime::now();
         let current = material_from_secret(&existing);
@@ -71,6 +63,36 @@ impl SharedMaterial {
         }
     }
 
+    /// Creates the Secret holding `fresh` unless another replica has created it first, in which
+    /// case the winner's material is served.
+    ///
+    /// By server-side apply rather than POST: the API server authorizes an apply that creates
+    /// as `create` of this name, so the Role grants `create` on `pullthrough-tls` only, where a
+    /// POST needs `create` on every Secret of the namespace. An apply also creates-or-updates,
+    /// so create-if-absent comes from the field manager: each replica applies under one of its
+    /// own, named after the CA it generated, and never forces. The first apply creates the
+    /// Secret; a later one (or the loser of a simultaneous one, which the API server retries
+    /// against the stored object) would change `data` that another manager owns, and gets
+    /// `409 Conflict` instead of overwriting it.
+    async fn create(&self, api: &Api<Secret>, fresh: Material) -> Result<Material> {
+        let secret = secret_for(&self.namespace, &self.secret, &fresh);
+        let params = PatchParams::apply(&creator(&fresh));
+        match api
+            .patch(&self.secret, &params, &Patch::Apply(&secret))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(secret = %self.secret, "stored new certificate material");
+                Ok(fresh)
+            }
+            Err(kube::Error::Api(status)) if status.is_conflict() || status.is_already_exists() => {
+                tracing::info!(secret = %self.secret, "another replica stored the certificate material first");
+                self.read_winner(api).await
+            }
+            Err(source) => Err(self.error("create", source)),
+        }
+    }
+
     async fn read_winner(&self, api: &Api<Secret>) -> Result<Material> {
         let secret = api
             .get(&self.secret)
@@ -87,6 +109,14 @@ impl SharedMaterial {
             source: Box::new(source),
         }
     }
+}
+
+/// The field manager a replica creates the Secret under: unique to the material it generated,
+/// so no two replicas share one (a shared manager would let the second apply overwrite the first).
+fn creator(material: &Material) -> String {
+    let digest = Sha256::digest(material.ca.cert_pem.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", super::FIELD_MANAGER)
 }
 
 fn unreachable_material(secret: &str) -> Error {

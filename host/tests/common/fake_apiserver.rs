@@ -31,10 +31,16 @@ struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<Recorded>,
     next_version: u64,
-    /// Answer the next POST with 409 AlreadyExists after storing this object, as if another
-    /// replica had created it a moment earlier.
+    /// Store this object just before the next create (a POST, or an apply of an absent
+    /// object), as if another replica had created it a moment earlier: the POST then gets 409
+    /// AlreadyExists, the apply 409 Conflict if it would change what the winner applied.
     race_create: Option<Value>,
+    /// The field manager whose server-side apply made each object, by path.
+    appliers: BTreeMap<String, String>,
 }
+
+/// The manager the object stored by [`FakeApiServer::race_next_create`] was applied by.
+pub const RACE_WINNER_MANAGER: &str = "another-replica";
 
 /// The fake server; clone it freely, every clone shares the state.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +75,7 @@ impl FakeApiServer {
         self.lock().objects.get(path).cloned()
     }
 
-    /// Makes the next POST lose a race against `winner`.
+    /// Makes the next create (POST, or apply of an absent object) lose a race against `winner`.
     pub fn race_next_create(&self, winner: Value) {
         self.lock().race_create = Some(winner);
     }
@@ -161,8 +167,43 @@ impl FakeApiServer {
                 reply(StatusCode::OK, object)
             }
             Method::PATCH => {
-                // Server-side apply of a whole object: the applied configuration becomes the object.
+                // Server-side apply of a whole object: the applied configuration becomes the
+                // object, unless it would change an object another manager applied and the apply
+                // is not forced (the real server then names the conflicting fields).
                 let mut object = body.expect("PATCH has a body");
+                let query = parts.uri.query().unwrap_or_default();
+                let manager = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("fieldManager="))
+                    .unwrap_or_default()
+                    .to_owned();
+                let force = query.split('&').any(|pair| pair == "force=true");
+                if !state.objects.contains_key(&path)
+                    && let Some(mut winner) = state.race_create.take()
+                {
+                    state.next_version += 1;
+                    winner["metadata"]["resourceVersion"] = json!(state.next_version.to_string());
+                    state.objects.insert(path.clone(), winner);
+                    state
+                        .appliers
+                        .insert(path.clone(), RACE_WINNER_MANAGER.to_owned());
+                }
+                if let (Some(current), Some(owner)) =
+                    (state.objects.get(&path), state.appliers.get(&path))
+                {
+                    let mut stored = current.clone();
+                    stored["metadata"]
+                        .as_object_mut()
+                        .map(|meta| meta.remove("resourceVersion"));
+                    if !force && owner != &manager && stored != object {
+                        return status(
+                            StatusCode::CONFLICT,
+                            "Conflict",
+                            &format!("Apply failed with 1 conflict: conflict with \"{owner}\""),
+                        );
+                    }
+                }
+                state.appliers.insert(path.clone(), manager);
                 state.next_version += 1;
                 object["metadata"]["resourceVersion"] = json!(state.next_version.to_string());
                 let created = !state.objects.contains_key(&path);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# The Helm chart (deploy/helm/pullthrough) against `pullthrough manifests` and the kustomize base:
+# it lints with the pinned helm, and renders the same objects, compared one by one as parsed YAML,
+# with the default values and with every value changed. Only the Namespace is left to
+# `helm install --create-namespace`.
+
+load helpers
+
+CHART="$REPO/deploy/helm/pullthrough"
+
+setup() {
+  require_binary
+  E2E_ROOT="$REPO"
+  # shellcheck source=../e2e-cluster/controlplane.bash
+  source "$REPO/e2e-cluster/controlplane.bash"
+  HELM="${HELM:-$(tool_dir helm)/helm}"
+  if [[ ! -x "$HELM" ]]; then
+    # scripts/setup --test builds it (CI runs that first); only a machine without Go may lack it.
+    [[ -z "${CI:-}" ]] || { echo "helm is required in CI: scripts/setup --test builds it" >&2; return 1; }
+    skip "helm is not built (scripts/setup --test builds it from e2e-cluster/tools/helm)"
+  fi
+}
+
+# same CHART_ARGS -- MANIFESTS_ARGS: helm template of the chart into namespace infra-ns ... against
+# pullthrough manifests ..., both with their arguments.
+same() {
+  local chart_args=() manifests_args=()
+  while [[ "$1" != -- ]]; do chart_args+=("$1"); shift; done
+  shift
+  manifests_args=("$@")
+  "$HELM" template pullthrough "$CHART" "${chart_args[@]}" >"$BATS_TEST_TMPDIR/chart.yaml"
+  "$PULLTHROUGH" manifests "${manifests_args[@]}" >"$BATS_TEST_TMPDIR/manifests.yaml"
+  python3 "$BATS_TEST_DIRNAME/same_objects.py" --skip Namespace \
+    "$BATS_TEST_TMPDIR/manifests.yaml" "$BATS_TEST_TMPDIR/chart.yaml"
+}
+
+@test "helm lint --strict passes, and rendering without a mirror names the value" {
+  run "$HELM" lint --strict "$CHART" --set mirror=registry-mirror.example.com
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"1 chart(s) linted, 0 chart(s) failed"* ]]
+  # lint only notes a missing required value; template and install refuse it.
+  run "$HELM" template pullthrough "$CHART"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"mirror is required: the registry host of the pull-through cache, e.g. --set mirror=zot.registry.svc:5000"* ]]
+}
+
+@test "the chart with default values renders what pullthrough manifests and the kustomize base hold" {
+  run same -n pullthrough --set mirror=registry-mirror.example.com -- --mirror registry-mirror.example.com
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # Every object but the Namespace, each compared.
+  [ "$(grep -c '^same: ' <<<"$output")" -eq 9 ]
+  for kind in ServiceAccount ClusterRole ClusterRoleBinding Role RoleBinding Deployment Service \
+    PodDisruptionBudget NetworkPolicy; do
+    grep -q "^same: $kind/" <<<"$output"
+  done
+  run python3 "$BATS_TEST_DIRNAME/same_objects.py" --skip Namespace \
+    "$REPO/deploy/kustomize/base/install.yaml" "$BATS_TEST_TMPDIR/chart.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^same: ' <<<"$output")" -eq 9 ]
+}
+
+@test "every value of the chart matches its pullthrough manifests flag" {
+  run same -n infra \
+    --set mirror=zot.registry.svc:5000/cache \
+    --set image.repository=registry.example.com/pt/pullthrough --set image.tag=9.9.9 \
+    --set replicas=3 --set failurePolicy=fail \
+    --set 'excludeNamespaces={zot,cilium,longhorn-system}' \
+    --set 'mirrorPullSecrets={mirror-creds,mirror-creds-2}' \
+    --set guestSlots=4 --set policyMemoryMiB=64 \
+    --set priorityClassName= \
+    --set-json 'metrics.namespaceSelector={"team":"observability","tier":"infra"}' \
+    --set shutdownGraceSeconds=20 \
+    -- \
+    --namespace infra --mirror zot.registry.svc:5000/cache \
+    --image registry.example.com/pt/pullthrough:9.9.9 \
+    --replicas 3 --failure-policy fail \
+    --exclude-namespaces zot,cilium,longhorn-system \
+    --mirror-pull-secret mirror-creds --mirror-pull-secret mirror-creds-2 \
+    --guest-slots 4 --policy-memory-mib 64 \
+    --priority-class-name '' \
+    --metrics-namespace-selector team=observability,tier=infra \
+    --shutdown-grace-seconds 20
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^same: ' <<<"$output")" -eq 9 ]
+  # The changed values did reach the objects.
+  grep -q 'memory: 320Mi' "$BATS_TEST_TMPDIR/chart.yaml"
+  grep -q 'terminationGracePeriodSeconds: 50' "$BATS_TEST_TMPDIR/chart.yaml"
+  ! grep -q priorityClassName "$BATS_TEST_TMPDIR/chart.yaml"
+}
+
+@test "an empty exclusion list is passed on as one, in both" {
+  run same -n pullthrough --set mirror=m --set 'excludeNamespaces={}' -- --mirror m --exclude-namespaces ''
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -A1 -- '- --exclude-namespaces' "$BATS_TEST_TMPDIR/chart.yaml" | grep -q -- '- ""'
+}
+
+@test "the comparison reports a value that differs (the check can fail)" {
+  run same -n pullthrough --set mirror=m --set guestSlots=3 -- --mirror m
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"('Deployment', 'pullthrough', 'pullthrough') \$.spec.template.spec.containers[0].args[7]: \"2\" != \"3\""* ]]
+  [[ "$output" == *"\$.spec.template.spec.containers[0].resources.limits.memory: \"320Mi\" != \"448Mi\""* ]]
+}
+
+@test "a chart value out of range is refused with its name" {
+  run "$HELM" template pullthrough "$CHART" --set mirror=m --set failurePolicy=Fail
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'failurePolicy must be ignore or fail, got "Fail"'* ]]
+  run "$HELM" template pullthrough "$CHART" --set mirror=m --set guestSlots=0
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"guestSlots must be at least 1, got 0"* ]]
+}
