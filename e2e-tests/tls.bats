@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# TLS of `pullthrough serve`: the certificate's names, TLS 1.2/1.3 only, no plaintext, and a
+# TLS of `pullthrough serve`: the certificate's names, TLS 1.2/1.3 only, no plaintext served, and a
 # certificate rotation under load with no failed request.
 
 load helpers
@@ -35,11 +35,12 @@ serial_served() {
   curl -sS --fail --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "webhook.example.com:$PORT:127.0.0.1" "https://webhook.example.com:$PORT/healthz"
 }
 
-@test "plaintext HTTP is refused and the server keeps serving" {
+@test "plaintext HTTP is refused with a plain 400 (never served) and the server keeps serving" {
   start_server --mirror m.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt"
-  run curl -sS --max-time 5 "http://127.0.0.1:$PORT/healthz"
-  [ "$status" -ne 0 ]
-  [[ "$output" != *"ok"* ]]
+  run curl -sS --max-time 5 -w '\n%{http_code}' "http://127.0.0.1:$PORT/healthz"
+  [ "$output" = "this port serves HTTPS only: use https://
+
+400" ]
   [ "$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" "https://localhost:$PORT/healthz")" = ok ]
 }
 
@@ -61,12 +62,14 @@ serial_served() {
   [[ "$output" == *"New, TLSv1.3"* ]]
 }
 
-@test "ALPN offers h2 and http/1.1" {
+@test "ALPN offers h2, http/1.1 and http/1.0" {
   start_server --mirror m.example.com
   run openssl s_client -connect "127.0.0.1:$PORT" -alpn h2 </dev/null
   [[ "$output" == *"ALPN protocol: h2"* ]]
   run openssl s_client -connect "127.0.0.1:$PORT" -alpn http/1.1 </dev/null
   [[ "$output" == *"ALPN protocol: http/1.1"* ]]
+  run openssl s_client -connect "127.0.0.1:$PORT" -alpn http/1.0 </dev/null
+  [[ "$output" == *"ALPN protocol: http/1.0"* ]]
 }
 
 @test "a certificate rotated on disk under load is picked up with no failed request" {

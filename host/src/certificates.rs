@@ -15,7 +15,7 @@ pub use authority::{
     DEFAULT_SERVING_VALIDITY_DAYS, Material, ServingCert, service_dns_names,
 };
 pub use files::{Issue, WriteError, Written, write_files};
-pub use info::CertInfo;
+pub use info::{CertInfo, check_ca_bundle, check_issued_by};
 pub use renewal::Renewal;
 pub use rotation::{CertificateSource, Certificates};
 
@@ -42,6 +42,12 @@ pub enum Error {
     NoCertificate,
     #[error("the PEM certificate could not be parsed")]
     Parse,
+    #[error("the certificate is not a CA certificate (its basicConstraints do not say CA:TRUE)")]
+    NotCa,
+    #[error("the private key does not belong to the certificate")]
+    KeyMismatch,
+    #[error("the certificate was not signed by the CA")]
+    NotIssuedBy,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,8 +4,9 @@
 
 mod cluster;
 mod policy;
+pub mod values;
 
-pub use cluster::{ServiceArgs, WebhookArgs, WebhookNameArgs};
+pub use cluster::{SanArgs, ServiceArgs, WebhookArgs, WebhookNameArgs};
 pub use policy::{ArgsError, PolicyArgs};
 
 use clap::builder::PossibleValue;
@@ -45,10 +46,10 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
-    #[arg(long, global = true, default_value = "info", env = "PULLTHROUGH_LOG")]
+    #[arg(long, global = true, value_name = "FILTER", default_value = "info", env = "PULLTHROUGH_LOG")]
     pub log: String,
 }
 
@@ -67,3 +68,6 @@ impl ValueEnum for LogFormat {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,10 +13,25 @@ pub fn chain<'a>(
     std::iter::successors(Some(error), |&error| error.source())
 }
 
+/// The messages of the error and its sources, each once: a foreign error (kube's, wasmtime's)
+/// may print its source inside its own message and return it as `source()` as well; a cause
+/// whose text the message before it already holds is left out.
+fn messages(error: &(dyn Error + 'static)) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    for cause in chain(error) {
+        let text = cause.to_string();
+        if messages.last().is_some_and(|previous| previous.contains(&text)) {
+            continue;
+        }
+        messages.push(text);
+    }
+    messages
+}
+
 /// `error: cause: cause`, for a log field or a status.
 pub fn one_line(error: &(dyn Error + 'static)) -> String {
     let mut text = String::new();
-    for (i, cause) in chain(error).enumerate() {
+    for (i, cause) in messages(error).iter().enumerate() {
         if i > 0 {
             text.push_str(": ");
         }
@@ -29,11 +44,9 @@ pub fn one_line(error: &(dyn Error + 'static)) -> String {
 /// anyhow's report layout (the error, then its causes), but never a backtrace: the reader of a
 /// fatal error needs what to fix, not where in our code it was noticed.
 pub fn fatal(error: &(dyn Error + 'static)) -> String {
-    let mut causes = chain(error);
-    let mut text = format!(
-        "Error: {}\n",
-        causes.next().map(ToString::to_string).unwrap_or_default()
-    );
+    let messages = messages(error);
+    let mut causes = messages.iter();
+    let mut text = format!("Error: {}\n", causes.next().cloned().unwrap_or_default());
     let mut causes = causes.peekable();
     if causes.peek().is_some() {
         text.push_str("\nCaused by:\n");
@@ -70,5 +83,27 @@ mod tests {
             "Error: could not load policy p\n\nCaused by:\n    module does not compile\n"
         );
         assert_eq!(fatal(&Inner), "Error: module does not compile\n");
+    }
+
+    /// Like kube's `InferConfigError`: the message holds the source's text.
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to infer config: kubeconfig: ({0})")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no cluster")]
+    struct Top(#[source] Repeats);
+
+    #[test]
+    fn a_cause_already_in_the_message_before_it_is_left_out() {
+        let error = Top(Repeats(std::io::Error::other("no such file")));
+        assert_eq!(
+            fatal(&error),
+            "Error: no cluster\n\nCaused by:\n    failed to infer config: kubeconfig: (no such file)\n"
+        );
+        assert_eq!(
+            one_line(&error),
+            "no cluster: failed to infer config: kubeconfig: (no such file)"
+        );
     }
 }

@@ -1,9 +1,12 @@
 //! The admission HTTP server: the axum router and its handlers, metrics, and the TLS listener
 //! with graceful shutdown. [`router`] needs no socket, so tests drive it directly.
 
+mod early_answer;
 mod handlers;
 mod listener;
 pub mod metrics;
+mod plaintext;
+mod unrouted;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +21,7 @@ use axum::routing::{get, post};
 pub use handlers::{FailureMode, MAX_BODY_BYTES};
 pub use listener::{serve, shutdown_signal};
 
-use crate::policies::PolicyRegistry;
+use crate::policies::{EvaluationError, PolicyRegistry};
 use crate::tls::CertResolver;
 use metrics::{Metrics, Outcome};
 
@@ -53,29 +56,37 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(registry: PolicyRegistry, failure_mode: FailureMode) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        metrics.prepare(&registry.policy_names(), EvaluationError::KINDS);
         Self {
             registry,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             failure_mode,
             certs: None,
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Counts a request rejected before evaluation.
-    fn invalid(&self, policy: &str, started: Instant, status: StatusCode) {
+    /// Counts and logs a request rejected before evaluation, with the reason it was given.
+    fn invalid(&self, policy: &str, started: Instant, status: StatusCode, reason: &str) {
         let known = self
             .registry
             .policy_names()
             .iter()
             .any(|name| name == policy);
-        let label = if known { policy } else { UNKNOWN_POLICY };
-        self.metrics
-            .policy(label)
-            .record(Outcome::invalid, started.elapsed().as_secs_f64());
-        tracing::info!(
-            policy = label,
+        if known {
+            self.metrics
+                .policy(policy)
+                .record(Outcome::invalid, started.elapsed().as_secs_f64());
+        } else {
+            self.metrics.unknown_policy();
+        }
+        // An unknown name is client-chosen: bounded in the log, never a label.
+        let policy: String = policy.chars().take(100).collect();
+        tracing::warn!(
+            %policy,
             status = status.as_u16(),
+            reason = reason.trim_end(),
             "admission request rejected"
         );
     }
@@ -89,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         .route("/validate/{policy}", post(handlers::validate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .fallback(unrouted::not_found)
+        .method_not_allowed_fallback(unrouted::method_not_allowed)
+        .layer(axum::middleware::from_fn(early_answer::finish_unread_body))
         .with_state(state)
 }
 

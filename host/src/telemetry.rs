@@ -2,7 +2,13 @@
 
 use std::io::IsTerminal as _;
 
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +61,93 @@ pub fn init(
     // Ignore a second init: tests may share a process with a subscriber already set.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(JsonLines).try_init(),
     };
     Ok(())
+}
+
+/// One JSON object per event: `timestamp`, `level`, `target`, the message and every field at the
+/// top level, numbers and booleans as such, and a list (`names = ?names`) as a JSON array rather
+/// than the string tracing-subscriber's JSON format would make of it.
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let mut object = Map::new();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        object.insert("timestamp".to_owned(), Value::String(now));
+        let metadata = event.metadata();
+        object.insert(
+            "level".to_owned(),
+            Value::String(metadata.level().to_string()),
+        );
+        event.record(&mut JsonFields(&mut object));
+        object.insert(
+            "target".to_owned(),
+            Value::String(metadata.target().to_owned()),
+        );
+        writeln!(writer, "{}", Value::Object(object))
+    }
+}
+
+/// Collects an event's fields as JSON values.
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl JsonFields<'_> {
+    fn insert(&mut self, field: &Field, value: Value) {
+        self.0.insert(field.name().to_owned(), value);
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.insert(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.insert(field, value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.insert(field, value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.insert(field, value.into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.insert(field, value.into());
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.insert(field, crate::report::one_line(value).into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        // The Debug text of a list of strings or numbers (`["a", "b"]`) is a JSON array.
+        let value = if text.starts_with('[') {
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(Value::is_array)
+                .unwrap_or(Value::String(text))
+        } else {
+            Value::String(text)
+        };
+        self.insert(field, value);
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +166,50 @@ mod tests {
 
     fn filter_str(directives: &str) -> String {
         filter(directives).expect("filter").to_string()
+    }
+
+    #[test]
+    fn json_lines_keep_numbers_and_lists_as_json() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonLines)
+                .with_writer(move || writer.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let names = vec!["a.example".to_owned(), "127.0.0.1".to_owned()];
+            tracing::info!(names = ?names, count = 2_u64, ok = true, text = "x", "hello");
+        });
+        let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("UTF-8");
+        let mut line: Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{line}");
+        line.as_object_mut().expect("object").remove("timestamp");
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "level": "INFO",
+                "message": "hello",
+                "names": ["a.example", "127.0.0.1"],
+                "count": 2,
+                "ok": true,
+                "text": "x",
+                "target": "pullthrough::telemetry::tests",
+            })
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! rustls: the serving configuration (TLS 1.2 and 1.3 only, ALPN h2 and http/1.1) and the
+//! rustls: the serving configuration (TLS 1.2 and 1.3 only, ALPN h2, http/1.1, http/1.0) and the
 //! certificate resolver that swaps certificates atomically, so a rotation never drops a handshake.
 
 use std::path::{Path, PathBuf};
@@ -123,14 +123,16 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
-/// The rustls server configuration: TLS 1.3 and 1.2 only, ALPN `h2` then `http/1.1`.
+/// The rustls server configuration: TLS 1.3 and 1.2 only, ALPN `h2`, `http/1.1` or `http/1.0`
+/// (`curl --http1.0` offers only that, and rustls refuses a client whose offer shares nothing
+/// with ours); a client that offers no ALPN at all gets HTTP/1.1.
 pub fn server_config(resolver: Arc<CertResolver>) -> Result<Arc<ServerConfig>> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(Error::Config)?
         .with_no_client_auth()
         .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     Ok(Arc::new(config))
 }
 
@@ -226,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn config_offers_h2_then_http1() {
+    fn config_offers_h2_then_http1_1_then_http1_0() {
         let m = material();
         let resolver = CertResolver::new(
             Served::from_pem(m.serving.cert_pem.as_bytes(), m.serving.key_pem.as_bytes())
@@ -235,7 +237,7 @@ mod tests {
         let config = server_config(resolver).expect("config");
         assert_eq!(
             config.alpn_protocols,
-            [b"h2".to_vec(), b"http/1.1".to_vec()]
+            [b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()]
         );
     }
 }

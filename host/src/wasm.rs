@@ -69,6 +69,9 @@ pub enum LoadError {
     /// The engine could not be configured.
     #[error("cannot configure the wasm engine")]
     Engine(#[source] wasmtime::Error),
+    /// The bytes are not WebAssembly at all (a text file, a `.wat`, an OCI tarball).
+    #[error("the file is not a WebAssembly module: it does not start with \"\\0asm\"")]
+    NotWasm,
     /// The bytes are not a valid WebAssembly module.
     #[error("module does not compile")]
     Compile(#[source] wasmtime::Error),

@@ -306,19 +306,26 @@ async fn modules_that_cannot_serve_are_refused_at_load_with_the_reason() {
         (
             "settings",
             guests::guest(guests::ACCEPT, guests::SETTINGS_INVALID),
-            "policy settings: settings are invalid: mirror is required",
+            "policy \"settings\" refused its settings: mirror is required",
             None,
         ),
         (
             "empty",
             wat::parse_str("(module)").expect("wat"),
-            "policy empty",
+            "policy \"empty\" does not load",
             Some("module is not a waPC policy: it does not export `__guest_call`"),
         ),
         (
             "garbage",
             b"not wasm at all".to_vec(),
-            "policy garbage",
+            "policy \"garbage\" does not load",
+            // Not the parser's two magic numbers as multi-line hex arrays.
+            Some("the file is not a WebAssembly module: it does not start with \"\\0asm\""),
+        ),
+        (
+            "broken",
+            b"\0asm\x01\0\0\0 garbage".to_vec(),
+            "policy \"broken\" does not load",
             Some("module does not compile"),
         ),
         (
@@ -328,7 +335,7 @@ async fn modules_that_cannot_serve_are_refused_at_load_with_the_reason() {
                    (func (export "__guest_call") (param i32 i32) (result i32) i32.const 1))"#,
             )
             .expect("wat"),
-            "policy imports",
+            "policy \"imports\" does not load",
             Some("cannot link the module"),
         ),
     ];

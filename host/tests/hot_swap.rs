@@ -153,7 +153,7 @@ async fn a_corrupt_module_is_rejected_and_the_old_version_keeps_answering() {
     );
     let reason = rejected.last_error.expect("reason recorded");
     assert!(
-        reason.starts_with("policy versioned: module does not compile: "),
+        reason.starts_with("policy \"versioned\" does not load: module does not compile: "),
         "{reason}"
     );
     assert_eq!(answer(&setup.registry, "versioned").await, "version 1");
@@ -172,7 +172,7 @@ async fn a_corrupt_module_is_rejected_and_the_old_version_keeps_answering() {
     );
     assert_eq!(
         status(&setup.registry, "versioned").last_error.as_deref(),
-        Some("policy versioned: settings are invalid: mirror is required")
+        Some("policy \"versioned\" refused its settings: mirror is required")
     );
     assert_eq!(answer(&setup.registry, "versioned").await, "version 1");
 

@@ -63,7 +63,7 @@ async fn validate_settings_names_the_bad_field() {
         let want = match refusal {
             None => Ok(vec!["pullthrough".to_owned()]),
             Some(message) => Err(format!(
-                "policy pullthrough: settings are invalid: {message}"
+                "policy \"pullthrough\" refused its settings: {message}"
             )),
         };
         assert_eq!(loaded, want);

@@ -219,16 +219,25 @@ fn failures_exit_non_zero_with_a_clear_message() {
         ),
         (
             vec!["-r", request, module],
-            "Error: policy policy: settings are invalid: settings.mirror is required: the pull-through cache as host[:port][/path], e.g. registry-mirror.example.com".to_owned(),
+            "Error: policy \"policy\" refused its settings: settings.mirror is required: the pull-through cache as host[:port][/path], e.g. registry-mirror.example.com".to_owned(),
         ),
         (
             vec!["--settings-json", "[1]", "-r", request, module],
-            "Error: settings must be a mapping".to_owned(),
+            r#"Error: --settings-json must be a mapping such as {"mirror": "registry-mirror.example.com"}, got a list"#.to_owned(),
+        ),
+        (
+            // Not JSON at all: said so, not "must be a mapping" (a YAML reading of `abc`).
+            vec!["--settings-json", "abc", "-r", request, module],
+            "Error: --settings-json is not JSON".to_owned(),
+        ),
+        (
+            vec!["--settings-json", r#""m.example.com""#, "-r", request, module],
+            r#"Error: --settings-json must be a mapping such as {"mirror": "registry-mirror.example.com"}, got a string"#.to_owned(),
         ),
         (
             vec!["-r", request, not_wapc.to_str().expect("UTF-8")],
             // The cause is not repeated in the message: it follows under "Caused by:".
-            "Error: policy empty".to_owned(),
+            "Error: policy \"empty\" does not load".to_owned(),
         ),
         (
             vec!["-r", request, "/nonexistent/policy.wasm"],
@@ -246,9 +255,14 @@ fn failures_exit_non_zero_with_a_clear_message() {
             "{args:?}: {stderr}"
         );
     }
+    let output = run(&["--settings-json", "abc", "-r", request, module], None);
+    assert_eq!(
+        String::from_utf8(output.stderr).expect("UTF-8"),
+        "Error: --settings-json is not JSON\n\nCaused by:\n    expected value at line 1 column 1\n"
+    );
     let output = run(&["-r", request, not_wapc.to_str().expect("UTF-8")], None);
     assert_eq!(
         String::from_utf8(output.stderr).expect("UTF-8"),
-        "Error: policy empty\n\nCaused by:\n    module is not a waPC policy: it does not export `__guest_call`\n"
+        "Error: policy \"empty\" does not load\n\nCaused by:\n    module is not a waPC policy: it does not export `__guest_call`\n"
     );
 }

@@ -82,9 +82,14 @@ pub struct Rule {
 /// A setting that cannot work, named by its path in the settings document.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// The settings document is not valid JSON of the right shape.
-    #[error("settings are not valid: {0}")]
-    Deserialize(#[source] serde_json::Error),
+    /// The settings document is not valid JSON of the right shape; `at` is the path of the
+    /// value that is wrong (`.rules[0]`), empty for the document itself.
+    #[error("settings{at}: {source}")]
+    Deserialize {
+        at: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// No mirror was given.
     #[error(
         "settings.mirror is required: the pull-through cache as host[:port][/path], \
@@ -128,7 +133,26 @@ pub enum SettingsError {
 impl Settings {
     /// Reads settings from JSON, as `validate_settings` and each `validate` call receive them.
     pub fn from_json(json: &[u8]) -> Result<Self, SettingsError> {
-        serde_json::from_slice(json).map_err(SettingsError::Deserialize)
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let settings = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            SettingsError::Deserialize {
+                // The root prints as ".".
+                at: if path == "." {
+                    String::new()
+                } else {
+                    format!(".{path}")
+                },
+                source: error.into_inner(),
+            }
+        })?;
+        deserializer
+            .end()
+            .map_err(|source| SettingsError::Deserialize {
+                at: String::new(),
+                source,
+            })?;
+        Ok(settings)
     }
 
     /// Checks every field; the error names the first one that is wrong.

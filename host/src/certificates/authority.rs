@@ -7,11 +7,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData as _,
 };
 use time::OffsetDateTime;
 
-use super::{Error, Result};
+use super::{CertInfo, Error, Result};
 
 /// Validity of a generated CA: long, because renewing it means re-registering the webhook.
 pub const DEFAULT_CA_VALIDITY: Duration = super::days(DEFAULT_CA_VALIDITY_DAYS);
@@ -75,6 +75,19 @@ impl Authority {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
+    }
+
+    /// Checks a CA brought along (`cert --ca-cert --ca-key`): the certificate is a CA and the
+    /// key is its key. Without this a mismatched key signs certificates nothing verifies.
+    pub fn check(&self) -> Result<()> {
+        let key = KeyPair::from_pem(&self.key_pem).map_err(Error::CaKey)?;
+        if !CertInfo::from_pem(&self.cert_pem)?.is_ca {
+            return Err(Error::NotCa);
+        }
+        if super::info::public_key_info(&self.cert_pem)? != key.subject_public_key_info() {
+            return Err(Error::KeyMismatch);
+        }
+        Ok(())
     }
 
     /// The CA certificate as the base64 string a webhook configuration's `caBundle` expects.
@@ -171,7 +184,6 @@ fn set_validity(params: &mut CertificateParams, validity: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certificates::CertInfo;
     use std::time::SystemTime;
 
     fn names() -> Vec<String> {

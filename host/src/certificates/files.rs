@@ -11,6 +11,22 @@ use super::{Authority, Material};
 pub enum WriteError {
     #[error(transparent)]
     Certs(#[from] super::Error),
+    #[error("cannot sign with the CA in {cert} and {key}")]
+    Authority {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: super::Error,
+    },
+    #[error(
+        "{path} already exists and holds {what}: pass --force to replace it (webhooks registered \
+         with the old CA then need the new ca-bundle.b64){hint}"
+    )]
+    WouldReplaceCa {
+        path: PathBuf,
+        what: &'static str,
+        hint: String,
+    },
     #[error("could not read {path}")]
     Read {
         path: PathBuf,
@@ -46,6 +62,8 @@ pub struct Issue {
     pub validity: Duration,
     /// Validity of a generated CA.
     pub ca_validity: Duration,
+    /// Replace a CA already in `out_dir` (or a key there that is not `ca`'s).
+    pub replace_ca: bool,
 }
 
 /// Generates (or signs with the given CA) and writes ca.crt, tls.crt, tls.key, ca-bundle.b64
@@ -54,12 +72,23 @@ pub fn write_files(issue: &Issue) -> Result<Written, WriteError> {
     let names = issue.names.clone();
     let validity = issue.validity;
     let ca = match &issue.ca {
-        Some((cert, key)) => Some(Authority {
-            cert_pem: read(cert)?,
-            key_pem: read(key)?,
-        }),
+        Some((cert, key)) => {
+            let ca = Authority {
+                cert_pem: read(cert)?,
+                key_pem: read(key)?,
+            };
+            ca.check().map_err(|source| WriteError::Authority {
+                cert: cert.clone(),
+                key: key.clone(),
+                source,
+            })?;
+            Some(ca)
+        }
         _ => None,
     };
+    if !issue.replace_ca {
+        refuse_to_replace(&issue.out_dir, ca.as_ref())?;
+    }
     let generated_ca = ca.is_none();
     let material = match ca {
         Some(ca) => {
@@ -81,6 +110,15 @@ pub fn write_files(issue: &Issue) -> Result<Written, WriteError> {
     ];
     if generated_ca {
         outputs.push(("ca.key", material.ca.key_pem.as_str(), true));
+    } else {
+        // --force with a given CA: a key left from another CA must not sit beside its ca.crt.
+        let stale = issue.out_dir.join("ca.key");
+        if std::fs::read_to_string(&stale).is_ok_and(|key| key != material.ca.key_pem) {
+            std::fs::remove_file(&stale).map_err(|source| WriteError::Write {
+                path: stale,
+                source,
+            })?;
+        }
     }
     let mut files = Vec::new();
     for (name, content, secret) in outputs {
@@ -93,6 +131,33 @@ pub fn write_files(issue: &Issue) -> Result<Written, WriteError> {
         files,
         ca_bundle,
     })
+}
+
+/// A generated CA never silently replaces one in `dir`: its key is what every registered
+/// `caBundle` trusts. Signing with the CA already there (or an identical copy) is fine.
+fn refuse_to_replace(dir: &Path, ca: Option<&Authority>) -> Result<(), WriteError> {
+    for (name, what) in [("ca.key", "a CA key"), ("ca.crt", "a CA certificate")] {
+        let path = dir.join(name);
+        let Ok(existing) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let same = ca.is_some_and(|ca| match name {
+            "ca.key" => existing == ca.key_pem,
+            _ => existing == ca.cert_pem,
+        });
+        if !same {
+            let hint = match ca {
+                None => format!(
+                    ", or sign with it: --ca-cert {} --ca-key {}",
+                    dir.join("ca.crt").display(),
+                    dir.join("ca.key").display()
+                ),
+                Some(_) => ", or write to another --out-dir".to_owned(),
+            };
+            return Err(WriteError::WouldReplaceCa { path, what, hint });
+        }
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, WriteError> {

@@ -13,6 +13,8 @@ pub struct CertInfo {
     pub not_after: SystemTime,
     /// DNS names and IP addresses from the subjectAltName extension, in order.
     pub names: Vec<String>,
+    /// Whether its basicConstraints make it a CA.
+    pub is_ca: bool,
 }
 
 impl CertInfo {
@@ -39,7 +41,13 @@ impl CertInfo {
             not_before: to_system_time(validity.not_before.timestamp()),
             not_after: to_system_time(validity.not_after.timestamp()),
             names,
+            is_ca: cert.is_ca(),
         })
+    }
+
+    /// Whether `now` is inside the validity window.
+    pub fn is_valid_at(&self, now: SystemTime) -> bool {
+        self.not_before <= now && now < self.not_after
     }
 
     /// Whether the certificate should be replaced: less than a third of its life is left.
@@ -54,6 +62,52 @@ impl CertInfo {
             Err(_) => true,
         }
     }
+}
+
+/// The DER SubjectPublicKeyInfo of the first certificate of a PEM chain.
+pub(super) fn public_key_info(pem: &str) -> Result<Vec<u8>> {
+    let certs = pem_certificates(pem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&certs[0]).map_err(|_| Error::Parse)?;
+    Ok(cert.public_key().raw.to_vec())
+}
+
+/// Checks that every certificate of a PEM bundle (a `caBundle`, a `--ca-file`) is a CA.
+pub fn check_ca_bundle(pem: &str) -> Result<()> {
+    let certs = pem_certificates(pem)?;
+    for der in &certs {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| Error::Parse)?;
+        if !cert.is_ca() {
+            return Err(Error::NotCa);
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the first certificate of `leaf_pem` was signed by one of the CAs in `ca_pem`.
+pub fn check_issued_by(leaf_pem: &str, ca_pem: &str) -> Result<()> {
+    let leaves = pem_certificates(leaf_pem)?;
+    let cas = pem_certificates(ca_pem)?;
+    let (_, leaf) = x509_parser::parse_x509_certificate(&leaves[0]).map_err(|_| Error::Parse)?;
+    for der in &cas {
+        let (_, ca) = x509_parser::parse_x509_certificate(der).map_err(|_| Error::Parse)?;
+        if leaf.verify_signature(Some(ca.public_key())).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(Error::NotIssuedBy)
+}
+
+/// The DER of every `CERTIFICATE` block; at least one.
+fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>> {
+    let certs: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map_while(std::result::Result::ok)
+        .filter(|block| block.label == "CERTIFICATE")
+        .map(|block| block.contents)
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::NoCertificate);
+    }
+    Ok(certs)
 }
 
 fn ip_from_bytes(bytes: &[u8]) -> Option<String> {

@@ -106,12 +106,36 @@ impl Certificates {
                 let served = files
                     .load()
                     .context("could not load --tls-cert/--tls-key")?;
+                let cert_pem = std::fs::read_to_string(cert).unwrap_or_default();
                 let ca_pem = match ca_file {
-                    Some(path) => std::fs::read_to_string(path)
-                        .with_context(|| format!("could not read --ca-file {}", path.display()))?,
-                    // Unregistered: the printed configuration shows the chain's last certificate.
-                    None => std::fs::read_to_string(cert).unwrap_or_default(),
+                    Some(path) => {
+                        let ca_pem = std::fs::read_to_string(path).with_context(|| {
+                            format!("could not read --ca-file {}", path.display())
+                        })?;
+                        super::check_ca_bundle(&ca_pem).with_context(|| {
+                            format!("--ca-file {} cannot be the webhook's caBundle", path.display())
+                        })?;
+                        super::check_issued_by(&cert_pem, &ca_pem).with_context(|| {
+                            format!(
+                                "--tls-cert {} does not verify against --ca-file {}",
+                                cert.display(),
+                                path.display()
+                            )
+                        })?;
+                        ca_pem
+                    }
+                    None => {
+                        tracing::warn!(
+                            cert = %cert.display(),
+                            "no --ca-file: the webhook configuration shown below carries the last \
+                             certificate of --tls-cert as its caBundle, which the API server accepts \
+                             only if that certificate is the CA; pass --ca-file with the CA that \
+                             signed it"
+                        );
+                        cert_pem
+                    }
                 };
+                log_served("serving the certificate of --tls-cert", &served);
                 Ok(Self {
                     resolver: CertResolver::new(served),
                     ca_pem,
@@ -147,7 +171,7 @@ impl Certificates {
                     material.serving.cert_pem.as_bytes(),
                     material.serving.key_pem.as_bytes(),
                 )?;
-                tracing::info!(names = ?served.info.names, "serving a generated certificate");
+                log_served("serving a generated certificate", &served);
                 if let Some(path) = write_ca {
                     write_ca_file(path, &material.ca.cert_pem)?;
                 }
@@ -176,6 +200,23 @@ impl Certificates {
     /// Starts the background task that keeps the certificate fresh.
     pub fn spawn_renewal(self, cluster: Option<Cluster>, registration: Registration) {
         tokio::spawn(rotate(self.origin, self.resolver, cluster, registration));
+    }
+}
+
+/// The start-up line about the served certificate; an expired (or not yet valid) one is an
+/// error line, since the API server refuses every call until it is replaced.
+fn log_served(what: &str, served: &Served) {
+    let info = &served.info;
+    let not_after = humantime_utc(info.not_after);
+    let names = &info.names;
+    let now = SystemTime::now();
+    if info.not_after <= now {
+        tracing::error!(?names, %not_after, "{what}: it has EXPIRED; the API server refuses every call until it is replaced");
+    } else if info.not_before > now {
+        let not_before = humantime_utc(info.not_before);
+        tracing::error!(?names, %not_before, "{what}: it is NOT VALID YET; the API server refuses every call until then");
+    } else {
+        tracing::info!(?names, %not_after, "{what}");
     }
 }
 

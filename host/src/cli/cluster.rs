@@ -4,36 +4,47 @@
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 
+use super::values;
 use crate::certificates;
 use crate::k8s::{self, FailurePolicy, NamespaceScope, Registration};
 
-/// The Service the API server calls; its DNS names go into the serving certificate.
+/// The Service the API server calls.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
     /// Name of the webhook's Service.
     #[arg(
         long = "service",
+        value_name = "NAME",
         default_value = k8s::NAME,
+        value_parser = values::dns_label,
         env = "PULLTHROUGH_SERVICE"
     )]
     pub service: String,
     /// Namespace pullthrough runs in (its Service, Secret and excluded namespace).
-    #[arg(long, default_value = k8s::NAME, env = "PULLTHROUGH_NAMESPACE")]
+    #[arg(long, value_name = "NAMESPACE", default_value = k8s::NAME, value_parser = values::dns_label, env = "PULLTHROUGH_NAMESPACE")]
     pub namespace: String,
-    /// Extra DNS name or IP address for the serving certificate (repeatable).
+}
+
+/// Names the serving certificate carries besides the Service's; shared by `cert` and `serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SanArgs {
+    /// Extra DNS name or IP address for the serving certificate (repeatable, or
+    /// comma-separated).
     #[arg(
         long = "extra-san",
         value_name = "NAME",
-        env = "PULLTHROUGH_EXTRA_SANS",
+        value_parser = values::san,
+        env = "PULLTHROUGH_EXTRA_SAN",
         value_delimiter = ','
     )]
     pub extra_sans: Vec<String>,
 }
 
-impl ServiceArgs {
-    /// Every name the serving certificate must carry: the four in-cluster forms, then extras.
-    pub fn names(&self) -> Vec<String> {
-        let mut names = certificates::service_dns_names(&self.service, &self.namespace);
+impl SanArgs {
+    /// Every name the serving certificate must carry: the four in-cluster forms of `service`,
+    /// then the extras.
+    pub fn names(&self, service: &ServiceArgs) -> Vec<String> {
+        let mut names = certificates::service_dns_names(&service.service, &service.namespace);
         for extra in &self.extra_sans {
             if !names.contains(extra) {
                 names.push(extra.clone());
@@ -49,6 +60,7 @@ pub struct WebhookNameArgs {
     /// Name of the MutatingWebhookConfiguration.
     #[arg(
         long,
+        value_name = "NAME",
         default_value = k8s::NAME,
         env = "PULLTHROUGH_WEBHOOK_CONFIG"
     )]
@@ -61,22 +73,24 @@ pub struct WebhookArgs {
     #[command(flatten)]
     pub name: WebhookNameArgs,
     /// Service port the API server calls.
-    #[arg(long, default_value_t = k8s::SERVICE_PORT, env = "PULLTHROUGH_SERVICE_PORT")]
+    #[arg(long, value_name = "PORT", default_value_t = k8s::SERVICE_PORT, value_parser = clap::value_parser!(i32).range(1..=65535), env = "PULLTHROUGH_SERVICE_PORT")]
     pub service_port: i32,
     /// Path the API server posts reviews to.
-    #[arg(long, default_value = crate::server::MUTATE_PATH, env = "PULLTHROUGH_WEBHOOK_PATH")]
+    #[arg(long, value_name = "PATH", default_value = crate::server::MUTATE_PATH, env = "PULLTHROUGH_WEBHOOK_PATH")]
     pub webhook_path: String,
     /// What the API server does when the webhook is unreachable or fails.
     #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
     pub failure_policy: FailurePolicy,
     /// Seconds the API server waits for an answer (1 to 30).
-    #[arg(long, default_value_t = k8s::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
+    #[arg(long, value_name = "SECONDS", default_value_t = k8s::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
     pub timeout_seconds: i32,
     /// Only these namespaces (comma-separated); default all. Our own namespace and kube-system
     /// are always excluded.
     #[arg(
         long = "only-namespaces",
+        value_name = "NAMESPACE",
         value_delimiter = ',',
+        value_parser = values::dns_label,
         env = "PULLTHROUGH_ONLY_NAMESPACES"
     )]
     pub only_namespaces: Vec<String>,

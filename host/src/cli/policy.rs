@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::values;
 use crate::policies::PolicySource;
 use crate::wasm::RuntimeConfig;
 
@@ -13,25 +14,33 @@ use crate::wasm::RuntimeConfig;
 pub struct PolicyArgs {
     /// Policies file (Kubewarden `policies.yml` shape); without it the embedded mirror policy is
     /// served as `pullthrough`.
-    #[arg(long, env = "PULLTHROUGH_POLICIES")]
+    #[arg(long, value_name = "FILE", env = "PULLTHROUGH_POLICIES")]
     pub policies: Option<PathBuf>,
     /// Guest calls running at once; more wait. Defaults to the number of CPUs.
-    #[arg(long, env = "PULLTHROUGH_MAX_CONCURRENCY")]
+    #[arg(long, value_name = "N", value_parser = values::positive_usize, env = "PULLTHROUGH_MAX_CONCURRENCY")]
     pub max_concurrency: Option<usize>,
     /// Wall-clock budget of one evaluation, in milliseconds (a policy's `timeoutEvalSeconds`
     /// overrides it).
-    #[arg(long, env = "PULLTHROUGH_POLICY_TIMEOUT_MS", default_value_t = 2000)]
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = values::positive, env = "PULLTHROUGH_POLICY_TIMEOUT_MS")]
     pub policy_timeout_ms: u64,
-    /// Linear-memory cap of one guest, in MiB.
-    #[arg(long, env = "PULLTHROUGH_POLICY_MEMORY_MIB", default_value_t = 128)]
+    /// Linear-memory cap of one guest, in MiB (1 to 4096, the wasm32 address space).
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = memory_mib, env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: usize,
     /// Allocate guest instances on demand instead of from wasmtime's pre-reserved pool.
-    #[arg(long, env = "PULLTHROUGH_NO_POOLING")]
+    #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_NO_POOLING")]
     pub no_pooling: bool,
     /// Cache compiled modules in this directory so restarts skip compilation (~0.5 s for
     /// policy.wasm). Only pullthrough may write there: cached machine code is run as is.
-    #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
+    #[arg(long, value_name = "DIR", env = "PULLTHROUGH_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
+}
+
+/// `--policy-memory-mib`: a wasm32 guest cannot address more than 4 GiB.
+fn memory_mib(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n @ 1..=4096) => Ok(n),
+        _ => Err("must be a whole number of MiB from 1 to 4096 (the wasm32 address space)".to_owned()),
+    }
 }
 
 /// A flag value that cannot work.
@@ -138,21 +147,24 @@ mod tests {
     fn impossible_values_are_refused() {
         let cases = [
             (
-                vec!["--max-concurrency", "0"],
-                "--max-concurrency must be at least 1",
+                ["--max-concurrency", "0"],
+                "error: invalid value '0' for '--max-concurrency <N>': must be at least 1",
             ),
             (
-                vec!["--policy-timeout-ms", "0"],
-                "--policy-timeout-ms must be at least 1",
+                ["--policy-timeout-ms", "0"],
+                "error: invalid value '0' for '--policy-timeout-ms <MS>': must be at least 1",
             ),
             (
-                vec!["--policy-memory-mib", "0"],
-                "--policy-memory-mib must be between 1 and 4096 (wasm32 address space)",
+                ["--policy-memory-mib", "0"],
+                "error: invalid value '0' for '--policy-memory-mib <MIB>': must be a whole number \
+                 of MiB from 1 to 4096 (the wasm32 address space)",
             ),
         ];
         for (args, expected) in cases {
-            let error = parse(&args).runtime_config().expect_err("refused");
-            assert_eq!(error.to_string(), expected);
+            let error = Cli::try_parse_from(std::iter::once("test").chain(args))
+                .expect_err("refused")
+                .to_string();
+            assert_eq!(error.lines().next(), Some(expected), "{error}");
         }
     }
 }

@@ -4,27 +4,47 @@
 use std::path::PathBuf;
 
 use crate::certificates::{self, Issue, WriteError, Written};
-use crate::cli::ServiceArgs;
+use crate::cli::{SanArgs, ServiceArgs, values};
 
 /// Flags of `pullthrough cert`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CertArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
+    #[command(flatten)]
+    pub sans: SanArgs,
     /// Directory to write ca.crt, ca.key, tls.crt, tls.key and ca-bundle.b64 to (created if absent).
-    #[arg(long, env = "PULLTHROUGH_CERT_OUT_DIR")]
+    #[arg(long, value_name = "DIR", env = "PULLTHROUGH_OUT_DIR")]
     pub out_dir: PathBuf,
     /// Sign with this existing CA certificate (PEM) instead of generating a new CA.
-    #[arg(long, requires = "ca_key", env = "PULLTHROUGH_CA_CERT")]
+    #[arg(long, value_name = "FILE", requires = "ca_key", env = "PULLTHROUGH_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// Private key (PEM) of --ca-cert.
-    #[arg(long, requires = "ca_cert", env = "PULLTHROUGH_CA_KEY")]
+    #[arg(long, value_name = "FILE", requires = "ca_cert", env = "PULLTHROUGH_CA_KEY")]
     pub ca_key: Option<PathBuf>,
+    /// Replace a CA already in --out-dir (every webhook registered with the old one then needs
+    /// the new ca-bundle.b64).
+    #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_FORCE")]
+    pub force: bool,
     /// Validity of the serving certificate, in days.
-    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
-    pub validity_days: u64,
+    #[arg(
+        long,
+        alias = "validity-days",
+        value_name = "DAYS",
+        default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS,
+        value_parser = values::days,
+        env = "PULLTHROUGH_CERT_VALIDITY_DAYS"
+    )]
+    pub cert_validity_days: u64,
     /// Validity of a generated CA, in days.
-    #[arg(long, default_value_t = certificates::DEFAULT_CA_VALIDITY_DAYS, env = "PULLTHROUGH_CA_VALIDITY_DAYS")]
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = certificates::DEFAULT_CA_VALIDITY_DAYS,
+        value_parser = values::days,
+        conflicts_with = "ca_cert",
+        env = "PULLTHROUGH_CA_VALIDITY_DAYS"
+    )]
     pub ca_validity_days: u64,
 }
 
@@ -32,11 +52,12 @@ impl CertArgs {
     /// What these flags ask to write.
     pub fn issue(&self) -> Issue {
         Issue {
-            names: self.service.names(),
+            names: self.sans.names(&self.service),
             out_dir: self.out_dir.clone(),
             ca: self.ca_cert.clone().zip(self.ca_key.clone()),
-            validity: certificates::days(self.validity_days),
+            validity: certificates::days(self.cert_validity_days),
             ca_validity: certificates::days(self.ca_validity_days),
+            replace_ca: self.force,
         }
     }
 }
@@ -52,19 +73,21 @@ mod tests {
 
     use super::*;
     use crate::certificates::CertInfo;
-    use crate::cli::ServiceArgs;
 
     fn args(dir: &Path) -> CertArgs {
         CertArgs {
             service: ServiceArgs {
                 service: "hook".to_owned(),
                 namespace: "infra".to_owned(),
+            },
+            sans: SanArgs {
                 extra_sans: vec!["127.0.0.1".to_owned(), "hook".to_owned()],
             },
             out_dir: dir.to_owned(),
             ca_cert: None,
             ca_key: None,
-            validity_days: 30,
+            force: false,
+            cert_validity_days: 30,
             ca_validity_days: 3650,
         }
     }
@@ -118,5 +141,70 @@ mod tests {
             std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca")
         );
         assert_eq!(written.files.len(), 4);
+    }
+
+    fn refusal(args: &CertArgs) -> String {
+        crate::report::one_line(&run(args).expect_err("refused"))
+    }
+
+    #[test]
+    fn a_key_that_is_not_the_cas_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        run(&args(dir.path())).expect("first");
+        let out = tempfile::tempdir().expect("tempdir");
+        let mut with_ca = args(out.path());
+        with_ca.ca_cert = Some(dir.path().join("ca.crt"));
+        with_ca.ca_key = Some(dir.path().join("tls.key"));
+        assert_eq!(
+            refusal(&with_ca),
+            format!(
+                "cannot sign with the CA in {0}/ca.crt and {0}/tls.key: the private key does not \
+                 belong to the certificate",
+                dir.path().display()
+            )
+        );
+        // A serving certificate with its own key is not a CA either.
+        with_ca.ca_cert = Some(dir.path().join("tls.crt"));
+        assert_eq!(
+            refusal(&with_ca),
+            format!(
+                "cannot sign with the CA in {0}/tls.crt and {0}/tls.key: the certificate is not \
+                 a CA certificate (its basicConstraints do not say CA:TRUE)",
+                dir.path().display()
+            )
+        );
+        assert!(std::fs::read_dir(out.path()).expect("out").next().is_none());
+    }
+
+    #[test]
+    fn an_existing_ca_is_replaced_only_with_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        run(&args(dir.path())).expect("first");
+        let key = std::fs::read_to_string(dir.path().join("ca.key")).expect("key");
+        let d = dir.path().display();
+        assert_eq!(
+            refusal(&args(dir.path())),
+            format!(
+                "{d}/ca.key already exists and holds a CA key: pass --force to replace it \
+                 (webhooks registered with the old CA then need the new ca-bundle.b64), or sign \
+                 with it: --ca-cert {d}/ca.crt --ca-key {d}/ca.key"
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ca.key")).expect("key"),
+            key
+        );
+        // Signing with the CA that is there is what the hint says, and works.
+        let mut with_ca = args(dir.path());
+        with_ca.ca_cert = Some(dir.path().join("ca.crt"));
+        with_ca.ca_key = Some(dir.path().join("ca.key"));
+        run(&with_ca).expect("signs with the CA in place");
+        let mut forced = args(dir.path());
+        forced.force = true;
+        run(&forced).expect("forced");
+        assert_ne!(
+            std::fs::read_to_string(dir.path().join("ca.key")).expect("key"),
+            key
+        );
     }
 }

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ServiceArgs, WebhookArgs, WebhookNameArgs};
+use crate::certificates;
+use crate::cli::{ServiceArgs, WebhookArgs, WebhookNameArgs, values};
 use crate::k8s::{self, Cluster};
 
 /// Flags of `pullthrough register`.
@@ -14,10 +15,10 @@ pub struct RegisterArgs {
     #[command(flatten)]
     pub webhook: WebhookArgs,
     /// PEM file of the CA that signed the serving certificate (e.g. ca.crt from `pullthrough cert`).
-    #[arg(long, env = "PULLTHROUGH_CA_FILE")]
+    #[arg(long, value_name = "FILE", env = "PULLTHROUGH_CA_FILE")]
     pub ca_file: PathBuf,
     /// Print the configuration as YAML instead of applying it.
-    #[arg(long)]
+    #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_DRY_RUN")]
     pub dry_run: bool,
     /// Take back fields another field manager changed (an operator's emergency edit); without
     /// it such a conflict is reported and nothing is changed.
@@ -44,6 +45,12 @@ pub enum Error {
     },
     #[error("{path} holds no PEM certificate")]
     NotPem { path: PathBuf },
+    #[error("--ca-file {path} cannot be the webhook's caBundle")]
+    NotCa {
+        path: PathBuf,
+        #[source]
+        source: certificates::Error,
+    },
     #[error(transparent)]
     K8s(#[from] k8s::Error),
 }
@@ -59,6 +66,14 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
             path: args.ca_file.clone(),
         });
     }
+    // The API server trusts only the bundle: a serving certificate there (not its CA) fails
+    // every call once the certificate is renewed, or at once when it is not self-signed.
+    certificates::check_ca_bundle(&String::from_utf8_lossy(&ca)).map_err(|source| {
+        Error::NotCa {
+            path: args.ca_file.clone(),
+            source,
+        }
+    })?;
     let registration = args.webhook.registration(&args.service);
     if args.dry_run {
         return Ok(k8s::webhook_yaml(&registration, &ca)?);

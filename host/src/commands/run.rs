@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::admission::{AdmissionError, AdmissionRequest, AdmissionResponse};
+use crate::cli::values;
 use crate::policies::{EvaluationError, LoadedPolicy, PolicyError};
 use crate::wasm::{LoadError, Runtime, RuntimeConfig};
 
@@ -14,26 +15,35 @@ use crate::wasm::{LoadError, Runtime, RuntimeConfig};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// AdmissionReview or bare AdmissionRequest JSON file; `-` reads standard input.
-    #[arg(long, short = 'r', env = "PULLTHROUGH_REQUEST_PATH")]
+    #[arg(long, short = 'r', value_name = "FILE", env = "PULLTHROUGH_REQUEST_PATH")]
     pub request_path: PathBuf,
-    /// Policy settings as inline JSON.
+    /// Policy settings as inline JSON, e.g. `{"mirror": "registry-mirror.example.com"}`.
     #[arg(
         long,
+        value_name = "JSON",
         env = "PULLTHROUGH_SETTINGS_JSON",
         conflicts_with = "settings_path"
     )]
     pub settings_json: Option<String>,
     /// Policy settings file, YAML or JSON.
-    #[arg(long, env = "PULLTHROUGH_SETTINGS_PATH")]
+    #[arg(long, value_name = "FILE", env = "PULLTHROUGH_SETTINGS_PATH")]
     pub settings_path: Option<PathBuf>,
     /// Wall-clock budget of the evaluation, in milliseconds.
-    #[arg(long, env = "PULLTHROUGH_TIMEOUT_MS", default_value_t = 2000)]
-    pub timeout_ms: u64,
+    #[arg(
+        long,
+        alias = "timeout-ms",
+        value_name = "MS",
+        default_value_t = 2000,
+        value_parser = values::positive,
+        env = "PULLTHROUGH_POLICY_TIMEOUT_MS"
+    )]
+    pub policy_timeout_ms: u64,
     /// Cache compiled modules here (keyed by module sha256 and wasmtime build), so later runs skip
     /// compilation. Only pullthrough may write there: cached machine code is run as is.
-    #[arg(long, env = "PULLTHROUGH_MODULE_CACHE_DIR")]
+    #[arg(long, value_name = "DIR", env = "PULLTHROUGH_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
     /// The policy module: a path, optionally prefixed with `file://`.
+    #[arg(value_name = "MODULE")]
     pub module: String,
 }
 
@@ -76,12 +86,26 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// The settings are not JSON or YAML.
-    #[error("settings are not valid JSON or YAML")]
-    ParseSettings(#[source] serde_yaml_ng::Error),
-    /// The settings are not a mapping.
-    #[error("settings must be a mapping")]
-    SettingsNotAMapping,
+    /// `--settings-json` is not JSON.
+    #[error("--settings-json is not JSON")]
+    SettingsJson(#[source] serde_json::Error),
+    /// The settings file is not JSON or YAML.
+    #[error("settings {path} are not valid JSON or YAML")]
+    ParseSettings {
+        /// The path given.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    /// The settings are JSON or YAML, but not a mapping.
+    #[error("{origin} must be a mapping such as {{\"mirror\": \"registry-mirror.example.com\"}}, got {got}")]
+    SettingsNotAMapping {
+        /// `--settings-json` or the file.
+        origin: String,
+        /// What it is instead.
+        got: &'static str,
+    },
     /// The module file cannot be read.
     #[error("cannot read module {path}")]
     ReadModule {
@@ -113,7 +137,7 @@ pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
     })?;
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrency: 1,
-        timeout: std::time::Duration::from_millis(args.timeout_ms),
+        timeout: std::time::Duration::from_millis(args.policy_timeout_ms),
         // One instance: on-demand allocation starts faster than reserving a pool.
         pooling: false,
         cache_dir: args.module_cache_dir.clone(),
@@ -161,21 +185,34 @@ fn read_request(path: &Path) -> Result<AdmissionRequest, RunError> {
 }
 
 fn read_settings(args: &RunArgs) -> Result<Value, RunError> {
-    let text = match (&args.settings_json, &args.settings_path) {
-        (Some(json), _) => json.clone(),
+    let (settings, origin) = match (&args.settings_json, &args.settings_path) {
+        (Some(json), _) => (
+            serde_json::from_str(json).map_err(RunError::SettingsJson)?,
+            "--settings-json".to_owned(),
+        ),
         (None, Some(path)) => {
-            std::fs::read_to_string(path).map_err(|source| RunError::ReadSettings {
+            let text = std::fs::read_to_string(path).map_err(|source| RunError::ReadSettings {
                 path: path.clone(),
                 source,
-            })?
+            })?;
+            // YAML is a superset of JSON: one parser takes both.
+            let settings = serde_yaml_ng::from_str(&text).map_err(|source| {
+                RunError::ParseSettings {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            (settings, format!("settings {}", path.display()))
         }
         (None, None) => return Ok(Value::Object(Default::default())),
     };
-    // YAML is a superset of JSON: one parser takes both.
-    let settings: Value = serde_yaml_ng::from_str(&text).map_err(RunError::ParseSettings)?;
-    match settings {
-        Value::Null => Ok(Value::Object(Default::default())),
-        Value::Object(_) => Ok(settings),
-        _ => Err(RunError::SettingsNotAMapping),
-    }
+    let got = match settings {
+        Value::Null => return Ok(Value::Object(Default::default())),
+        Value::Object(_) => return Ok(settings),
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+    };
+    Err(RunError::SettingsNotAMapping { origin, got })
 }

@@ -10,20 +10,28 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::certificates::{self, CertificateSource, Certificates};
-use crate::cli::{PolicyArgs, ServiceArgs, WebhookArgs};
+use crate::cli::{PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
 use crate::k8s::{self, Cluster, Registration};
 use crate::policies::{PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
-/// Flags of `pullthrough serve`.
+/// Flags of `pullthrough serve`. Exactly one of `--mirror`, `--settings-json` and `--policies`
+/// says what to serve (the usage line shows the choice).
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("what_to_serve")
+        .args(["mirror", "settings_json", "policies"])
+        .required(true)
+))]
 pub struct ServeArgs {
     /// Address to listen on for HTTPS.
-    #[arg(long, default_value_t = SocketAddr::from((Ipv4Addr::UNSPECIFIED, server::LISTEN_PORT)), env = "PULLTHROUGH_LISTEN")]
+    #[arg(long, value_name = "ADDRESS", default_value_t = SocketAddr::from((Ipv4Addr::UNSPECIFIED, server::LISTEN_PORT)), env = "PULLTHROUGH_LISTEN")]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub service: ServiceArgs,
+    #[command(flatten)]
+    pub sans: SanArgs,
     #[command(flatten)]
     pub mirror: MirrorArgs,
     #[command(flatten)]
@@ -34,10 +42,10 @@ pub struct ServeArgs {
     pub webhook: WebhookArgs,
     /// Register the webhook with the cluster (server-side apply) once the certificate is known.
     /// Without a cluster, registration is skipped and the configuration is printed instead.
-    #[arg(long, env = "PULLTHROUGH_REGISTER")]
+    #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_REGISTER")]
     pub register: bool,
     /// Deny a request when its policy fails (default: admit unchanged with a warning).
-    #[arg(long, env = "PULLTHROUGH_FAIL_CLOSED")]
+    #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_FAIL_CLOSED")]
     pub fail_closed: bool,
     /// Address to serve `GET /metrics` on, over plain HTTP [default: the --listen address's IP,
     /// port 9090].
@@ -55,26 +63,27 @@ pub struct ServeArgs {
     /// Upper bound, in seconds, on draining in-flight requests once accepting has stopped.
     #[arg(
         long,
+        value_name = "SECONDS",
         default_value_t = 25,
         env = "PULLTHROUGH_SHUTDOWN_TIMEOUT_SECONDS"
     )]
     pub shutdown_timeout_seconds: u64,
     /// Async worker threads (0: one per core). All but one may run a guest call directly; the
     /// rest of the calls run on the blocking pool.
-    #[arg(long, default_value_t = 0, env = "PULLTHROUGH_WORKER_THREADS")]
+    #[arg(long, value_name = "N", default_value_t = 0, env = "PULLTHROUGH_WORKER_THREADS")]
     pub worker_threads: usize,
 }
 
-/// Settings of the embedded mirror policy (ignored with `--policies`).
+/// Settings of the embedded mirror policy (instead of `--policies`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct MirrorArgs {
     /// Registry host (and optional path prefix) of the pull-through cache; serves the embedded
     /// policy with `{"mirror": MIRROR}`.
-    #[arg(long, env = "PULLTHROUGH_MIRROR", required_unless_present_any = ["policies", "settings_json"])]
+    #[arg(long, env = "PULLTHROUGH_MIRROR")]
     pub mirror: Option<String>,
     /// Full settings of the embedded policy as JSON (instead of --mirror), e.g.
     /// `{"mirror":"m.example.com","layout":"prefixed"}`.
-    #[arg(long, env = "PULLTHROUGH_SETTINGS_JSON", conflicts_with_all = ["mirror", "policies"])]
+    #[arg(long, value_name = "JSON", env = "PULLTHROUGH_SETTINGS_JSON")]
     pub settings_json: Option<String>,
 }
 
@@ -93,29 +102,29 @@ impl MirrorArgs {
 pub struct TlsArgs {
     /// PEM certificate chain to serve (e.g. from cert-manager), reloaded when it changes.
     /// Without it a certificate is generated.
-    #[arg(long, requires = "tls_key", env = "PULLTHROUGH_TLS_CERT")]
+    #[arg(long, value_name = "FILE", requires = "tls_key", env = "PULLTHROUGH_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert", env = "PULLTHROUGH_TLS_KEY")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "PULLTHROUGH_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// PEM CA that signed --tls-cert, for the webhook's caBundle when registering.
-    #[arg(long, env = "PULLTHROUGH_CA_FILE")]
+    /// PEM CA that signed --tls-cert, for the webhook's caBundle.
+    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "PULLTHROUGH_CA_FILE")]
     pub ca_file: Option<PathBuf>,
     /// How often --tls-cert/--tls-key are checked for changes, in seconds.
-    #[arg(long, default_value_t = 10, env = "PULLTHROUGH_TLS_RELOAD_SECONDS")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = values::positive, env = "PULLTHROUGH_TLS_RELOAD_SECONDS")]
     pub tls_reload_seconds: u64,
     /// Write the generated CA certificate (PEM) here, for clients such as `curl --cacert`.
-    #[arg(long, env = "PULLTHROUGH_WRITE_CA")]
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_cert", env = "PULLTHROUGH_WRITE_CA")]
     pub write_ca: Option<PathBuf>,
     /// Secret the replicas share generated certificate material through.
-    #[arg(long, default_value = k8s::SECRET_NAME, env = "PULLTHROUGH_SECRET")]
+    #[arg(long, value_name = "NAME", default_value = k8s::SECRET_NAME, conflicts_with = "tls_cert", env = "PULLTHROUGH_SECRET")]
     pub secret: String,
     /// Validity of a generated serving certificate, in days (renewed at two thirds).
-    #[arg(long, default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
+    #[arg(long, value_name = "DAYS", default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, value_parser = values::days, conflicts_with = "tls_cert", env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
     pub cert_validity_days: u64,
     /// How often generated material is checked against the Secret and renewed, in seconds. A
     /// CA replaced by another replica (or by deleting the Secret) is picked up at the next check.
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), env = "PULLTHROUGH_CERT_CHECK_SECONDS")]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = values::positive, conflicts_with = "tls_cert", env = "PULLTHROUGH_CERT_CHECK_SECONDS")]
     pub cert_check_seconds: u64,
 }
 
@@ -188,6 +197,11 @@ impl ServeArgs {
     fn certificate_source(&self) -> anyhow::Result<CertificateSource> {
         let tls = &self.tls;
         if let (Some(cert), Some(key)) = (&tls.tls_cert, &tls.tls_key) {
+            if !self.sans.extra_sans.is_empty() {
+                anyhow::bail!(
+                    "--extra-san names a generated certificate's names; with --tls-cert the names are the certificate's own"
+                );
+            }
             if self.register && tls.ca_file.is_none() {
                 anyhow::bail!("--register with --tls-cert needs --ca-file for the caBundle");
             }
@@ -195,13 +209,13 @@ impl ServeArgs {
                 cert: cert.clone(),
                 key: key.clone(),
                 ca_file: tls.ca_file.clone(),
-                reload_interval: Duration::from_secs(tls.tls_reload_seconds.max(1)),
+                reload_interval: Duration::from_secs(tls.tls_reload_seconds),
             });
         }
         Ok(CertificateSource::Generated {
             namespace: self.service.namespace.clone(),
             secret: tls.secret.clone(),
-            names: names_for(&self.service),
+            names: names_for(&self.sans, &self.service),
             validity: certificates::days(tls.cert_validity_days),
             write_ca: tls.write_ca.clone(),
             check_interval: Duration::from_secs(tls.cert_check_seconds),
@@ -231,8 +245,8 @@ fn cache_prefixes(settings: &serde_json::Value) -> Vec<String> {
 }
 
 /// The in-cluster names plus, without a cluster, the loopback names a local run is called by.
-fn names_for(service: &ServiceArgs) -> Vec<String> {
-    let mut names = service.names();
+fn names_for(sans: &SanArgs, service: &ServiceArgs) -> Vec<String> {
+    let mut names = sans.names(service);
     for local in ["localhost", "127.0.0.1", "::1"] {
         if !names.iter().any(|n| n == local) {
             names.push(local.to_owned());

@@ -37,7 +37,7 @@ struct RawPolicy {
     #[serde(default)]
     settings: Option<serde_json::Value>,
     #[serde(default)]
-    allowed_to_mutate: bool,
+    allowed_to_mutate: Option<bool>,
     #[serde(default)]
     timeout_eval_seconds: Option<u64>,
 }
@@ -50,7 +50,25 @@ pub(crate) struct PolicySpec {
     pub(crate) module: Option<PathBuf>,
     pub(crate) settings: serde_json::Value,
     pub(crate) allowed_to_mutate: bool,
+    /// Whether the file says `allowedToMutate` at all (an absent key means `false`).
+    pub(crate) allowed_to_mutate_given: bool,
     pub(crate) timeout: Option<Duration>,
+}
+
+impl PolicySpec {
+    /// What an operator should hear about the entry even though it is valid.
+    pub(crate) fn warning(&self) -> Option<String> {
+        (!self.allowed_to_mutate_given).then(|| {
+            format!(
+                "policy {:?} does not set allowedToMutate, so it may not mutate: a patch it \
+                 returns denies the request (as in Kubewarden's policy-server), and under \
+                 failurePolicy Ignore that denial is the first sign; add `allowedToMutate: true` \
+                 to {0}'s entry if it rewrites objects, or `allowedToMutate: false` if it only \
+                 validates",
+                self.name
+            )
+        })
+    }
 }
 
 /// Reads and validates a policies file. Entries keep the file's order: the first is the default.
@@ -121,7 +139,8 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
         module: Some(base.join(module)),
         name,
         settings,
-        allowed_to_mutate: raw.allowed_to_mutate,
+        allowed_to_mutate: raw.allowed_to_mutate.unwrap_or(false),
+        allowed_to_mutate_given: raw.allowed_to_mutate.is_some(),
         timeout,
     })
 }
@@ -152,6 +171,7 @@ alpha:
                     module: Some(PathBuf::from("/abs/zeta.wasm")),
                     settings: json!({"mirror": "m.example.com"}),
                     allowed_to_mutate: true,
+                    allowed_to_mutate_given: true,
                     timeout: Some(Duration::from_secs(3)),
                 },
                 PolicySpec {
@@ -159,6 +179,7 @@ alpha:
                     module: Some(PathBuf::from("/etc/pt/rel/alpha.wasm")),
                     settings: json!({}),
                     allowed_to_mutate: false,
+                    allowed_to_mutate_given: false,
                     timeout: None,
                 },
             ]
@@ -202,6 +223,26 @@ alpha:
                 "{case}"
             );
         }
+    }
+
+    #[test]
+    fn an_entry_without_allowed_to_mutate_is_warned_about() {
+        let specs = parse(
+            "quiet:\n  module: a.wasm\n  allowedToMutate: false\nsilent:\n  module: b.wasm\n",
+            Path::new("/"),
+        )
+        .expect("valid file");
+        assert_eq!(specs[0].warning(), None);
+        assert_eq!(
+            specs[1].warning().as_deref(),
+            Some(
+                "policy \"silent\" does not set allowedToMutate, so it may not mutate: a patch it \
+                 returns denies the request (as in Kubewarden's policy-server), and under \
+                 failurePolicy Ignore that denial is the first sign; add `allowedToMutate: true` \
+                 to silent's entry if it rewrites objects, or `allowedToMutate: false` if it only \
+                 validates"
+            )
+        );
     }
 
     #[test]

@@ -25,6 +25,18 @@ pub enum EvaluationError {
 }
 
 impl EvaluationError {
+    /// Every label [`EvaluationError::kind`] gives a counted failure (an unknown policy is a 404,
+    /// not an evaluation).
+    pub const KINDS: &'static [&'static str] = &[
+        "not_loaded",
+        "timeout",
+        "memory_limit",
+        "trap",
+        "guest_error",
+        "internal",
+        "invalid_response",
+    ];
+
     /// A low-cardinality label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -64,7 +76,7 @@ pub enum PolicyError {
         source: ConfigError,
     },
     /// A module file cannot be read.
-    #[error("policy {policy}: cannot read module {path}")]
+    #[error("policy {policy:?}: cannot read module {path}")]
     ReadModule {
         /// The policy.
         policy: String,
@@ -75,7 +87,7 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// The module does not compile or is not a waPC module.
-    #[error("policy {policy}")]
+    #[error("policy {policy:?} does not load")]
     Load {
         /// The policy.
         policy: String,
@@ -84,7 +96,7 @@ pub enum PolicyError {
         source: LoadError,
     },
     /// A load-time guest call failed.
-    #[error("policy {policy}: `{operation}` failed")]
+    #[error("policy {policy:?}: `{operation}` failed")]
     Call {
         /// The policy.
         policy: String,
@@ -95,7 +107,7 @@ pub enum PolicyError {
         source: CallError,
     },
     /// `protocol_version` did not answer `"v1"`.
-    #[error("policy {policy}: unsupported protocol version {answer:?}, expected \"v1\"")]
+    #[error("policy {policy:?}: unsupported protocol version {answer:?}, expected \"v1\"")]
     Protocol {
         /// The policy.
         policy: String,
@@ -103,7 +115,7 @@ pub enum PolicyError {
         answer: String,
     },
     /// A load-time answer could not be parsed.
-    #[error("policy {policy}: `{operation}` answered invalid JSON")]
+    #[error("policy {policy:?}: `{operation}` answered invalid JSON")]
     BadAnswer {
         /// The policy.
         policy: String,
@@ -114,7 +126,7 @@ pub enum PolicyError {
         source: serde_json::Error,
     },
     /// `validate_settings` refused the settings.
-    #[error("policy {policy}: settings are invalid: {message}")]
+    #[error("policy {policy:?} refused its settings: {message}")]
     InvalidSettings {
         /// The policy.
         policy: String,

@@ -81,6 +81,19 @@ impl PolicyRegistry {
         let mut table = Table::new();
         for spec in specs {
             let loaded = load_spec(&runtime, &spec, read_module(&spec).await?).await?;
+            let module = spec
+                .module
+                .as_ref()
+                .map_or_else(|| "embedded".to_owned(), |path| path.display().to_string());
+            let mirror = spec.settings.get("mirror").and_then(|m| m.as_str());
+            tracing::info!(
+                policy = %spec.name,
+                %module,
+                sha256 = %loaded.sha256,
+                mirror = mirror.unwrap_or_default(),
+                allowed_to_mutate = spec.allowed_to_mutate,
+                "policy loaded"
+            );
             table.insert(
                 spec.name.clone(),
                 Slot {
@@ -342,9 +355,16 @@ fn specs(source: &PolicySource) -> Result<Vec<PolicySpec>, PolicyError> {
             module: None,
             settings: settings.clone(),
             allowed_to_mutate: true,
+            allowed_to_mutate_given: true,
             timeout: None,
         }]),
-        PolicySource::File(path) => config::read(path),
+        PolicySource::File(path) => {
+            let specs = config::read(path)?;
+            for warning in specs.iter().filter_map(PolicySpec::warning) {
+                tracing::warn!(file = %path.display(), "{warning}");
+            }
+            Ok(specs)
+        }
     }
 }
 

@@ -103,10 +103,27 @@ fn plain(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+/// A request refused before any policy saw it: the status and the message the client gets,
+/// which is also what the log line says.
+struct Rejection {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        plain(self.status, self.message)
+    }
+}
+
+fn plain_rejection(status: StatusCode, message: String) -> Rejection {
+    Rejection { status, message }
+}
+
 /// Reads at most [`MAX_BODY_BYTES`]; a declared or actual larger body is 413.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
     let too_large = || {
-        plain(
+        plain_rejection(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body exceeds the {MAX_BODY_BYTES} byte (7 MiB) limit\n"),
         )
@@ -121,7 +138,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(plain(
+        Err(error) => Err(plain_rejection(
             StatusCode::BAD_REQUEST,
             format!("could not read the request body: {error}\n"),
         )),
@@ -133,6 +150,7 @@ struct Request {
     uid: String,
     kind: String,
     namespace: String,
+    name: String,
     operation: String,
 }
 
@@ -141,10 +159,22 @@ impl Request {
         let fields = request.fields();
         let text =
             |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let metadata = fields.get("object").and_then(|o| o.get("metadata"));
+        // `request.name` is empty on a CREATE with generateName: then the prefix is the name.
+        let name = [
+            fields.get("name"),
+            metadata.and_then(|m| m.get("name")),
+            metadata.and_then(|m| m.get("generateName")),
+        ]
+        .into_iter()
+        .map(text)
+        .find(|name| !name.is_empty())
+        .unwrap_or_default();
         Self {
             uid: request.uid().to_owned(),
             kind: text(fields.get("kind").and_then(|k| k.get("kind"))),
             namespace: text(fields.get("namespace")),
+            name,
             operation: text(fields.get("operation")),
         }
     }
@@ -168,17 +198,17 @@ async fn review(
     let started = Instant::now();
     let request = match parse(headers, body).await {
         Ok(request) => request,
-        Err(response) => {
-            state.invalid(policy, started, response.status());
-            return response;
+        Err(rejection) => {
+            state.invalid(policy, started, rejection.status, &rejection.message);
+            return rejection.into_response();
         }
     };
     let fields = Request::of(&request);
     let answered = match evaluate(state, policy, deadline, &fields, request).await {
         Ok(answered) => answered,
-        Err(response) => {
-            state.invalid(policy, started, response.status());
-            return response;
+        Err(rejection) => {
+            state.invalid(policy, started, rejection.status, &rejection.message);
+            return rejection.into_response();
         }
     };
     let Answered {
@@ -186,6 +216,7 @@ async fn review(
         outcome,
         images_rewritten,
     } = answered;
+    let warnings = response.warnings.clone().unwrap_or_default();
     let body = match serde_json::to_vec(&response.into_review()) {
         Ok(body) => body,
         Err(error) => {
@@ -197,6 +228,9 @@ async fn review(
         }
     };
     record(state, policy, &fields, outcome, images_rewritten, started);
+    for warning in &warnings {
+        tracing::warn!(uid = %fields.uid, policy, kind = %fields.kind, namespace = %fields.namespace, name = %fields.name, %warning, "admitted with a warning");
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -206,12 +240,12 @@ async fn review(
 }
 
 /// The bounded body as an AdmissionRequest, or the 4xx that says what is wrong with it.
-async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Response> {
+async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Rejection> {
     let bytes = read_body(headers, body).await?;
     AdmissionReview::from_slice(&bytes)
         .map(|review| review.request)
         .map_err(|error| {
-            plain(
+            plain_rejection(
                 StatusCode::BAD_REQUEST,
                 format!("{}\n", crate::report::one_line(&error)),
             )
@@ -226,7 +260,7 @@ async fn evaluate(
     deadline: Option<Instant>,
     fields: &Request,
     request: AdmissionRequest,
-) -> Result<Answered, Response> {
+) -> Result<Answered, Rejection> {
     match state.registry.evaluate_by(policy, request, deadline).await {
         Ok(evaluation) => {
             let outcome = if !evaluation.response.allowed {
@@ -242,7 +276,7 @@ async fn evaluate(
                 images_rewritten: evaluation.images_rewritten,
             })
         }
-        Err(EvaluationError::UnknownPolicy(name)) => Err(plain(
+        Err(EvaluationError::UnknownPolicy(name)) => Err(plain_rejection(
             StatusCode::NOT_FOUND,
             format!("no policy named {name:?}\n"),
         )),
@@ -261,6 +295,7 @@ fn failed(state: &AppState, policy: &str, fields: &Request, error: &EvaluationEr
         policy,
         kind = %fields.kind,
         namespace = %fields.namespace,
+        name = %fields.name,
         error_kind,
         "policy evaluation failed"
     );
@@ -308,6 +343,7 @@ fn record(
         policy,
         kind = %fields.kind,
         namespace = %fields.namespace,
+        name = %fields.name,
         operation = %fields.operation,
         outcome = ?outcome,
         images_rewritten,

@@ -24,6 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::Service as _;
 
+use super::plaintext::PlainHttp;
+
 /// A client that has not finished its TLS handshake by then is dropped, so half-open
 /// connections cannot pile up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +51,7 @@ pub async fn serve(
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
+    let plain_http = Arc::new(PlainHttp::default());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -71,9 +74,14 @@ pub async fn serve(
         let app = app.clone();
         let builder = Arc::clone(&builder);
         let watcher = graceful.watcher();
+        let plain_http = Arc::clone(&plain_http);
         tokio::spawn(async move {
             let handshake = async {
                 client_hello_arrived(&tcp).await?;
+                if PlainHttp::is_plain_http(&tcp).await {
+                    plain_http.answer(tcp, peer).await;
+                    return Err(io::Error::other("plain HTTP on the TLS port"));
+                }
                 acceptor.accept(tcp).await
             };
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {

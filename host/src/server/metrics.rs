@@ -34,6 +34,24 @@ pub enum Outcome {
     invalid,
 }
 
+/// Why no route took a request.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(
+    non_camel_case_types,
+    reason = "the variant names are the exported label values"
+)]
+pub enum Unrouted {
+    /// No route has that path (404).
+    not_found,
+    /// The path exists, the method does not (405).
+    method_not_allowed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnroutedReason {
+    reason: Unrouted,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PolicyOutcome {
     policy: String,
@@ -88,6 +106,7 @@ pub struct Metrics {
     images: Family<PolicyLabel, Counter>,
     errors: Family<PolicyError, Counter>,
     reloads: Family<PolicyReload, Counter>,
+    unrouted: Family<UnroutedReason, Counter>,
     cert_expiry: Gauge,
     policies: RwLock<HashMap<String, Arc<PolicyMetrics>>>,
 }
@@ -116,6 +135,7 @@ impl Metrics {
         let images = Family::<PolicyLabel, Counter>::default();
         let errors = Family::<PolicyError, Counter>::default();
         let reloads = Family::<PolicyReload, Counter>::default();
+        let unrouted = Family::<UnroutedReason, Counter>::default();
         let cert_expiry = Gauge::default();
         registry.register(
             "admission_requests",
@@ -143,6 +163,14 @@ impl Metrics {
             reloads.clone(),
         );
         registry.register(
+            "unrouted_requests",
+            "Requests no route serves, by reason (not_found, method_not_allowed)",
+            unrouted.clone(),
+        );
+        for reason in [Unrouted::not_found, Unrouted::method_not_allowed] {
+            unrouted.get_or_create(&UnroutedReason { reason });
+        }
+        registry.register(
             "certificate_expiry_timestamp_seconds",
             "Unix time at which the served certificate expires",
             cert_expiry.clone(),
@@ -154,9 +182,45 @@ impl Metrics {
             images,
             errors,
             reloads,
+            unrouted,
             cert_expiry,
             policies: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Creates every series of `policies` at zero, so a dashboard or an alert sees each metric
+    /// from the first scrape on, before anything happened; and the one series of requests
+    /// naming no policy, which can only be invalid.
+    pub fn prepare(&self, policies: &[String], error_kinds: &[&'static str]) {
+        for policy in policies {
+            self.policy(policy);
+            for kind in error_kinds {
+                self.errors.get_or_create(&PolicyError {
+                    policy: policy.clone(),
+                    kind,
+                });
+            }
+            self.set_reloads(policy, 0, 0);
+        }
+        self.requests.get_or_create(&PolicyOutcome {
+            policy: super::UNKNOWN_POLICY.to_owned(),
+            outcome: Outcome::invalid,
+        });
+    }
+
+    /// Counts a request for a policy that does not exist: only `invalid` can happen to it.
+    pub fn unknown_policy(&self) {
+        self.requests
+            .get_or_create(&PolicyOutcome {
+                policy: super::UNKNOWN_POLICY.to_owned(),
+                outcome: Outcome::invalid,
+            })
+            .inc();
+    }
+
+    /// Counts a request no route took.
+    pub fn unrouted(&self, reason: Unrouted) {
+        self.unrouted.get_or_create(&UnroutedReason { reason }).inc();
     }
 
     /// The series of `policy`, created on first use.
@@ -255,6 +319,41 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn every_metric_exists_from_the_start_and_none_that_cannot_move() {
+        let metrics = Metrics::new();
+        metrics.prepare(&["mirror".to_owned()], &["timeout", "trap"]);
+        let text = metrics.encode().expect("encode");
+        for line in [
+            "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"mutated\"} 0",
+            "pullthrough_admission_requests_total{policy=\"unknown\",outcome=\"invalid\"} 0",
+            "pullthrough_admission_duration_seconds_count{policy=\"mirror\"} 0",
+            "pullthrough_images_rewritten_total{policy=\"mirror\"} 0",
+            "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"timeout\"} 0",
+            "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"trap\"} 0",
+            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"accepted\"} 0",
+            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 0",
+            "pullthrough_unrouted_requests_total{reason=\"not_found\"} 0",
+            "pullthrough_unrouted_requests_total{reason=\"method_not_allowed\"} 0",
+            "pullthrough_certificate_expiry_timestamp_seconds 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        metrics.unknown_policy();
+        let text = metrics.encode().expect("encode");
+        let unknown: Vec<_> = text
+            .lines()
+            .filter(|l| l.contains("policy=\"unknown\""))
+            .collect();
+        assert_eq!(
+            unknown,
+            ["pullthrough_admission_requests_total{policy=\"unknown\",outcome=\"invalid\"} 1"]
+        );
     }
 
     #[test]

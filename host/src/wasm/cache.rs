@@ -15,6 +15,10 @@ pub(crate) fn compile(
     bytes: &[u8],
     dir: Option<&Path>,
 ) -> Result<Module, LoadError> {
+    // wasmparser's own error for this prints both magic numbers as multi-line hex arrays.
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm);
+    }
     let Some(dir) = dir else {
         return Module::new(engine, bytes).map_err(LoadError::Compile);
     };

@@ -71,7 +71,7 @@ fn validate_settings_answers_valid_or_names_the_field() {
             validate_settings,
             &json!({"mirror": "m.example.com", "layout": "deep"})
         ),
-        json!({"valid": false, "message": "settings are not valid: unknown variant `deep`, expected `flat` or `prefixed` at line 1 column 16"})
+        json!({"valid": false, "message": "settings.layout: unknown variant `deep`, expected `flat` or `prefixed` at line 1 column 16"})
     );
     assert_eq!(
         call(

@@ -103,15 +103,27 @@ fn each_bad_field_is_named() {
         ),
         (
             r#"{"mirror":"m.example.com","layout":"nested"}"#,
-            "settings are not valid: unknown variant `nested`, expected `flat` or `prefixed` at line 1 column 43",
+            "settings.layout: unknown variant `nested`, expected `flat` or `prefixed` at line 1 column 43",
         ),
         (
             r#"{"mirror":"m.example.com","mirrors":[]}"#,
-            "settings are not valid: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude` at line 1 column 35",
+            "settings: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude` at line 1 column 35",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,
-            "settings are not valid: unknown field `layout`, expected `registry` or `target` at line 1 column 78",
+            "settings.rules[0]: unknown field `layout`, expected `registry` or `target` at line 1 column 78",
+        ),
+        (
+            r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io"},{"registry":"c.io"}]}"#,
+            "settings.rules[1]: missing field `target` at line 1 column 89",
+        ),
+        (
+            r#"{"mirror":"m.example.com","registries":"docker.io"}"#,
+            "settings.registries: invalid type: string \"docker.io\", expected a sequence at line 1 column 50",
+        ),
+        (
+            r#"{"mirror":"m.example.com"} trailing"#,
+            "settings: trailing characters at line 1 column 28",
         ),
     ];
     for (json, want) in cases {
