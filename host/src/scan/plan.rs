@@ -123,34 +123,46 @@ impl Plan {
                 });
             }
         }
-        // Roots first, so that every owned object finds its root's finding.
+        // Each object that differs: its root within the scan, and whether that root differs.
+        let roots: Vec<Option<usize>> = (0..objects.len())
+            .map(|at| match objects[at].verdict {
+                Verdict::Changes { .. } => Some(index.root(&objects, at)),
+                _ => None,
+            })
+            .collect();
+        let root_refs: HashMap<usize, ObjectRef> = roots
+            .iter()
+            .flatten()
+            .map(|&root| (root, objects[root].object.clone()))
+            .collect();
         let mut owned_changes = Vec::new();
-        for (at, scanned) in objects.iter().enumerate() {
-            let Verdict::Changes { images, patch } = &scanned.verdict else {
+        for (at, scanned) in objects.into_iter().enumerate() {
+            let Some(root) = roots[at] else { continue };
+            let Verdict::Changes { images, patch } = scanned.verdict else {
                 continue;
             };
-            let root = index.root(&objects, at);
             if root != at {
-                owned_changes.push((at, root));
+                owned_changes.push((scanned.object, root));
                 continue;
             }
+            let action = action(&scanned.object, scanned.owner, choice);
             finding_of.insert(at, findings.len());
             findings.push(Finding {
-                object: scanned.object.clone(),
-                action: action(scanned, choice),
+                object: scanned.object,
+                action,
                 applied: None,
-                images: images.clone(),
+                images,
                 owned: Vec::new(),
-                patch: patch.clone(),
+                patch,
             });
         }
-        for (at, root) in owned_changes {
-            let object = objects[at].object.clone();
+        // A second pass: a root may sort after what it controls.
+        for (object, root) in owned_changes {
             match finding_of.get(&root) {
                 Some(&finding) => findings[finding].owned.push(object),
                 None => behind.push(Behind {
                     object,
-                    controller: objects[root].object.clone(),
+                    controller: root_refs[&root].clone(),
                 }),
             }
         }
@@ -176,13 +188,11 @@ impl Plan {
     }
 }
 
-fn action(scanned: &Scanned, choice: PatchChoice) -> Action {
-    if let Some(owner) = &scanned.owner {
-        return Action::ReportOwned {
-            owner: owner.clone(),
-        };
+fn action(object: &ObjectRef, owner: Option<Owner>, choice: PatchChoice) -> Action {
+    if let Some(owner) = owner {
+        return Action::ReportOwned { owner };
     }
-    match scanned.object.kind {
+    match object.kind {
         Kind::Pod if !choice.pods => Action::ReportPod,
         Kind::Job if !choice.jobs => Action::ReportJob,
         _ => Action::Patch,
