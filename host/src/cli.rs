@@ -40,6 +40,9 @@ pub enum Command {
     Unregister(crate::commands::register::UnregisterArgs),
     /// Print a complete install (Namespace, RBAC, Deployment, Service) as YAML.
     Manifests(crate::commands::manifests::ManifestsArgs),
+    /// Find the workloads whose images do not go through the mirror (admitted while the
+    /// webhook was down), with the policy the webhook runs; `--apply` patches them.
+    Scan(Box<crate::commands::scan::ScanArgs>),
 }
 
 /// Logging flags shared by every command.

@@ -5,4 +5,5 @@ pub mod cert;
 pub mod manifests;
 pub mod register;
 pub mod run;
+pub mod scan;
 pub mod serve;

@@ -3,9 +3,11 @@
 //! — and the objects of its install. No other module names a kube or k8s-openapi type.
 
 pub mod install;
+mod scan;
 mod secret;
 mod webhook;
 
+pub use scan::{ListError, SCAN_FIELD_MANAGER};
 pub use secret::{SharedMaterial, secret_for};
 pub use webhook::{
     DEFAULT_EXCLUDED_NAMESPACES, FailurePolicy, NamespaceScope, Registration, VERSION_ANNOTATION,

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod k8s;
 pub mod policies;
 pub mod report;
+pub mod scan;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -60,6 +60,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
+        Command::Scan(args) => match pullthrough::commands::scan::run(&args)? {
+            0 => Ok(()),
+            // The report is written and flushed: nothing is left to drop but memory.
+            status => std::process::exit(status.into()),
+        },
         Command::Manifests(args) => {
             print!("{}", pullthrough::commands::manifests::render(&args)?);
             Ok(())
