@@ -14,6 +14,7 @@ pub struct Rewriter {
     layout: Layout,
     rules: Vec<Rule>,
     exclude: Vec<glob::Pattern>,
+    pull_secrets: Vec<String>,
 }
 
 /// `host[:port]` plus an optional path prefix.
@@ -91,6 +92,7 @@ impl Rewriter {
         layout: Layout,
         rules: Vec<Rule>,
         exclude: Vec<glob::Pattern>,
+        pull_secrets: Vec<String>,
     ) -> Self {
         Self {
             mirror,
@@ -98,7 +100,13 @@ impl Rewriter {
             layout,
             rules,
             exclude,
+            pull_secrets,
         }
+    }
+
+    /// The secrets every pod spec with a rewritten image must name in `imagePullSecrets`.
+    pub(crate) fn pull_secrets(&self) -> &[String] {
+        &self.pull_secrets
     }
 
     /// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
