@@ -16,6 +16,9 @@ use crate::policies::{PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
+mod mirror_flags;
+pub use mirror_flags::MirrorCheckArgs;
+
 /// Flags of `pullthrough serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -26,6 +29,8 @@ pub struct ServeArgs {
     pub service: ServiceArgs,
     #[command(flatten)]
     pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub mirror_check: MirrorCheckArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -115,6 +120,8 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     /// Where the policies come from.
     pub policies: PolicySource,
+    /// The embedded policy's mirror check.
+    pub mirror_check: Option<crate::mirror_check::MirrorCheck>,
     /// Where the serving certificate comes from.
     pub certificate: CertificateSource,
     /// The webhook configuration to register.
@@ -132,7 +139,11 @@ pub struct ServeConfig {
 impl ServeArgs {
     /// The configuration these flags describe, or what is wrong with them.
     pub fn config(&self) -> anyhow::Result<ServeConfig> {
-        let policies = self.policy.source(self.mirror.settings()?);
+        let settings = self.mirror.settings()?;
+        let mirror_check = self
+            .mirror_check
+            .check(&settings, self.policy.policies.is_some())?;
+        let policies = self.policy.source(settings);
         let mut runtime = self.policy.runtime_config()?;
         if self.worker_threads > 0 {
             // Inline guest calls must leave one async worker free.
@@ -142,6 +153,7 @@ impl ServeArgs {
             listen: self.listen,
             runtime,
             policies,
+            mirror_check,
             certificate: self.certificate_source()?,
             registration: self.webhook.registration(&self.service),
             register: self.register,
@@ -203,7 +215,7 @@ pub fn runtime(config: &ServeConfig) -> std::io::Result<tokio::runtime::Runtime>
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
     let wasm = Runtime::new(config.runtime).context("could not start the wasm engine")?;
-    let registry = PolicyRegistry::load(wasm, config.policies)
+    let registry = PolicyRegistry::load_checked(wasm, config.policies, config.mirror_check)
         .await
         .context("could not load the policies")?;
     let _reloader = registry
