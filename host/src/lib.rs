@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod cli;
 pub mod commands;
 pub mod k8s;
+pub mod mirror_check;
 pub mod policies;
 pub mod report;
 pub mod scan;

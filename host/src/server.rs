@@ -145,6 +145,11 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             .metrics
             .set_reloads(&status.name, status.reloads_ok, status.reloads_rejected);
     }
+    for mirror in state.registry.mirror_statuses() {
+        state
+            .metrics
+            .set_mirror(&mirror.policy, mirror.up, mirror.transitions);
+    }
     if let Some(certs) = &state.certs {
         let expiry = certs
             .current()

@@ -25,6 +25,9 @@ fn settings(name: &str) -> Value {
             "rules": [{"registry": "k8s.gcr.io", "target": "registry-mirror.example.com/k8s-gcr"}],
             "exclude": ["us-central1-docker.pkg.dev/**"]
         }),
+        "pull-secret" => {
+            json!({"mirror": MIRROR, "imagePullSecrets": ["mirror-pull", "team-pull"]})
+        }
         other => panic!("no settings {other}"),
     }
 }
@@ -72,6 +75,24 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ),
     ("job.json", "flat", Some("job.flat.json")),
     ("cronjob.json", "flat", Some("cronjob.flat.json")),
+    // imagePullSecrets: added beside the rewrite, nothing when nothing is rewritten.
+    (
+        "deployment.json",
+        "pull-secret",
+        Some("deployment.pull-secret.json"),
+    ),
+    (
+        "cronjob.json",
+        "pull-secret",
+        Some("cronjob.pull-secret.json"),
+    ),
+    (
+        "pod-initcontainers-digests.json",
+        "pull-secret",
+        Some("pod-initcontainers-digests.pull-secret.json"),
+    ),
+    ("statefulset.json", "pull-secret", None),
+    ("replicaset-update-tag-digest.json", "pull-secret", None),
 ];
 
 /// Fixture bytes from `fixtures/admission/` or, for the edited ones, from
@@ -130,7 +151,7 @@ fn decoded_patch(response: &AdmissionResponse) -> Option<Value> {
 async fn registries() -> Vec<(&'static str, PolicyRegistry, tempfile::TempDir)> {
     common::policy::assert_policy_wasm_is_current();
     let mut out = Vec::new();
-    for name in ["flat", "k8s-rule", "prefixed-all"] {
+    for name in ["flat", "k8s-rule", "prefixed-all", "pull-secret"] {
         let dir = tempfile::tempdir().expect("temp dir");
         let registry = if name == "flat" {
             PolicyRegistry::load(
@@ -342,4 +363,40 @@ fn strip_nulls(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(strip_nulls).collect()),
         other => other.clone(),
     }
+}
+
+/// `kubectl debug` as kube-apiserver v1.37.2 sent it, with pull secrets configured: the pod
+/// exists and cannot be given them, so the debug image stays where it can be pulled from.
+#[tokio::test]
+async fn an_existing_pod_without_the_pull_secrets_keeps_its_images() {
+    let registries = registries().await;
+    let registry = registry(&registries, "pull-secret");
+    let capture = common::fixture("kube-apiserver-v1.37.2/pod-ephemeralcontainers-update.json");
+    let request = capture["request"].clone();
+    let uid = request["uid"].as_str().expect("uid").to_owned();
+    assert_eq!(
+        evaluate(registry, request.clone()).await,
+        Evaluation {
+            response: AdmissionResponse::allow(uid).with_warning(
+                "pullthrough: image \"busybox:1.36\" of container \"debugger\" left unchanged: the pod lacks imagePullSecrets mirror-pull, team-pull for the mirror, and a pod's imagePullSecrets cannot change after it is created"
+            ),
+            images_rewritten: 0,
+        }
+    );
+    // Once the pod names them (it was created through the policy), the debug image is rewritten.
+    let mut with_secrets = request;
+    for side in ["object", "oldObject"] {
+        with_secrets[side]["spec"]["imagePullSecrets"] =
+            json!([{"name": "team-pull"}, {"name": "mirror-pull"}]);
+    }
+    let evaluation = evaluate(registry, with_secrets).await;
+    assert_eq!(evaluation.images_rewritten, 1);
+    assert_eq!(
+        decoded_patch(&evaluation.response),
+        Some(json!([{
+            "op": "replace",
+            "path": "/spec/ephemeralContainers/0/image",
+            "value": "registry-mirror.example.com/library/busybox:1.36"
+        }]))
+    );
 }

@@ -35,8 +35,18 @@ fn protocol_version_is_v1() {
 async fn validate_settings_names_the_bad_field() {
     const MIRROR_REQUIRED: &str = "settings.mirror is required: the pull-through cache as host[:port][/path], e.g. registry-mirror.example.com";
     const SCHEME_IN_TARGET: &str = "settings.rules[0].target must be host[:port] optionally followed by a path, got \"https://cache\": leave out the scheme";
-    let cases: [(Value, Option<&str>); 3] = [
+    const DUPLICATE_SECRET: &str =
+        "settings.imagePullSecrets[1]: secret \"mirror-pull\" is already listed";
+    let cases: [(Value, Option<&str>); 5] = [
         (json!({"mirror": "registry-mirror.example.com"}), None),
+        (
+            json!({"mirror": "registry-mirror.example.com", "imagePullSecrets": ["mirror-pull"]}),
+            None,
+        ),
+        (
+            json!({"mirror": "registry-mirror.example.com", "imagePullSecrets": ["mirror-pull", "mirror-pull"]}),
+            Some(DUPLICATE_SECRET),
+        ),
         (json!({}), Some(MIRROR_REQUIRED)),
         (
             json!({"mirror": "registry-mirror.example.com", "rules": [{"registry": "ghcr.io", "target": "https://cache"}]}),

@@ -172,7 +172,51 @@ pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
             );
         }
     }
+    if !plan.edits.is_empty() {
+        plan_pull_secrets(rewriter, &mut plan, &paths, spec, kind, view.operation);
+    }
     plan
+}
+
+/// The configured pull secrets the spec does not name yet. A pod's `imagePullSecrets` cannot
+/// change once it exists, so an existing pod that lacks them keeps its images: pulling from the
+/// mirror without its credentials would fail where the original image would not.
+fn plan_pull_secrets(
+    rewriter: &Rewriter,
+    plan: &mut Plan,
+    paths: &PodPaths,
+    spec: &Value,
+    kind: &str,
+    operation: &str,
+) {
+    let named = spec.get("imagePullSecrets").and_then(Value::as_array);
+    let missing: Vec<String> = rewriter
+        .pull_secrets()
+        .iter()
+        .filter(|secret| {
+            !named.is_some_and(|list| {
+                list.iter()
+                    .any(|s| s.get("name").and_then(Value::as_str) == Some(secret.as_str()))
+            })
+        })
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    if kind == "Pod" && operation == "UPDATE" {
+        let names = missing.join(", ");
+        for edit in plan.edits.drain(..) {
+            plan.warnings.push(format!(
+                "pullthrough: image {:?} of container {:?} left unchanged: the pod lacks \
+                 imagePullSecrets {names} for the mirror, and a pod's imagePullSecrets cannot \
+                 change after it is created",
+                edit.original, edit.name
+            ));
+        }
+        return;
+    }
+    plan.pull_secrets = Some((paths.spec, missing));
 }
 
 fn plan_container(
@@ -257,6 +301,9 @@ pub(crate) fn finish(mut plan: Plan, object: impl FnOnce() -> Value) -> Outcome 
     for edit in plan.edits {
         set_image(&mut object, edit);
     }
+    if let Some((spec, secrets)) = plan.pull_secrets {
+        add_pull_secrets(&mut object, spec, secrets);
+    }
     Outcome {
         mutated_object: Some(object),
         warnings: plan.warnings,
@@ -277,6 +324,8 @@ pub(crate) struct Plan {
     edits: Vec<Edit>,
     warnings: Vec<String>,
     annotate: bool,
+    /// The pod spec and the secrets to append to its `imagePullSecrets`.
+    pull_secrets: Option<(&'static [&'static str], Vec<String>)>,
 }
 
 struct Edit {
@@ -363,6 +412,26 @@ fn set_image(object: &mut Value, edit: Edit) {
     // The plan was made from this very object, so the container is there.
     if let Some(Value::Object(container)) = container {
         container.insert("image".to_owned(), Value::String(edit.rewritten));
+    }
+}
+
+/// Appends `{"name": …}` entries; a missing or `null` list becomes a list.
+fn add_pull_secrets(object: &mut Value, spec: &[&str], secrets: Vec<String>) {
+    let Some(Value::Object(spec)) = spec.iter().try_fold(object, |v, key| v.get_mut(key)) else {
+        return;
+    };
+    let list = spec
+        .entry("imagePullSecrets")
+        .or_insert(Value::Array(Vec::new()));
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    if let Value::Array(list) = list {
+        list.extend(
+            secrets
+                .into_iter()
+                .map(|name| serde_json::json!({ "name": name })),
+        );
     }
 }
 

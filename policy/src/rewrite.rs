@@ -15,6 +15,7 @@ pub struct Rewriter {
     rules: Vec<Rule>,
     exclude: Vec<glob::Pattern>,
     keep_with_pull_secrets: bool,
+    pull_secrets: Vec<String>,
 }
 
 /// `host[:port]` plus an optional path prefix.
@@ -92,6 +93,7 @@ impl Rewriter {
         layout: Layout,
         rules: Vec<Rule>,
         exclude: Vec<glob::Pattern>,
+        pull_secrets: Vec<String>,
     ) -> Self {
         Self {
             mirror,
@@ -99,8 +101,14 @@ impl Rewriter {
             layout,
             rules,
             exclude,
+            pull_secrets,
             keep_with_pull_secrets: false,
         }
+    }
+
+    /// The secrets every pod spec with a rewritten image must name in `imagePullSecrets`.
+    pub(crate) fn pull_secrets(&self) -> &[String] {
+        &self.pull_secrets
     }
 
     /// With `keep`, a pod spec that lists `imagePullSecrets` is left unchanged.

@@ -38,6 +38,10 @@ pub struct Settings {
     /// mirror that pulls them with its own (and serves them to any pod).
     #[serde(default)]
     pub keep_images_with_pull_secrets: bool,
+    /// Secrets (in the object's own namespace) added to `imagePullSecrets` of every pod spec
+    /// whose images were rewritten, so the nodes can authenticate to the mirror.
+    #[serde(default)]
+    pub image_pull_secrets: Vec<String>,
 }
 
 fn default_registries() -> Vec<String> {
@@ -53,6 +57,7 @@ impl Default for Settings {
             rules: Vec::new(),
             exclude: Vec::new(),
             keep_images_with_pull_secrets: false,
+            image_pull_secrets: Vec::new(),
         }
     }
 }
@@ -128,6 +133,15 @@ pub enum SettingsError {
         #[source]
         source: glob::PatternError,
     },
+    /// A pull secret name the API server would refuse.
+    #[error(
+        "settings.{field} must be a Secret name (lowercase letters, digits, '-' and '.', \
+         starting and ending with a letter or digit, at most 253 characters), got {value:?}"
+    )]
+    InvalidPullSecret { field: String, value: String },
+    /// The same pull secret twice.
+    #[error("settings.{field}: secret {value:?} is already listed")]
+    DuplicatePullSecret { field: String, value: String },
 }
 
 impl Settings {
@@ -204,8 +218,30 @@ impl Settings {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Rewriter::new(mirror, registries, self.layout, rules, exclude)
-            .keeping_images_with_pull_secrets(self.keep_images_with_pull_secrets))
+        for (i, name) in self.image_pull_secrets.iter().enumerate() {
+            let field = format!("imagePullSecrets[{i}]");
+            if !is_secret_name(name) {
+                return Err(SettingsError::InvalidPullSecret {
+                    field,
+                    value: name.clone(),
+                });
+            }
+            if self.image_pull_secrets[..i].contains(name) {
+                return Err(SettingsError::DuplicatePullSecret {
+                    field,
+                    value: name.clone(),
+                });
+            }
+        }
+        Ok(Rewriter::new(
+            mirror,
+            registries,
+            self.layout,
+            rules,
+            exclude,
+            self.image_pull_secrets.clone(),
+        )
+        .keeping_images_with_pull_secrets(self.keep_images_with_pull_secrets))
     }
 }
 
@@ -246,6 +282,23 @@ fn parse_registry(field: &str, value: &str) -> Result<String, SettingsError> {
     } else {
         host
     })
+}
+
+/// A Secret's name is a DNS-1123 subdomain: what the API server accepts in `metadata.name`.
+fn is_secret_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let alphanumeric = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.len() <= 253
+        && bytes.first().is_some_and(alphanumeric)
+        && bytes.last().is_some_and(alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| alphanumeric(b) || *b == b'-' || *b == b'.')
+        // Each dot-separated label must itself start and end with a letter or digit.
+        && !name.contains("..")
+        && !name.contains(".-")
+        && !name.contains("-.")
 }
 
 /// `host[:port][/path]` for the mirror or a rule's target.

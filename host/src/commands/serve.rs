@@ -16,6 +16,9 @@ use crate::policies::{PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
+mod mirror_flags;
+pub use mirror_flags::MirrorCheckArgs;
+
 /// Flags of `pullthrough serve`. Exactly one of `--mirror`, `--settings-json` and `--policies`
 /// says what to serve (the usage line shows the choice).
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +37,8 @@ pub struct ServeArgs {
     pub sans: SanArgs,
     #[command(flatten)]
     pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub mirror_check: MirrorCheckArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -137,6 +142,8 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     /// Where the policies come from.
     pub policies: PolicySource,
+    /// The embedded policy's mirror check.
+    pub mirror_check: Option<crate::mirror_check::MirrorCheck>,
     /// Where the serving certificate comes from.
     pub certificate: CertificateSource,
     /// The webhook configuration to register.
@@ -167,6 +174,9 @@ impl ServeArgs {
                 }
             }
         }
+        let mirror_check = self
+            .mirror_check
+            .check(&settings, self.policy.policies.is_some())?;
         let policies = self.policy.source(settings);
         let mut runtime = self.policy.runtime_config()?;
         if self.worker_threads > 0 {
@@ -177,6 +187,7 @@ impl ServeArgs {
             listen: self.listen,
             runtime,
             policies,
+            mirror_check,
             certificate: self.certificate_source()?,
             registration,
             register: self.register,
@@ -268,7 +279,7 @@ pub fn runtime(config: &ServeConfig) -> std::io::Result<tokio::runtime::Runtime>
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
     let wasm = Runtime::new(config.runtime).context("could not start the wasm engine")?;
-    let registry = PolicyRegistry::load(wasm, config.policies)
+    let registry = PolicyRegistry::load_checked(wasm, config.policies, config.mirror_check)
         .await
         .context("could not load the policies")?;
     let _reloader = registry

@@ -8,6 +8,11 @@
 //!   timeoutEvalSeconds: 2          # optional, defaults to the runtime's deadline
 //!   settings:
 //!     mirror: registry-mirror.example.com
+//!   mirrorCheck:                   # optional: admit unchanged while the mirror is down
+//!     url: https://registry-mirror.example.com
+//!     intervalSeconds: 10          # optional
+//!     failureThreshold: 3          # optional
+//!     caFile: mirror-ca.crt        # optional, relative to this file
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -17,6 +22,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::PolicyError;
+use crate::mirror_check::{self, MirrorCheck};
 
 /// Why a policies file is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,21 @@ struct RawPolicy {
     allowed_to_mutate: Option<bool>,
     #[serde(default)]
     timeout_eval_seconds: Option<u64>,
+    #[serde(default)]
+    mirror_check: Option<RawMirrorCheck>,
+}
+
+/// `mirrorCheck` as written: what `serve` checks in the background for this policy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawMirrorCheck {
+    url: String,
+    #[serde(default)]
+    interval_seconds: Option<u64>,
+    #[serde(default)]
+    failure_threshold: Option<u32>,
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 
 /// One validated policy entry.
@@ -53,6 +74,8 @@ pub(crate) struct PolicySpec {
     /// Whether the file says `allowedToMutate` at all (an absent key means `false`).
     pub(crate) allowed_to_mutate_given: bool,
     pub(crate) timeout: Option<Duration>,
+    /// The mirror `serve` checks; while it is down the policy's requests are admitted unchanged.
+    pub(crate) mirror_check: Option<MirrorCheck>,
 }
 
 impl PolicySpec {
@@ -135,6 +158,10 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
         }
         other => other.map(Duration::from_secs),
     };
+    let mirror_check = raw
+        .mirror_check
+        .map(|check| validate_check(&name, check, base))
+        .transpose()?;
     Ok(PolicySpec {
         module: Some(base.join(module)),
         name,
@@ -142,7 +169,44 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
         allowed_to_mutate: raw.allowed_to_mutate.unwrap_or(false),
         allowed_to_mutate_given: raw.allowed_to_mutate.is_some(),
         timeout,
+        mirror_check,
     })
+}
+
+fn validate_check(
+    name: &str,
+    raw: RawMirrorCheck,
+    base: &Path,
+) -> Result<MirrorCheck, ConfigError> {
+    let interval = match raw.interval_seconds {
+        Some(0) => {
+            return Err(invalid(format!(
+                "{name}.mirrorCheck.intervalSeconds must be at least 1"
+            )));
+        }
+        Some(seconds) => Duration::from_secs(seconds),
+        None => mirror_check::DEFAULT_INTERVAL,
+    };
+    let threshold = match raw.failure_threshold {
+        Some(0) => {
+            return Err(invalid(format!(
+                "{name}.mirrorCheck.failureThreshold must be at least 1"
+            )));
+        }
+        Some(threshold) => threshold,
+        None => mirror_check::DEFAULT_FAILURE_THRESHOLD,
+    };
+    let ca_file = match raw.ca_file.as_deref() {
+        Some("") => {
+            return Err(invalid(format!(
+                "{name}.mirrorCheck.caFile must be a file path, got \"\""
+            )));
+        }
+        Some(path) => Some(base.join(path)),
+        None => None,
+    };
+    MirrorCheck::new(&raw.url, interval, threshold, ca_file)
+        .map_err(|error| invalid(format!("{name}.mirrorCheck.url {error}")))
 }
 
 #[cfg(test)]
@@ -173,6 +237,7 @@ alpha:
                     allowed_to_mutate: true,
                     allowed_to_mutate_given: true,
                     timeout: Some(Duration::from_secs(3)),
+                    mirror_check: None,
                 },
                 PolicySpec {
                     name: "alpha".into(),
@@ -181,6 +246,7 @@ alpha:
                     allowed_to_mutate: false,
                     allowed_to_mutate_given: false,
                     timeout: None,
+                    mirror_check: None,
                 },
             ]
         );
@@ -209,6 +275,36 @@ alpha:
                 "zero timeout",
                 "p:\n  module: a.wasm\n  timeoutEvalSeconds: 0\n",
                 "p.timeoutEvalSeconds must be at least 1",
+            ),
+            (
+                "check without a url",
+                "p:\n  module: a.wasm\n  mirrorCheck: {intervalSeconds: 5}\n",
+                "p.mirrorCheck: missing field `url` at line 3 column 16",
+            ),
+            (
+                "check url without scheme",
+                "p:\n  module: a.wasm\n  mirrorCheck: {url: m.example.com}\n",
+                "p.mirrorCheck.url must be http:// or https:// followed by the registry's host[:port] and nothing else, e.g. https://registry-mirror.example.com, got \"m.example.com\"",
+            ),
+            (
+                "check every 0 s",
+                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', intervalSeconds: 0}\n",
+                "p.mirrorCheck.intervalSeconds must be at least 1",
+            ),
+            (
+                "check down after 0",
+                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', failureThreshold: 0}\n",
+                "p.mirrorCheck.failureThreshold must be at least 1",
+            ),
+            (
+                "check with an empty CA",
+                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', caFile: ''}\n",
+                "p.mirrorCheck.caFile must be a file path, got \"\"",
+            ),
+            (
+                "check with an unknown field",
+                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', timeout: 3}\n",
+                "p.mirrorCheck: unknown field `timeout`, expected one of `url`, `intervalSeconds`, `failureThreshold`, `caFile` at line 3 column 47",
             ),
             (
                 "bad name",
@@ -241,6 +337,50 @@ alpha:
                  failurePolicy Ignore that denial is the first sign; add `allowedToMutate: true` \
                  to silent's entry if it rewrites objects, or `allowedToMutate: false` if it only \
                  validates"
+            )
+        );
+    }
+
+    #[test]
+    fn a_mirror_check_takes_defaults_and_a_relative_ca_file() {
+        let text = "
+full:
+  module: a.wasm
+  mirrorCheck:
+    url: http://10.0.0.5:5000
+    intervalSeconds: 2
+    failureThreshold: 5
+    caFile: certs/ca.crt
+short:
+  module: a.wasm
+  mirrorCheck: {url: 'https://m.example.com/'}
+";
+        let specs = parse(text, Path::new("/etc/pt")).expect("valid file");
+        assert_eq!(
+            specs[0].mirror_check,
+            Some(
+                MirrorCheck::new(
+                    "http://10.0.0.5:5000",
+                    Duration::from_secs(2),
+                    5,
+                    Some(PathBuf::from("/etc/pt/certs/ca.crt"))
+                )
+                .expect("valid")
+            )
+        );
+        let short = specs[1].mirror_check.as_ref().expect("a check");
+        assert_eq!(
+            (
+                short.url(),
+                short.interval(),
+                short.failure_threshold(),
+                short.ca_file()
+            ),
+            (
+                "https://m.example.com",
+                mirror_check::DEFAULT_INTERVAL,
+                mirror_check::DEFAULT_FAILURE_THRESHOLD,
+                None
             )
         );
     }

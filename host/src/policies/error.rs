@@ -133,6 +133,15 @@ pub enum PolicyError {
         /// The guest's message.
         message: String,
     },
+    /// The mirror check cannot start (bad CA file, no trust anchors).
+    #[error("policy {policy}: mirror check")]
+    MirrorCheck {
+        /// The policy.
+        policy: String,
+        /// Why.
+        #[source]
+        source: crate::mirror_check::Error,
+    },
     /// The file watcher or the SIGHUP handler could not be set up.
     #[error("cannot watch for policy changes")]
     Watch(#[source] std::io::Error),

@@ -14,7 +14,8 @@ use super::{
     EMBEDDED_POLICY_NAME, EMBEDDED_POLICY_WASM, Evaluation, EvaluationError, LoadedPolicy,
     PolicyError, PolicySource, PolicyStatus, ReloadReport,
 };
-use crate::admission::AdmissionRequest;
+use crate::admission::{AdmissionRequest, AdmissionResponse};
+use crate::mirror_check::{MirrorCheck, MirrorHealth, MirrorStatus};
 use crate::wasm::{CallGate, CallLimits, Runtime};
 
 /// The named policies of this process. Cheap to clone.
@@ -35,6 +36,8 @@ impl std::fmt::Debug for PolicyRegistry {
 struct Inner {
     runtime: Runtime,
     source: PolicySource,
+    /// The mirror check of the embedded policy (the file's entries carry their own).
+    embedded_check: Option<MirrorCheck>,
     default_policy: String,
     table: RwLock<Arc<Table>>,
     // Serialises reloads; evaluations never take it.
@@ -51,6 +54,8 @@ struct Slot {
     active: Option<Arc<LoadedPolicy>>,
     // The policy's share of the guest slots; kept across versions of the policy.
     gate: Arc<CallGate>,
+    // The running check of the policy's mirror; kept across versions while its spec is the same.
+    mirror: Option<Arc<MirrorHealth>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -64,6 +69,17 @@ impl PolicyRegistry {
     /// Loads every policy. Fails if any policy fails to load: a process must not start serving
     /// with a policy missing.
     pub async fn load(runtime: Runtime, source: PolicySource) -> Result<Self, PolicyError> {
+        Self::load_checked(runtime, source, None).await
+    }
+
+    /// [`Self::load`], and starts the mirror checks: `embedded_check` for the embedded policy,
+    /// each entry's `mirrorCheck` for a policies file. While a policy's mirror is down its
+    /// requests are admitted unchanged. Must be called inside a Tokio runtime.
+    pub async fn load_checked(
+        runtime: Runtime,
+        source: PolicySource,
+        embedded_check: Option<MirrorCheck>,
+    ) -> Result<Self, PolicyError> {
         // Module paths and the watcher need an absolute path: the working directory may change.
         let source = match source {
             PolicySource::File(path) => PolicySource::File(
@@ -72,7 +88,7 @@ impl PolicyRegistry {
             ),
             embedded => embedded,
         };
-        let specs = specs(&source)?;
+        let specs = specs(&source, embedded_check.as_ref())?;
         // `specs` refuses an empty list, so there is a first entry.
         let default_policy = specs
             .first()
@@ -81,16 +97,17 @@ impl PolicyRegistry {
         let mut table = Table::new();
         for spec in specs {
             let loaded = load_spec(&runtime, &spec, read_module(&spec).await?).await?;
+            let mirror = start_check(&spec, None)?;
             let module = spec
                 .module
                 .as_ref()
                 .map_or_else(|| "embedded".to_owned(), |path| path.display().to_string());
-            let mirror = spec.settings.get("mirror").and_then(|m| m.as_str());
+            let mirror_host = spec.settings.get("mirror").and_then(|m| m.as_str());
             tracing::info!(
                 policy = %spec.name,
                 %module,
                 sha256 = %loaded.sha256,
-                mirror = mirror.unwrap_or_default(),
+                mirror = mirror_host.unwrap_or_default(),
                 allowed_to_mutate = spec.allowed_to_mutate,
                 "policy loaded"
             );
@@ -100,6 +117,7 @@ impl PolicyRegistry {
                     module_path: spec.module.clone(),
                     active: Some(Arc::new(loaded)),
                     gate: Arc::new(runtime.gate(policies)),
+                    mirror,
                 },
             );
         }
@@ -107,6 +125,7 @@ impl PolicyRegistry {
             inner: Arc::new(Inner {
                 runtime,
                 source,
+                embedded_check,
                 default_policy,
                 table: RwLock::new(Arc::new(table)),
                 reloading: tokio::sync::Mutex::new(()),
@@ -144,7 +163,15 @@ impl PolicyRegistry {
         request: AdmissionRequest,
         deadline: Option<std::time::Instant>,
     ) -> Result<Evaluation, EvaluationError> {
-        let (loaded, gate) = self.active(policy)?;
+        let (loaded, gate) = match self.active(policy)? {
+            Active::Evaluate(loaded, gate) => (loaded, gate),
+            // The mirror is down: the images stay where they can be pulled from.
+            Active::MirrorDown(warning) => {
+                return Ok(Evaluation::unchanged(
+                    AdmissionResponse::allow(request.uid().to_owned()).with_warning(warning),
+                ));
+            }
+        };
         self.inner
             .runtime
             .run_gated_by(&gate, deadline, move || loaded.validate_by(&request, deadline))
@@ -158,7 +185,7 @@ impl PolicyRegistry {
         policy: &str,
         request: &AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
-        self.active(policy)?.0.validate(request)
+        self.loaded(policy)?.validate(request)
     }
 
     /// True when every configured policy has a loaded version.
@@ -191,6 +218,14 @@ impl PolicyRegistry {
             .collect()
     }
 
+    /// The state of every running mirror check.
+    pub fn mirror_statuses(&self) -> Vec<MirrorStatus> {
+        self.table()
+            .values()
+            .filter_map(|slot| slot.mirror.as_ref().map(|mirror| mirror.status()))
+            .collect()
+    }
+
     /// Re-reads the policies file and every module; swaps in what changed and validated, keeps
     /// the old version of what did not. Reloads are serialised; evaluations are never blocked.
     pub async fn reload(&self) -> ReloadReport {
@@ -200,7 +235,7 @@ impl PolicyRegistry {
             // The embedded module cannot change while the process runs.
             return report;
         }
-        let specs = match specs(&self.inner.source) {
+        let specs = match specs(&self.inner.source, self.inner.embedded_check.as_ref()) {
             Ok(specs) => specs,
             Err(error) => {
                 tracing::warn!(error = %crate::report::one_line(&error), "policies file rejected; keeping the current policies");
@@ -219,6 +254,17 @@ impl PolicyRegistry {
             let gate = match old_slot {
                 Some(slot) if slot.gate.cap() == share => Arc::clone(&slot.gate),
                 _ => Arc::new(self.inner.runtime.gate(policies)),
+            };
+            let old_mirror = old_slot.and_then(|slot| slot.mirror.as_ref());
+            let mirror = match start_check(&spec, old_mirror) {
+                Ok(mirror) => mirror,
+                Err(error) => {
+                    let reason = crate::report::one_line(&error);
+                    tracing::warn!(policy = %spec.name, error = %reason, "new mirror check rejected; the previous one keeps running");
+                    self.record(&spec.name, Some(reason.clone()));
+                    report.rejected.push((spec.name.clone(), reason));
+                    old_mirror.cloned()
+                }
             };
             let active = match self.reload_one(&spec, previous.as_ref()).await {
                 Ok(None) => previous,
@@ -240,6 +286,7 @@ impl PolicyRegistry {
                 module_path: spec.module.clone(),
                 active,
                 gate,
+                mirror,
             };
             table.insert(spec.name, slot);
         }
@@ -332,23 +379,70 @@ impl PolicyRegistry {
         )
     }
 
-    /// The active version of `policy` and its gate.
-    fn active(&self, policy: &str) -> Result<(Arc<LoadedPolicy>, Arc<CallGate>), EvaluationError> {
+    /// What a request to `policy` gets: its active version and gate, or, while its mirror is
+    /// down, the warning to admit it unchanged with.
+    fn active(&self, policy: &str) -> Result<Active, EvaluationError> {
         let table = self.table();
         let slot = table
             .get(policy)
             .ok_or_else(|| EvaluationError::UnknownPolicy(policy.to_owned()))?;
+        if let Some(mirror) = &slot.mirror
+            && !mirror.is_up()
+        {
+            return Ok(Active::MirrorDown(mirror.warning().to_owned()));
+        }
         let active = slot
             .active
             .clone()
             .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))?;
-        Ok((active, Arc::clone(&slot.gate)))
+        Ok(Active::Evaluate(active, Arc::clone(&slot.gate)))
     }
+
+    /// The active version of `policy`, whatever its mirror's state.
+    fn loaded(&self, policy: &str) -> Result<Arc<LoadedPolicy>, EvaluationError> {
+        self.table()
+            .get(policy)
+            .ok_or_else(|| EvaluationError::UnknownPolicy(policy.to_owned()))?
+            .active
+            .clone()
+            .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))
+    }
+}
+
+/// See [`PolicyRegistry::active`].
+enum Active {
+    Evaluate(Arc<LoadedPolicy>, Arc<CallGate>),
+    MirrorDown(String),
+}
+
+/// The running check a spec asks for: the old one if it checks the same thing (it keeps its
+/// state), a new one otherwise, none if the spec has no check.
+fn start_check(
+    spec: &PolicySpec,
+    old: Option<&Arc<MirrorHealth>>,
+) -> Result<Option<Arc<MirrorHealth>>, PolicyError> {
+    let Some(check) = &spec.mirror_check else {
+        return Ok(None);
+    };
+    if let Some(old) = old
+        && old.check() == check
+    {
+        return Ok(Some(Arc::clone(old)));
+    }
+    MirrorHealth::start(&spec.name, check.clone())
+        .map(|health| Some(Arc::new(health)))
+        .map_err(|source| PolicyError::MirrorCheck {
+            policy: spec.name.clone(),
+            source,
+        })
 }
 
 /// The policies a source names: the embedded module as `pullthrough`, allowed to mutate, or the
 /// entries of the policies file.
-fn specs(source: &PolicySource) -> Result<Vec<PolicySpec>, PolicyError> {
+fn specs(
+    source: &PolicySource,
+    embedded_check: Option<&MirrorCheck>,
+) -> Result<Vec<PolicySpec>, PolicyError> {
     match source {
         PolicySource::Embedded { settings } => Ok(vec![PolicySpec {
             name: EMBEDDED_POLICY_NAME.to_owned(),
@@ -357,6 +451,7 @@ fn specs(source: &PolicySource) -> Result<Vec<PolicySpec>, PolicyError> {
             allowed_to_mutate: true,
             allowed_to_mutate_given: true,
             timeout: None,
+            mirror_check: embedded_check.cloned(),
         }]),
         PolicySource::File(path) => {
             let specs = config::read(path)?;

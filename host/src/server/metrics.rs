@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by policy and outcome, latency, images rewritten, evaluation
-//! errors, policy reloads and certificate expiry. Labels are policy names (operator-chosen, few),
-//! fixed outcome words and error kinds — never images, namespaces or uids.
+//! errors, policy reloads, mirror checks and certificate expiry. Labels are policy names
+//! (operator-chosen, few), fixed outcome words and error kinds — never images, namespaces or uids.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -107,6 +107,8 @@ pub struct Metrics {
     errors: Family<PolicyError, Counter>,
     reloads: Family<PolicyReload, Counter>,
     unrouted: Family<UnroutedReason, Counter>,
+    mirror_up: Family<PolicyLabel, Gauge>,
+    mirror_transitions: Family<PolicyLabel, Counter>,
     cert_expiry: Gauge,
     policies: RwLock<HashMap<String, Arc<PolicyMetrics>>>,
 }
@@ -137,6 +139,8 @@ impl Metrics {
         let reloads = Family::<PolicyReload, Counter>::default();
         let unrouted = Family::<UnroutedReason, Counter>::default();
         let cert_expiry = Gauge::default();
+        let mirror_up = Family::<PolicyLabel, Gauge>::default();
+        let mirror_transitions = Family::<PolicyLabel, Counter>::default();
         registry.register(
             "admission_requests",
             "Admission requests by policy and outcome",
@@ -170,6 +174,15 @@ impl Metrics {
         for reason in [Unrouted::not_found, Unrouted::method_not_allowed] {
             unrouted.get_or_create(&UnroutedReason { reason });
         }
+            "mirror_up",
+            "1 while the policy's mirror answers its check and images are rewritten to it, 0 while requests are admitted unchanged",
+            mirror_up.clone(),
+        );
+        registry.register(
+            "mirror_transitions",
+            "Times the policy's mirror went down or came back",
+            mirror_transitions.clone(),
+        );
         registry.register(
             "certificate_expiry_timestamp_seconds",
             "Unix time at which the served certificate expires",
@@ -183,6 +196,8 @@ impl Metrics {
             errors,
             reloads,
             unrouted,
+            mirror_up,
+            mirror_transitions,
             cert_expiry,
             policies: RwLock::new(HashMap::new()),
         }
@@ -274,6 +289,18 @@ impl Metrics {
         }
     }
 
+    /// Publishes a mirror check's state; the transitions only grow, as the reloads.
+    pub fn set_mirror(&self, policy: &str, up: bool, transitions: u64) {
+        let label = PolicyLabel {
+            policy: policy.to_owned(),
+        };
+        self.mirror_up.get_or_create(&label).set(i64::from(up));
+        self.mirror_transitions
+            .get_or_create(&label)
+            .inner()
+            .fetch_max(transitions, Ordering::Relaxed);
+    }
+
     pub fn set_certificate_expiry(&self, unix_seconds: i64) {
         self.cert_expiry.set(unix_seconds);
     }
@@ -302,6 +329,8 @@ mod tests {
         // A scrape that reads older counts never moves a counter back.
         metrics.set_reloads("mirror", 1, 1);
         metrics.set_certificate_expiry(1_900_000_000);
+        metrics.set_mirror("mirror", false, 3);
+        metrics.set_mirror("mirror", false, 1);
         let text = metrics.encode().expect("encode");
         for line in [
             "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"mutated\"} 2",
@@ -313,6 +342,8 @@ mod tests {
             "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"accepted\"} 2",
             "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 1",
             "pullthrough_certificate_expiry_timestamp_seconds 1900000000",
+            "pullthrough_mirror_up{policy=\"mirror\"} 0",
+            "pullthrough_mirror_transitions_total{policy=\"mirror\"} 3",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

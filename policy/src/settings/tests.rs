@@ -25,6 +25,7 @@ fn defaults_fill_everything_but_the_mirror() {
             layout: Layout::Flat,
             rules: vec![],
             exclude: vec![],
+            image_pull_secrets: vec![],
         }
     );
     s.validate().expect("defaults are valid");
@@ -33,9 +34,11 @@ fn defaults_fill_everything_but_the_mirror() {
 #[test]
 fn full_settings_round_trip() {
     let json = r#"{"mirror":"mirror.local:5000/cache","registries":["*"],"layout":"prefixed",
-        "rules":[{"registry":"registry.k8s.io","target":"m.example.com/k8s"}],"exclude":["ghcr.io/internal/**"]}"#;
+        "rules":[{"registry":"registry.k8s.io","target":"m.example.com/k8s"}],"exclude":["ghcr.io/internal/**"],
+        "imagePullSecrets":["mirror-creds","team.mirror-2"]}"#;
     let s = Settings::from_json(json.as_bytes()).expect("valid settings");
     assert_eq!(s.layout, Layout::Prefixed);
+    assert_eq!(s.image_pull_secrets, ["mirror-creds", "team.mirror-2"]);
     s.validate().expect("valid settings");
     let again =
         Settings::from_json(&serde_json::to_vec(&s).expect("serialisable")).expect("round trip");
@@ -102,12 +105,36 @@ fn each_bad_field_is_named() {
             "settings.exclude[0] is not a valid glob pattern, got \"ghcr.io/a**\": Pattern syntax error near position 8: recursive wildcards must form a single path component",
         ),
         (
+            r#"{"mirror":"m.example.com","imagePullSecrets":["mirror-creds","Mirror"]}"#,
+            "settings.imagePullSecrets[1] must be a Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got \"Mirror\"",
+        ),
+        (
+            r#"{"mirror":"m.example.com","imagePullSecrets":[""]}"#,
+            "settings.imagePullSecrets[0] must be a Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got \"\"",
+        ),
+        (
+            r#"{"mirror":"m.example.com","imagePullSecrets":["a.-b"]}"#,
+            "settings.imagePullSecrets[0] must be a Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got \"a.-b\"",
+        ),
+        (
+            r#"{"mirror":"m.example.com","imagePullSecrets":["creds-"]}"#,
+            "settings.imagePullSecrets[0] must be a Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters), got \"creds-\"",
+        ),
+        (
+            r#"{"mirror":"m.example.com","imagePullSecrets":["a","b","a"]}"#,
+            "settings.imagePullSecrets[2]: secret \"a\" is already listed",
+        ),
+        (
+            r#"{"mirror":"m.example.com","imagePullSecrets":"creds"}"#,
+            "settings are not valid: invalid type: string \"creds\", expected a sequence at line 1 column 52",
+        ),
+        (
             r#"{"mirror":"m.example.com","layout":"nested"}"#,
             "settings.layout: unknown variant `nested`, expected `flat` or `prefixed` at line 1 column 43",
         ),
         (
             r#"{"mirror":"m.example.com","mirrors":[]}"#,
-            "settings: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude` at line 1 column 35",
+            "settings: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets` at line 1 column 35",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,
@@ -142,4 +169,16 @@ fn kubewarden_validatable_reports_the_same_text() {
         Validatable::validate(&s),
         Err("settings.mirror must be host[:port] optionally followed by a path, got \"nope\": a registry host contains '.' or ':' or is localhost, otherwise it reads as a Docker Hub namespace".to_owned())
     );
+}
+
+#[test]
+fn a_secret_name_of_253_characters_is_the_longest() {
+    let name = |len: usize| "a".repeat(len);
+    let settings = |secret: String| Settings {
+        mirror: "m.example.com".into(),
+        image_pull_secrets: vec![secret],
+        ..Settings::default()
+    };
+    settings(name(253)).validate().expect("253 characters");
+    assert!(settings(name(254)).validate().is_err());
 }

@@ -1,0 +1,177 @@
+//! The embedded policy's mirror check flags (a policies file entry has its own `mirrorCheck`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::mirror_check::{self, MirrorCheck};
+
+/// How `serve` checks the mirror of the embedded policy.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MirrorCheckArgs {
+    /// Never check the mirror: rewrite even while it is down (the other --mirror-check flags are
+    /// then ignored).
+    #[arg(long, env = "PULLTHROUGH_NO_MIRROR_CHECK")]
+    pub no_mirror_check: bool,
+    /// Registry checked with `GET /v2/` (200 or 401 means up), `http(s)://host[:port]`.
+    /// Default: https:// and the host of the mirror setting.
+    #[arg(
+        long,
+        env = "PULLTHROUGH_MIRROR_CHECK_URL",
+        conflicts_with = "policies"
+    )]
+    pub mirror_check_url: Option<String>,
+    /// Seconds between checks; a check with no answer within it fails.
+    #[arg(long, env = "PULLTHROUGH_MIRROR_CHECK_INTERVAL_SECONDS",
+          default_value_t = mirror_check::DEFAULT_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mirror_check_interval_seconds: u64,
+    /// Failed checks in a row after which requests are admitted unchanged (with a warning
+    /// naming the mirror) until a check gets an answer again.
+    #[arg(long, env = "PULLTHROUGH_MIRROR_CHECK_FAILURE_THRESHOLD",
+          default_value_t = mirror_check::DEFAULT_FAILURE_THRESHOLD,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub mirror_check_failure_threshold: u32,
+    /// PEM CA certificate(s) the mirror's certificate is verified against (default: the
+    /// system's CA certificates).
+    #[arg(
+        long,
+        env = "PULLTHROUGH_MIRROR_CHECK_CA_FILE",
+        conflicts_with = "policies"
+    )]
+    pub mirror_check_ca_file: Option<PathBuf>,
+}
+
+impl MirrorCheckArgs {
+    /// The check of the embedded policy with these `settings`; `None` when turned off, when the
+    /// policies come from a file, or when the settings name no mirror (they fail validation).
+    pub fn check(
+        &self,
+        settings: &Value,
+        policies_file: bool,
+    ) -> anyhow::Result<Option<MirrorCheck>> {
+        if self.no_mirror_check || policies_file {
+            return Ok(None);
+        }
+        let url = match (
+            &self.mirror_check_url,
+            settings.get("mirror").and_then(Value::as_str),
+        ) {
+            (Some(url), _) => url.clone(),
+            (None, Some(mirror)) if !mirror.is_empty() => MirrorCheck::url_for_mirror(mirror),
+            (None, _) => return Ok(None),
+        };
+        MirrorCheck::new(
+            &url,
+            Duration::from_secs(self.mirror_check_interval_seconds),
+            self.mirror_check_failure_threshold,
+            self.mirror_check_ca_file.clone(),
+        )
+        .map(Some)
+        .with_context(|| match &self.mirror_check_url {
+            Some(_) => "--mirror-check-url".to_owned(),
+            None => format!(
+                "the mirror check URL derived from the mirror {url:?} (give --mirror-check-url)"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        check: MirrorCheckArgs,
+        #[arg(long)]
+        policies: Option<PathBuf>,
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_mirror_setting_is_checked_by_default() {
+        let cli = parse(&[]).expect("parses");
+        let settings = json!({"mirror": "mirror.local:5000/cache"});
+        assert_eq!(
+            cli.check.check(&settings, false).expect("valid"),
+            Some(
+                MirrorCheck::new(
+                    "https://mirror.local:5000",
+                    mirror_check::DEFAULT_INTERVAL,
+                    mirror_check::DEFAULT_FAILURE_THRESHOLD,
+                    None
+                )
+                .expect("valid")
+            )
+        );
+        assert_eq!(cli.check.check(&settings, true).expect("valid"), None);
+        assert_eq!(cli.check.check(&json!({}), false).expect("valid"), None);
+        let off = parse(&["--no-mirror-check"]).expect("parses");
+        assert_eq!(off.check.check(&settings, false).expect("valid"), None);
+    }
+
+    #[test]
+    fn every_flag_is_used() {
+        let cli = parse(&[
+            "--mirror-check-url",
+            "http://10.0.0.5:5000",
+            "--mirror-check-interval-seconds",
+            "2",
+            "--mirror-check-failure-threshold",
+            "4",
+            "--mirror-check-ca-file",
+            "/etc/ca.crt",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.check
+                .check(&json!({"mirror": "m.example.com"}), false)
+                .expect("valid"),
+            Some(
+                MirrorCheck::new(
+                    "http://10.0.0.5:5000",
+                    Duration::from_secs(2),
+                    4,
+                    Some(PathBuf::from("/etc/ca.crt"))
+                )
+                .expect("valid")
+            )
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["--mirror-check-interval-seconds", "0"][..],
+            &["--mirror-check-failure-threshold", "0"],
+            &[
+                "--policies",
+                "p.yml",
+                "--mirror-check-url",
+                "https://m.example.com",
+            ],
+            &["--policies", "p.yml", "--mirror-check-ca-file", "/ca.crt"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+        let cli = parse(&["--mirror-check-url", "m.example.com"]).expect("parses");
+        let error = cli
+            .check
+            .check(&json!({"mirror": "m.example.com"}), false)
+            .expect_err("no scheme");
+        assert_eq!(
+            crate::report::one_line(error.as_ref()),
+            "--mirror-check-url: must be http:// or https:// followed by the registry's host[:port] and nothing else, e.g. https://registry-mirror.example.com, got \"m.example.com\""
+        );
+    }
+}
