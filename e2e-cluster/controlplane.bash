@@ -82,6 +82,7 @@ cp_build() {
   build_tool kube "$ld" k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
   build_tool etcd "-s -w" go.etcd.io/etcd/server/v3
+  registry_build
   KUBE_BIN="$(tool_dir kube)"
   ETCD_BIN="$(tool_dir etcd)/v3"
   # The server module's binary is named after its last path element.
@@ -89,6 +90,7 @@ cp_build() {
   export KUBE_BIN ETCD_BIN
 }
 
+<<<<<<< HEAD
 # helm, for the chart: built like the control plane from its Go module (e2e-cluster/tools/helm,
 # pinned there) with the version stamps helm's own Makefile sets, so `helm version` and the
 # Kubernetes version `helm template` and `helm lint` assume are those of the pin, not the source's
@@ -106,6 +108,14 @@ helm_build() {
   build_tool helm "$ld" helm.sh/helm/v3/cmd/helm
   HELM="$(tool_dir helm)/helm"
   export HELM
+=======
+# The CNCF distribution registry (e2e-cluster/tools/registry), the pull-through cache of the
+# real-cache suites (e2e-tests/caches.bats and 85-mirror-down.bats); sets REGISTRY_BIN.
+registry_build() {
+  build_tool registry "-s -w" github.com/distribution/distribution/v3/cmd/registry
+  REGISTRY_BIN="$(tool_dir registry)/registry"
+  export REGISTRY_BIN
+>>>>>>> i12cache
 }
 
 # An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.

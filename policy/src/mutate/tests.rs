@@ -408,7 +408,6 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
     assert_eq!(run(&pod(json!([{"name": "ghcr-credentials"}]))).images_rewritten, 1);
 }
 
-#[test]
 fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
     Settings {
         mirror: "m.example.com".into(),

@@ -25,6 +25,7 @@ fn defaults_fill_everything_but_the_mirror() {
             layout: Layout::Flat,
             rules: vec![],
             exclude: vec![],
+            keep_images_with_pull_secrets: false,
             image_pull_secrets: vec![],
         }
     );

@@ -81,6 +81,7 @@ pub fn settings() -> BoxedStrategy<Settings> {
                 layout,
                 rules,
                 exclude: exclude.into_iter().map(str::to_owned).collect(),
+                keep_images_with_pull_secrets: false,
                 image_pull_secrets: Vec::new(),
             }
         })

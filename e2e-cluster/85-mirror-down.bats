@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# The mirror goes down under a steady stream of Pod creations, and comes back: a real pull-through
+# cache (the CNCF distribution registry in proxy mode, in front of Debian's docker-registry) on the
+# host side of the suite's veth pair, checked by the webhook replica every second and counted
+# down after three failures. No admission may fail; nothing admitted later than the detection
+# window may point at the stopped mirror; rewriting resumes within one interval of recovery.
+
+load helpers
+# shellcheck source=../e2e-tests/caches/registries.bash
+source "$REPO/e2e-tests/caches/registries.bash"
+
+# Fixed like the rest of the suite's addresses: one suite runs at a time (flock).
+UPSTREAM="127.0.0.1:25000"
+CACHE="$HOST_IP:25001"
+INTERVAL=1
+THRESHOLD=3
+
+setup_file() {
+  registry_build
+  require_registries
+  export REGISTRY_DIR="$CLUSTER_DIR/registries"
+  rm -rf "$REGISTRY_DIR"
+  start_upstream upstream "$UPSTREAM"
+  push_test_images "$UPSTREAM"
+  start_cache cache "$CACHE" "http://$UPSTREAM"
+  install
+  stop_replica a
+  REPLICA_MIRROR="$CACHE" PULLTHROUGH_NO_MIRROR_CHECK=false start_replica a "${REPLICA_IPS[0]}" \
+    --mirror-check-url "http://$CACHE" --mirror-check-interval-seconds "$INTERVAL" \
+    --mirror-check-failure-threshold "$THRESHOLD"
+  new_namespace mirror-down
+  wait_for 30 "rewriting to $CACHE" cache_rewriting
+}
+
+teardown_file() {
+  stop_replica a
+  stop_registry cache
+  stop_registry upstream
+}
+
+cache_rewriting() {
+  [[ "$(k -n mirror-down run probe --image=nginx:1.27 --restart=Never --dry-run=server \
+    -o jsonpath='{.spec.containers[0].image}')" == "$CACHE/library/nginx:1.27" ]]
+}
+
+now() { date +%s.%N; }
+
+# Lines "START END IMAGE" of the admissions, as the loop wrote them.
+admissions() { cat "$BATS_TEST_TMPDIR/admissions"; }
+
+last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "$1" ]]; }
+
+@test "the mirror stopped and started under a stream of Pod creations: none fails, none points at it once detected, rewriting resumes" {
+  : >"$BATS_TEST_TMPDIR/admissions"
+  (
+    i=0
+    while [[ ! -f "$BATS_TEST_TMPDIR/stop" ]]; do
+      i=$((i + 1))
+      start="$(now)"
+      if image="$("$KUBE_BIN/kubectl" -n mirror-down run "p$i" --image=nginx:1.27 --restart=Never \
+        -o jsonpath='{.spec.containers[0].image}' 2>>"$BATS_TEST_TMPDIR/errors")"; then
+        echo "$start $(now) $image" >>"$BATS_TEST_TMPDIR/admissions"
+      else
+        echo "p$i failed" >>"$BATS_TEST_TMPDIR/errors"
+      fi
+    done
+  ) 3>&- &
+  loop=$!
+  sleep 3
+  stopped="$(now)"
+  stop_registry cache
+  wait_for 30 "admissions left unchanged" last_is nginx:1.27
+  sleep 3
+  start_cache cache "$CACHE" "http://$UPSTREAM"
+  # start_cache returns once the cache answers /v2/: the mirror is back from here.
+  recovered="$(now)"
+  wait_for 30 "admissions rewritten again" last_is "$CACHE/library/nginx:1.27"
+  sleep 3
+  touch "$BATS_TEST_TMPDIR/stop"
+  wait "$loop"
+
+  [ ! -s "$BATS_TEST_TMPDIR/errors" ] || { cat "$BATS_TEST_TMPDIR/errors"; false; }
+  # The bound: the first failed check comes within an interval of the stop, down is the
+  # THRESHOLD-th; a refused connection fails at once.
+  window=$(((THRESHOLD + 1) * INTERVAL))
+  admissions | python3 - "$stopped" "$recovered" "$window" "$INTERVAL" "$CACHE/library/nginx:1.27" >&3 <<'EOF'
+import sys
+stopped, recovered, window, interval = (float(a) for a in sys.argv[1:5])
+mirror = sys.argv[5]
+rows = [line.split() for line in sys.stdin if line.strip()]
+rows = [(float(s), float(e), image) for s, e, image in rows]
+assert all(image in (mirror, "nginx:1.27") for _, _, image in rows), rows
+down = [r for r in rows if stopped <= r[0] < recovered]
+# Admitted while the mirror was stopped, yet pointing at it: only before detection.
+late = [e - stopped for s, e, image in down if image == mirror]
+detected = max(late, default=0.0)
+bad = [r for r in down if r[0] > stopped + window and r[2] == mirror]
+assert not bad, f"pointed at the stopped mirror after the {window} s window: {bad}"
+after = [r for r in rows if r[0] >= recovered]
+resumed = min((e - recovered for s, e, image in after if image == mirror), default=None)
+assert resumed is not None, "never rewritten again"
+stale = [r for r in after if r[0] > recovered + interval + 0.5 and r[2] != mirror]
+assert not stale, f"left unchanged more than one interval after recovery: {stale}"
+unchanged = sum(1 for r in rows if r[2] == "nginx:1.27")
+print(f"{len(rows)} Pods admitted, none failed; {unchanged} admitted unchanged while the mirror was down")
+print(f"detection window: last Pod pointing at the stopped mirror admitted {detected:.2f} s after the stop (bound {window:.0f} s)")
+print(f"recovery: first Pod rewritten again {resumed:.2f} s after the mirror answered (bound {interval:.0f} s interval)")
+EOF
+  log="$CLUSTER_DIR/logs/replica-a.log"
+  [ "$(grep -c 'mirror is not answering' "$log")" -eq 1 ]
+  [ "$(grep -c 'mirror answers again; rewriting resumes' "$log")" -eq 1 ]
+  ip netns exec "$NETNS" curl -sk "https://${REPLICA_IPS[0]}:8443/metrics" |
+    grep -x 'pullthrough_mirror_transitions_total{policy="pullthrough"} 2'
+}

@@ -1,0 +1,95 @@
+# Real registries for the real-cache suites (e2e-tests/caches.bats, e2e-cluster/85-mirror-down.bats):
+# Debian's docker-registry as the upstream the tests push to, and the CNCF distribution registry
+# (built by registry_build in e2e-cluster/controlplane.bash) in proxy mode as the pull-through
+# cache in front of it. Each keeps its storage, config, log and pid under $REGISTRY_DIR/NAME.
+#
+#   start_upstream NAME ADDRESS          docker-registry on ADDRESS (host:port), plain HTTP
+#   start_cache NAME ADDRESS REMOTE_URL  distribution's registry, proxy.remoteurl = REMOTE_URL
+#   stop_registry NAME                   SIGTERM, then waits for it to exit
+#   push_test_images UPSTREAM            the suite's images, built by make_layout.py, via skopeo
+
+CACHES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The registries' own binaries; the distribution registry comes from registry_build.
+require_registries() {
+  local missing=()
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  ((${#missing[@]} == 0)) || {
+    echo "missing ${missing[*]}: run scripts/setup --test (Debian packages docker-registry, skopeo)" >&2
+    return 1
+  }
+  [[ -x "${REGISTRY_BIN:-}" ]] || {
+    echo "no distribution registry binary: call registry_build (e2e-cluster/controlplane.bash) first" >&2
+    return 1
+  }
+}
+
+# run_registry NAME ADDRESS BINARY CONFIG_TAIL: writes the config and starts the registry with every
+# descriptor above 2 closed (bats waits for whatever holds its pipes), then waits for /v2/.
+run_registry() {
+  local name="$1" address="$2" binary="$3" tail="$4" dir="$REGISTRY_DIR/$1"
+  mkdir -p "$dir/storage"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: {level: info}
+storage:
+  filesystem: {rootdirectory: $dir/storage}
+  delete: {enabled: true}
+http: {addr: "$address"}
+$tail
+EOF
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do ((fd > 2)) && eval "exec $fd>&-"; done
+    exec "$binary" serve "$dir/config.yml"
+  ) >>"$dir/log" 2>&1 &
+  echo $! >"$dir/pid"
+  local deadline=$((SECONDS + 20))
+  until curl -sf --max-time 1 "http://$address/v2/" >/dev/null 2>&1; do
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || {
+      echo "registry $name exited; its log:" >&2
+      cat "$dir/log" >&2
+      return 1
+    }
+    ((SECONDS < deadline)) || {
+      echo "registry $name not answering on $address after 20 s" >&2
+      return 1
+    }
+    sleep 0.1
+  done
+}
+
+start_upstream() { run_registry "$1" "$2" "$(command -v docker-registry)" ""; }
+
+start_cache() { run_registry "$1" "$2" "$REGISTRY_BIN" "proxy: {remoteurl: \"$3\"}"; }
+
+stop_registry() {
+  local pidfile="$REGISTRY_DIR/$1/pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(cat "$pidfile")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+# The test images on UPSTREAM (host:port): team/oci-app:1 (OCI manifest), team/docker-app:1
+# (Docker v2 schema 2), team/multi:1 (OCI index, amd64 + arm64), team/multi-docker:1 (Docker
+# manifest list).
+push_test_images() {
+  local upstream="$1" layout="$REGISTRY_DIR/layout"
+  python3 "$CACHES_DIR/make_layout.py" "$layout"
+  local copy=(skopeo copy --quiet --dest-tls-verify=false)
+  "${copy[@]}" "oci:$layout:app" "docker://$upstream/team/oci-app:1"
+  "${copy[@]}" --format v2s2 "oci:$layout:app" "docker://$upstream/team/docker-app:1"
+  "${copy[@]}" --all "oci:$layout:multi" "docker://$upstream/team/multi:1"
+  "${copy[@]}" --all --format v2s2 "oci:$layout:multi" "docker://$upstream/team/multi-docker:1"
+}
+
+# pull REFERENCE: containerd's resolve and fetch (pull.py); prints the resolved manifest digest.
+pull_digest() {
+  python3 "$CACHES_DIR/pull.py" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])'
+}
