@@ -197,7 +197,12 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         },
     );
     if let (true, Some(cluster)) = (args.apply, &cluster) {
-        tokio.block_on(apply(cluster, &mut plan, args.patches_per_second, &progress));
+        tokio.block_on(apply(
+            cluster,
+            &mut plan,
+            args.patches_per_second,
+            &progress,
+        ));
         progress.clear();
     }
     let report = match args.output {
@@ -211,10 +216,18 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         .map_err(ScanError::Write)?;
     if args.output == Output::Table {
         for note in &plan.warnings {
-            eprintln!("warning: {}: {}", output::describe(&note.object), note.message);
+            eprintln!(
+                "warning: {}: {}",
+                output::describe(&note.object),
+                note.message
+            );
         }
         for note in &plan.failed {
-            eprintln!("error: {}: {}", output::describe(&note.object), note.message);
+            eprintln!(
+                "error: {}: {}",
+                output::describe(&note.object),
+                note.message
+            );
         }
     }
     if !plan.failed.is_empty() {
@@ -256,7 +269,10 @@ async fn apply(cluster: &Cluster, plan: &mut Plan, per_second: f64, progress: &P
         .iter()
         .filter(|f| f.action == Action::Patch)
         .count();
-    let findings = plan.findings.iter_mut().filter(|f| f.action == Action::Patch);
+    let findings = plan
+        .findings
+        .iter_mut()
+        .filter(|f| f.action == Action::Patch);
     for (done, finding) in findings.enumerate() {
         pace.tick().await;
         let applied = cluster.json_patch(&finding.object, &finding.patch).await;

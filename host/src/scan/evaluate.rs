@@ -208,11 +208,12 @@ pub fn evaluate(registry: &PolicyRegistry, policy: &str, kind: Kind, object: Val
     let request = request_for(kind, &identity, object);
     let evaluation = request
         .as_ref()
-        .map_err(|error| crate::report::one_line(error)).and_then(|request| {
-        registry
-            .evaluate_blocking(policy, request)
-            .map_err(|error| crate::report::one_line(&error))
-    });
+        .map_err(|error| crate::report::one_line(error))
+        .and_then(|request| {
+            registry
+                .evaluate_blocking(policy, request)
+                .map_err(|error| crate::report::one_line(&error))
+        });
     let verdict = match evaluation {
         Err(reason) => Verdict::Failed(reason),
         Ok(evaluation) => {
@@ -279,7 +280,8 @@ fn decode_patch(base64: &str) -> Result<Vec<Value>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64)
         .map_err(|e| format!("the policy's patch is not base64: {e}"))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("the policy's patch is not a JSON patch: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the policy's patch is not a JSON patch: {e}"))
 }
 
 /// The image changes in the policy's patch, and the patch `--apply` sends: every path the patch
@@ -299,8 +301,8 @@ pub(crate) fn changes(object: &Value, ops: Vec<Value>) -> Verdict {
     for op in &ops {
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
         guard(path);
-        let replaces_image = op.get("op").and_then(Value::as_str) == Some("replace")
-            && path.ends_with("/image");
+        let replaces_image =
+            op.get("op").and_then(Value::as_str) == Some("replace") && path.ends_with("/image");
         if let (true, Some(to)) = (replaces_image, op.get("value").and_then(Value::as_str)) {
             let container = &path[..path.len() - "/image".len()];
             let name_path = format!("{container}/name");
@@ -333,7 +335,10 @@ pub(crate) fn changes(object: &Value, ops: Vec<Value>) -> Verdict {
 }
 
 fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn name_of(object: &Value) -> String {

@@ -329,7 +329,9 @@ mod tests {
             (
                 "an API page: items get the list's kind and apiVersion",
                 r#"{"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {"continue": "x"}, "items": [{"metadata": {"name": "a"}}]}"#,
-                vec![json!({"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "a"}})],
+                vec![
+                    json!({"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "a"}}),
+                ],
             ),
             (
                 "concatenated JSON documents",
@@ -361,14 +363,28 @@ mod tests {
     #[test]
     fn bad_documents_name_the_input_and_the_document() {
         let cases = [
-            ("{\"kind\": \"Pod\"}\n{\"kind\": ", "test.yaml: document 2 is not valid JSON", "EOF while parsing a value at line 2 column 9"),
-            ("kind: Pod\n---\nkind: [\n", "test.yaml: document 2 is not valid YAML", ""),
-            ("kind: Pod\n---\n42\n", "test.yaml: document 2 is not valid YAML", "invalid type: integer `42`, expected a Kubernetes object, a list of objects, or an array of objects"),
+            (
+                "{\"kind\": \"Pod\"}\n{\"kind\": ",
+                "test.yaml: document 2 is not valid JSON",
+                "EOF while parsing a value at line 2 column 9",
+            ),
+            (
+                "kind: Pod\n---\nkind: [\n",
+                "test.yaml: document 2 is not valid YAML",
+                "",
+            ),
+            (
+                "kind: Pod\n---\n42\n",
+                "test.yaml: document 2 is not valid YAML",
+                "invalid type: integer `42`, expected a Kubernetes object, a list of objects, or an array of objects",
+            ),
         ];
         for (text, message, cause) in cases {
             let error = objects(text).expect_err(text);
             assert_eq!(error.to_string(), message);
-            let source = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+            let source = std::error::Error::source(&error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             assert!(source.starts_with(cause), "{text:?}: {source}");
         }
     }

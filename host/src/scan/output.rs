@@ -11,7 +11,8 @@ use super::plan::{Action, Applied, Finding, Plan};
 pub fn table(plan: &Plan) -> String {
     let mut out = String::new();
     if !plan.findings.is_empty() {
-        let header = ["NAMESPACE", "KIND", "NAME", "CONTAINER", "IMAGE", "ACTION"].map(String::from);
+        let header =
+            ["NAMESPACE", "KIND", "NAME", "CONTAINER", "IMAGE", "ACTION"].map(String::from);
         let mut rows = vec![header];
         for finding in &plan.findings {
             let action = action_text(finding);
@@ -80,7 +81,10 @@ pub fn summary(plan: &Plan) -> String {
     if findings.is_empty() {
         out.push_str("Nothing would change.\n");
     } else {
-        let to_patch = findings.iter().filter(|f| f.action == Action::Patch).count();
+        let to_patch = findings
+            .iter()
+            .filter(|f| f.action == Action::Patch)
+            .count();
         let _ = writeln!(
             out,
             "{} would change in {}: {to_patch} to patch, {} reported only.",
@@ -98,7 +102,10 @@ pub fn summary(plan: &Plan) -> String {
         }
         let applied: Vec<&Applied> = findings.iter().filter_map(|f| f.applied.as_ref()).collect();
         if !applied.is_empty() {
-            let patched = applied.iter().filter(|a| matches!(a, Applied::Patched)).count();
+            let patched = applied
+                .iter()
+                .filter(|a| matches!(a, Applied::Patched))
+                .count();
             let _ = writeln!(out, "Patched {patched} of {}.", applied.len());
             for finding in findings {
                 let reason = match &finding.applied {
@@ -329,16 +336,19 @@ Scanned 7 objects (2 Deployments, 2 ReplicaSets, 3 Pods); skipped 1 of other kin
                 "patch": [{"op": "test", "path": "/a", "value": null}],
             })
         );
+        assert_eq!(value["findings"][1]["action"], json!("reportOwned"));
         assert_eq!(
-            value["findings"][1]["action"],
-            json!("reportOwned")
+            value["findings"][1]["owner"],
+            json!({"kind": "Rollout", "name": "canary"})
         );
-        assert_eq!(value["findings"][1]["owner"], json!({"kind": "Rollout", "name": "canary"}));
         assert_eq!(
             value["scanned"],
             json!({"Deployment": 2, "ReplicaSet": 2, "Pod": 3})
         );
         assert_eq!(value["behind"][0]["controller"]["name"], json!("api"));
-        assert_eq!(value["warnings"][0], json!({"namespace": "shop", "kind": "Deployment", "name": "web", "message": "w"}));
+        assert_eq!(
+            value["warnings"][0],
+            json!({"namespace": "shop", "kind": "Deployment", "name": "web", "message": "w"})
+        );
     }
 }
