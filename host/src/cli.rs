@@ -52,7 +52,13 @@ pub struct LogArgs {
     #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
-    #[arg(long, global = true, value_name = "FILTER", default_value = "info", env = "PULLTHROUGH_LOG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        default_value = "info",
+        env = "PULLTHROUGH_LOG"
+    )]
     pub log: String,
 }
 

@@ -20,7 +20,10 @@ fn messages(error: &(dyn Error + 'static)) -> Vec<String> {
     let mut messages: Vec<String> = Vec::new();
     for cause in chain(error) {
         let text = cause.to_string();
-        if messages.last().is_some_and(|previous| previous.contains(&text)) {
+        if messages
+            .last()
+            .is_some_and(|previous| previous.contains(&text))
+        {
             continue;
         }
         messages.push(text);

@@ -196,7 +196,10 @@ mod tests {
         });
         let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("UTF-8");
         let mut line: Value = serde_json::from_str(text.trim()).expect("one JSON line");
-        assert!(line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{line}");
+        assert!(
+            line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
         line.as_object_mut().expect("object").remove("timestamp");
         assert_eq!(
             line,

@@ -42,10 +42,12 @@ async fn register_reads_back_and_unregisters() {
         .await
         .expect("apply");
     assert_eq!(outcome, k8s::Applied::Applied);
-    let applied = kube::Api::<k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration>::all(client.clone())
-        .get(&name)
-        .await
-        .expect("read back");
+    let applied = kube::Api::<
+        k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
+    >::all(client.clone())
+    .get(&name)
+    .await
+    .expect("read back");
     let hook = &applied.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(
         hook.client_config.ca_bundle.as_ref().map(|b| b.0.clone()),

@@ -360,7 +360,8 @@ async fn a_configmap_volume_updated_the_kubelet_way_is_swapped_in() {
     std::os::unix::fs::symlink(first.file_name().expect("name"), dir.path().join("..data"))
         .expect("..data");
     for key in ["policies.yml", "versioned.wasm"] {
-        std::os::unix::fs::symlink(format!("..data/{key}"), dir.path().join(key)).expect("key link");
+        std::os::unix::fs::symlink(format!("..data/{key}"), dir.path().join(key))
+            .expect("key link");
     }
     let config = dir.path().join("policies.yml");
     let registry = PolicyRegistry::load(common::runtime(), PolicySource::File(config))
@@ -381,8 +382,9 @@ async fn a_configmap_volume_updated_the_kubelet_way_is_swapped_in() {
 
     let v2 = sha256_hex(&guests::versioned(2));
     assert!(
-        common::eventually(WAIT, || status(&registry, "versioned").module_sha256 == Some(v2.clone()))
-            .await,
+        common::eventually(WAIT, || status(&registry, "versioned").module_sha256
+            == Some(v2.clone()))
+        .await,
         "the swapped ..data was not picked up"
     );
     assert_eq!(answer(&registry, "versioned").await, "version 2");

@@ -73,7 +73,9 @@ fn expected_default_object() -> Value {
 async fn register_applies_the_exact_object_with_one_field_manager() {
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
-    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report).await.expect("apply");
+    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report)
+        .await
+        .expect("apply");
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
@@ -98,8 +100,12 @@ async fn applying_twice_sends_the_same_object_and_updates_in_place() {
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
     let client = fake.client();
-    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("first apply");
-    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("second apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report)
+        .await
+        .expect("first apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report)
+        .await
+        .expect("second apply");
     let patches: Vec<_> = fake
         .requests()
         .into_iter()
@@ -130,7 +136,9 @@ async fn options_change_exactly_their_fields() {
     };
     let fake = FakeApiServer::new();
     let config = k8s::webhook_configuration(&registration, CA_PEM);
-    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report).await.expect("apply");
+    k8s::apply(&fake.client(), &config, k8s::Conflicts::Report)
+        .await
+        .expect("apply");
 
     let mut expected = expected_default_object();
     expected["metadata"]["name"] = json!("mirror");
@@ -171,7 +179,9 @@ async fn unregister_deletes_and_reports_absence() {
     let fake = FakeApiServer::new();
     let client = fake.client();
     let config = k8s::webhook_configuration(&Registration::default(), CA_PEM);
-    k8s::apply(&client, &config, k8s::Conflicts::Report).await.expect("apply");
+    k8s::apply(&client, &config, k8s::Conflicts::Report)
+        .await
+        .expect("apply");
     assert!(
         k8s::unregister(&client, "pullthrough")
             .await

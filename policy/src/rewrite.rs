@@ -198,7 +198,9 @@ impl Rewriter {
         };
         match parse_reference(&rewritten) {
             // containerd 1.7's fork of the parser still limits the whole name, domain included.
-            Ok(parsed) if parsed.domain().len() + 1 + parsed.path().len() > NAME_TOTAL_LENGTH_MAX => {
+            Ok(parsed)
+                if parsed.domain().len() + 1 + parsed.path().len() > NAME_TOTAL_LENGTH_MAX =>
+            {
                 return Err(RewriteError::Invalid {
                     rewritten,
                     source: ParseError::NameTooLong,

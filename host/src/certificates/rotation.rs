@@ -113,7 +113,10 @@ impl Certificates {
                             format!("could not read --ca-file {}", path.display())
                         })?;
                         super::check_ca_bundle(&ca_pem).with_context(|| {
-                            format!("--ca-file {} cannot be the webhook's caBundle", path.display())
+                            format!(
+                                "--ca-file {} cannot be the webhook's caBundle",
+                                path.display()
+                            )
                         })?;
                         super::check_issued_by(&cert_pem, &ca_pem).with_context(|| {
                             format!(

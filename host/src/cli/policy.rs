@@ -39,7 +39,9 @@ pub struct PolicyArgs {
 fn memory_mib(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(n @ 1..=4096) => Ok(n),
-        _ => Err("must be a whole number of MiB from 1 to 4096 (the wasm32 address space)".to_owned()),
+        _ => Err(
+            "must be a whole number of MiB from 1 to 4096 (the wasm32 address space)".to_owned(),
+        ),
     }
 }
 

@@ -27,7 +27,8 @@ fn flags() -> Vec<(String, Arg)> {
 }
 
 fn long(arg: &Arg) -> &str {
-    arg.get_long().unwrap_or_else(|| panic!("{} has no long name", arg.get_id()))
+    arg.get_long()
+        .unwrap_or_else(|| panic!("{} has no long name", arg.get_id()))
 }
 
 fn is_switch(arg: &Arg) -> bool {
@@ -40,7 +41,10 @@ fn every_flag_reads_pullthrough_and_its_own_name() {
     assert!(flags.len() > 40, "only {} flags found", flags.len());
     for (command, arg) in &flags {
         let long = long(arg);
-        let expected = format!("PULLTHROUGH_{}", long.to_ascii_uppercase().replace('-', "_"));
+        let expected = format!(
+            "PULLTHROUGH_{}",
+            long.to_ascii_uppercase().replace('-', "_")
+        );
         assert_eq!(
             arg.get_env(),
             Some(OsStr::new(&expected)),
@@ -156,7 +160,10 @@ fn usage_lines_show_what_is_required() {
         usage("register"),
         "Usage: pullthrough register [OPTIONS] --ca-file <FILE>"
     );
-    assert_eq!(usage("unregister"), "Usage: pullthrough unregister [OPTIONS]");
+    assert_eq!(
+        usage("unregister"),
+        "Usage: pullthrough unregister [OPTIONS]"
+    );
     assert_eq!(
         usage("manifests"),
         "Usage: pullthrough manifests [OPTIONS] --mirror <MIRROR>"

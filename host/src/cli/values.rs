@@ -41,7 +41,9 @@ pub fn positive_usize(value: &str) -> Result<usize, String> {
 pub fn days(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(n @ 1..=MAX_DAYS) => Ok(n),
-        _ => Err(format!("must be a whole number of days from 1 to {MAX_DAYS}")),
+        _ => Err(format!(
+            "must be a whole number of days from 1 to {MAX_DAYS}"
+        )),
     }
 }
 

@@ -17,10 +17,20 @@ pub struct CertArgs {
     #[arg(long, value_name = "DIR", env = "PULLTHROUGH_OUT_DIR")]
     pub out_dir: PathBuf,
     /// Sign with this existing CA certificate (PEM) instead of generating a new CA.
-    #[arg(long, value_name = "FILE", requires = "ca_key", env = "PULLTHROUGH_CA_CERT")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_key",
+        env = "PULLTHROUGH_CA_CERT"
+    )]
     pub ca_cert: Option<PathBuf>,
     /// Private key (PEM) of --ca-cert.
-    #[arg(long, value_name = "FILE", requires = "ca_cert", env = "PULLTHROUGH_CA_KEY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_cert",
+        env = "PULLTHROUGH_CA_KEY"
+    )]
     pub ca_key: Option<PathBuf>,
     /// Replace a CA already in --out-dir (every webhook registered with the old one then needs
     /// the new ca-bundle.b64).

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::cli::values;
 use crate::k8s::FailurePolicy;
 pub use crate::k8s::install::DEFAULT_IMAGE;
-use crate::cli::values;
 use crate::k8s::install::{self, Install};
 
 /// Flags of `pullthrough manifests`.
@@ -170,7 +170,15 @@ mod tests {
             #[command(flatten)]
             manifests: ManifestsArgs,
         }
-        let argv = ["manifests", "--namespace", namespace, "--image", image, "--mirror", mirror];
+        let argv = [
+            "manifests",
+            "--namespace",
+            namespace,
+            "--image",
+            image,
+            "--mirror",
+            mirror,
+        ];
         <Cli as clap::Parser>::try_parse_from(argv)
             .expect("parses")
             .manifests
@@ -205,7 +213,11 @@ mod tests {
             let error = render(&args).expect_err("refused");
             assert_eq!(crate::report::one_line(&error), expected);
         }
-        render(&args("team-webhooks", "registry.local:5000/pt:1", "m.example.com/cache"))
-            .expect("a working install renders");
+        render(&args(
+            "team-webhooks",
+            "registry.local:5000/pt:1",
+            "m.example.com/cache",
+        ))
+        .expect("a working install renders");
     }
 }

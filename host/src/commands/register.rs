@@ -88,10 +88,9 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
         .register(&registration, &ca, conflicts)
         .await?;
     Ok(match applied {
-        k8s::Applied::Applied => format!(
-            "applied MutatingWebhookConfiguration {}",
-            registration.name
-        ),
+        k8s::Applied::Applied => {
+            format!("applied MutatingWebhookConfiguration {}", registration.name)
+        }
         k8s::Applied::LeftToNewer { version } => format!(
             "left MutatingWebhookConfiguration {} alone: pullthrough {version}, newer than this one, wrote it",
             registration.name

@@ -15,7 +15,12 @@ use crate::wasm::{LoadError, Runtime, RuntimeConfig};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// AdmissionReview or bare AdmissionRequest JSON file; `-` reads standard input.
-    #[arg(long, short = 'r', value_name = "FILE", env = "PULLTHROUGH_REQUEST_PATH")]
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "FILE",
+        env = "PULLTHROUGH_REQUEST_PATH"
+    )]
     pub request_path: PathBuf,
     /// Policy settings as inline JSON, e.g. `{"mirror": "registry-mirror.example.com"}`.
     #[arg(
@@ -99,7 +104,9 @@ pub enum RunError {
         source: serde_yaml_ng::Error,
     },
     /// The settings are JSON or YAML, but not a mapping.
-    #[error("{origin} must be a mapping such as {{\"mirror\": \"registry-mirror.example.com\"}}, got {got}")]
+    #[error(
+        "{origin} must be a mapping such as {{\"mirror\": \"registry-mirror.example.com\"}}, got {got}"
+    )]
     SettingsNotAMapping {
         /// `--settings-json` or the file.
         origin: String,
@@ -196,12 +203,11 @@ fn read_settings(args: &RunArgs) -> Result<Value, RunError> {
                 source,
             })?;
             // YAML is a superset of JSON: one parser takes both.
-            let settings = serde_yaml_ng::from_str(&text).map_err(|source| {
-                RunError::ParseSettings {
+            let settings =
+                serde_yaml_ng::from_str(&text).map_err(|source| RunError::ParseSettings {
                     path: path.clone(),
                     source,
-                }
-            })?;
+                })?;
             (settings, format!("settings {}", path.display()))
         }
         (None, None) => return Ok(Value::Object(Default::default())),

@@ -59,11 +59,7 @@ pub struct ServeArgs {
     /// Seconds to keep serving after SIGTERM with `/readyz` failing, so the Service's endpoints
     /// drop this replica before it stops accepting (the API server would otherwise meet refused
     /// connections, and with failurePolicy Ignore admit pods unrewritten).
-    #[arg(
-        long,
-        default_value_t = 10,
-        env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS"
-    )]
+    #[arg(long, default_value_t = 10, env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: u64,
     /// Upper bound, in seconds, on draining in-flight requests once accepting has stopped.
     #[arg(
@@ -75,7 +71,12 @@ pub struct ServeArgs {
     pub shutdown_timeout_seconds: u64,
     /// Async worker threads (0: one per core). All but one may run a guest call directly; the
     /// rest of the calls run on the blocking pool.
-    #[arg(long, value_name = "N", default_value_t = 0, env = "PULLTHROUGH_WORKER_THREADS")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "PULLTHROUGH_WORKER_THREADS"
+    )]
     pub worker_threads: usize,
 }
 
@@ -107,19 +108,39 @@ impl MirrorArgs {
 pub struct TlsArgs {
     /// PEM certificate chain to serve (e.g. from cert-manager), reloaded when it changes.
     /// Without it a certificate is generated.
-    #[arg(long, value_name = "FILE", requires = "tls_key", env = "PULLTHROUGH_TLS_CERT")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "PULLTHROUGH_TLS_CERT"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "PULLTHROUGH_TLS_KEY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "PULLTHROUGH_TLS_KEY"
+    )]
     pub tls_key: Option<PathBuf>,
     /// PEM CA that signed --tls-cert, for the webhook's caBundle.
-    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "PULLTHROUGH_CA_FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "PULLTHROUGH_CA_FILE"
+    )]
     pub ca_file: Option<PathBuf>,
     /// How often --tls-cert/--tls-key are checked for changes, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = values::positive, env = "PULLTHROUGH_TLS_RELOAD_SECONDS")]
     pub tls_reload_seconds: u64,
     /// Write the generated CA certificate (PEM) here, for clients such as `curl --cacert`.
-    #[arg(long, value_name = "FILE", conflicts_with = "tls_cert", env = "PULLTHROUGH_WRITE_CA")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "tls_cert",
+        env = "PULLTHROUGH_WRITE_CA"
+    )]
     pub write_ca: Option<PathBuf>,
     /// Secret the replicas share generated certificate material through.
     #[arg(long, value_name = "NAME", default_value = k8s::SECRET_NAME, conflicts_with = "tls_cert", env = "PULLTHROUGH_SECRET")]

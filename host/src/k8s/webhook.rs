@@ -216,7 +216,10 @@ pub fn webhook_configuration(
 /// workload but a CronJob holds a pod template.
 const POD_SPEC_PATHS: [(&str, &[&str]); 3] = [
     ("pods", &["spec"]),
-    ("cronjobs", &["spec", "jobTemplate", "spec", "template", "spec"]),
+    (
+        "cronjobs",
+        &["spec", "jobTemplate", "spec", "template", "spec"],
+    ),
     ("", &["spec", "template", "spec"]),
 ];
 
@@ -323,7 +326,12 @@ pub fn match_conditions(skip_image_prefixes: &[String]) -> Vec<MatchCondition> {
             name: "an-image-off-the-mirror".to_owned(),
             expression: per_kind(
                 &["object"],
-                |path| format!("({})", some_image_off(&format!("object{path}"), skip_image_prefixes)),
+                |path| {
+                    format!(
+                        "({})",
+                        some_image_off(&format!("object{path}"), skip_image_prefixes)
+                    )
+                },
                 "false",
             ),
         });

@@ -174,7 +174,9 @@ impl PolicyRegistry {
         };
         self.inner
             .runtime
-            .run_gated_by(&gate, deadline, move || loaded.validate_by(&request, deadline))
+            .run_gated_by(&gate, deadline, move || {
+                loaded.validate_by(&request, deadline)
+            })
             .await?
     }
 

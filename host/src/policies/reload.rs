@@ -179,7 +179,9 @@ fn with_links(files: HashSet<PathBuf>) -> HashSet<PathBuf> {
         for component in target.components() {
             at.push(component);
             if at.parent() == Some(directory.as_path())
-                && at.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink())
+                && at
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
             {
                 all.insert(at.clone());
             }

@@ -38,7 +38,14 @@ pub async fn mutate(
     body: Body,
 ) -> Response {
     let deadline = deadline(query.as_deref());
-    review(&state, state.registry.default_policy(), deadline, &headers, body).await
+    review(
+        &state,
+        state.registry.default_policy(),
+        deadline,
+        &headers,
+        body,
+    )
+    .await
 }
 
 pub async fn validate(

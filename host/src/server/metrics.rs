@@ -174,6 +174,7 @@ impl Metrics {
         for reason in [Unrouted::not_found, Unrouted::method_not_allowed] {
             unrouted.get_or_create(&UnroutedReason { reason });
         }
+        registry.register(
             "mirror_up",
             "1 while the policy's mirror answers its check and images are rewritten to it, 0 while requests are admitted unchanged",
             mirror_up.clone(),
@@ -235,7 +236,9 @@ impl Metrics {
 
     /// Counts a request no route took.
     pub fn unrouted(&self, reason: Unrouted) {
-        self.unrouted.get_or_create(&UnroutedReason { reason }).inc();
+        self.unrouted
+            .get_or_create(&UnroutedReason { reason })
+            .inc();
     }
 
     /// The series of `policy`, created on first use.

@@ -132,10 +132,7 @@ impl WapcModule {
         store.limiter(|state| &mut state.limiter);
         // One budget for the whole evaluation: start functions included. The first tick may come
         // at any moment within EPOCH_TICK, hence the extra tick.
-        let ticks = budget
-            .as_nanos()
-            .div_ceil(EPOCH_TICK.as_nanos())
-            + 1;
+        let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
 
         let instance = match self.pre.instantiate(&mut store) {

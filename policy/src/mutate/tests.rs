@@ -351,14 +351,22 @@ fn warnings_stay_short_and_few_for_the_api_server() {
     let mut containers: Vec<Value> = (0..9)
         .map(|i| json!({"name": format!("bad{i}"), "image": "Nginx"}))
         .collect();
-    containers.insert(0, json!({"name": "long", "image": format!("Nginx{}", "x".repeat(300))}));
-    let object = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}});
+    containers.insert(
+        0,
+        json!({"name": "long", "image": format!("Nginx{}", "x".repeat(300))}),
+    );
+    let object =
+        json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}});
     let outcome = run(&request("Pod", "CREATE", object));
     assert_eq!(outcome.warnings.len(), MAX_WARNINGS);
     for warning in &outcome.warnings {
         assert!(warning.chars().count() <= MAX_WARNING_CHARS, "{warning}");
     }
-    assert!(outcome.warnings[0].ends_with('…'), "{}", outcome.warnings[0]);
+    assert!(
+        outcome.warnings[0].ends_with('…'),
+        "{}",
+        outcome.warnings[0]
+    );
     assert!(outcome.warnings[0].starts_with("pullthrough: image \"Nginxxxx"));
     assert_eq!(
         outcome.warnings[1],
@@ -391,7 +399,9 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
     assert_eq!(kept.mutated_object, None);
     assert_eq!(
         kept.warnings,
-        ["pullthrough: images left unchanged: the pod spec lists imagePullSecrets (keepImagesWithPullSecrets)"]
+        [
+            "pullthrough: images left unchanged: the pod spec lists imagePullSecrets (keepImagesWithPullSecrets)"
+        ]
     );
     // No secrets (or an empty list): rewritten as usual.
     assert_eq!(keeping.mutate(&pod(json!([]))).images_rewritten, 1);
@@ -405,7 +415,10 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
     );
     assert_eq!(keeping.mutate(&deployment).mutated_object, None);
     // Off by default.
-    assert_eq!(run(&pod(json!([{"name": "ghcr-credentials"}]))).images_rewritten, 1);
+    assert_eq!(
+        run(&pod(json!([{"name": "ghcr-credentials"}]))).images_rewritten,
+        1
+    );
 }
 
 fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
