@@ -45,7 +45,7 @@ pub struct ManifestsArgs {
     #[arg(long, default_value_t = install::DEFAULT_GUEST_SLOTS, value_parser = clap::value_parser!(u32).range(1..=64), env = "PULLTHROUGH_GUEST_SLOTS")]
     pub guest_slots: u32,
     /// Linear-memory cap of one guest in MiB (serve's flag); sizes the memory limit.
-    #[arg(long, default_value_t = install::DEFAULT_POLICY_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1..=4096), env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
+    #[arg(long, value_name = "MIB", default_value_t = install::DEFAULT_POLICY_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1..=4096), env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: u32,
     /// Priority class of the webhook's pods; '' for none.
     #[arg(long, default_value = install::DEFAULT_PRIORITY_CLASS, env = "PULLTHROUGH_PRIORITY_CLASS_NAME")]
@@ -63,7 +63,7 @@ pub struct ManifestsArgs {
     pub metrics_namespace_selector: Vec<(String, String)>,
     /// Seconds serve keeps answering after SIGTERM while endpoints drop the pod (serve's flag);
     /// the pod's termination grace period covers it plus the drain.
-    #[arg(long, default_value_t = install::DEFAULT_SHUTDOWN_GRACE_SECONDS, value_parser = clap::value_parser!(u32).range(0..=300), env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS")]
+    #[arg(long, value_name = "SECONDS", default_value_t = install::DEFAULT_SHUTDOWN_GRACE_SECONDS, value_parser = clap::value_parser!(u32).range(0..=300), env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: u32,
 }
 

@@ -22,7 +22,7 @@ pub struct RegisterArgs {
     pub dry_run: bool,
     /// Take back fields another field manager changed (an operator's emergency edit); without
     /// it such a conflict is reported and nothing is changed.
-    #[arg(long, env = "PULLTHROUGH_FORCE_CONFLICTS")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_FORCE_CONFLICTS")]
     pub force_conflicts: bool,
 }
 

@@ -52,18 +52,18 @@ pub struct ScanArgs {
     pub output: Output,
     /// Exit with status 3 when something would change (with --apply: when something was not
     /// patched), e.g. to fail a check of a GitOps repository.
-    #[arg(long, env = "PULLTHROUGH_EXIT_CODE")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_EXIT_CODE")]
     pub exit_code: bool,
     /// Patch what owns each pod template (Deployments, StatefulSets, DaemonSets, CronJobs,
     /// ReplicationControllers, ReplicaSets without an owner). Each JSON patch first tests the
     /// values it read, so an object changed since the scan is left alone. Cluster only.
-    #[arg(long, conflicts_with = "files", env = "PULLTHROUGH_APPLY")]
+    #[arg(long, conflicts_with = "files", value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_APPLY")]
     pub apply: bool,
     /// Also patch bare Pods (each changed container restarts with its new image).
-    #[arg(long, env = "PULLTHROUGH_PATCH_PODS")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_PATCH_PODS")]
     pub patch_pods: bool,
     /// Also patch bare Jobs (the API server refuses a changed template of most Jobs).
-    #[arg(long, env = "PULLTHROUGH_PATCH_JOBS")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_PATCH_JOBS")]
     pub patch_jobs: bool,
     /// At most this many patches per second with --apply.
     #[arg(long, default_value_t = 10.0, env = "PULLTHROUGH_PATCHES_PER_SECOND")]

@@ -59,7 +59,12 @@ pub struct ServeArgs {
     /// Seconds to keep serving after SIGTERM with `/readyz` failing, so the Service's endpoints
     /// drop this replica before it stops accepting (the API server would otherwise meet refused
     /// connections, and with failurePolicy Ignore admit pods unrewritten).
-    #[arg(long, default_value_t = 10, env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        env = "PULLTHROUGH_SHUTDOWN_GRACE_SECONDS"
+    )]
     pub shutdown_grace_seconds: u64,
     /// Upper bound, in seconds, on draining in-flight requests once accepting has stopped.
     #[arg(

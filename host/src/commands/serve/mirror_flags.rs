@@ -13,7 +13,7 @@ use crate::mirror_check::{self, MirrorCheck};
 pub struct MirrorCheckArgs {
     /// Never check the mirror: rewrite even while it is down (the other --mirror-check flags are
     /// then ignored).
-    #[arg(long, env = "PULLTHROUGH_NO_MIRROR_CHECK")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_NO_MIRROR_CHECK")]
     pub no_mirror_check: bool,
     /// Registry checked with `GET /v2/` (200 or 401 means up), `http(s)://host[:port]`.
     /// Default: https:// and the host of the mirror setting.
@@ -24,7 +24,7 @@ pub struct MirrorCheckArgs {
     )]
     pub mirror_check_url: Option<String>,
     /// Seconds between checks; a check with no answer within it fails.
-    #[arg(long, env = "PULLTHROUGH_MIRROR_CHECK_INTERVAL_SECONDS",
+    #[arg(long, value_name = "SECONDS", env = "PULLTHROUGH_MIRROR_CHECK_INTERVAL_SECONDS",
           default_value_t = mirror_check::DEFAULT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub mirror_check_interval_seconds: u64,
