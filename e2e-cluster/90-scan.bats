@@ -3,6 +3,7 @@
 # registered are found; `--apply` patches each owner of a pod template once (one new rollout);
 # a patch never overwrites a change made after the scan; a second scan finds nothing to patch.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 OBJECTS="$BATS_TEST_DIRNAME/objects"

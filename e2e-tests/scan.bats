@@ -4,6 +4,7 @@
 # summary and JSON; --exit-code for GitOps checks; bad input and flags refused with a message.
 # (Against a real API server, with --apply: e2e-cluster/90-scan.bats.)
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 SCAN="$REPO/fixtures/scan"
@@ -32,12 +33,12 @@ scan() { "$PULLTHROUGH" scan --mirror "$MIRROR" "$@"; }
 @test "-o json: every finding with its images, what it controls and the guarded patch" {
   run --separate-stderr scan -o json -f "$SCAN/cluster-list.json"
   [ "$status" -eq 0 ]
-  python3 - "$BATS_TEST_DIRNAME/expected/scan-cluster-list.json" <<<"$output" <<'EOF'
+  python3 -c '
 import json, sys
 expected = json.load(open(sys.argv[1]))
 actual = json.load(sys.stdin)
 assert actual == expected, json.dumps(actual, indent=2)
-EOF
+' "$BATS_TEST_DIRNAME/expected/scan-cluster-list.json" <<<"$output"
 }
 
 @test "standard input and a directory read the same objects as the files" {
@@ -80,7 +81,7 @@ prefixed:
 EOF
   run --separate-stderr "$PULLTHROUGH" scan --policies "$BATS_TEST_TMPDIR/policies.yml" -o json -f "$SCAN/workloads.yaml"
   [ "$status" -eq 0 ]
-  [ "$(jq -r '.findings[0].images[] | select(.container == "web") | .to' <<<"$output")" = cache.internal/docker.io/library/nginx:1.27 ]
+  [ "$(jq -r '.findings[] | select(.name == "web") | .images[] | select(.container == "web") | .to' <<<"$output")" = cache.internal/docker.io/library/nginx:1.27 ]
   run --separate-stderr "$PULLTHROUGH" scan --policies "$BATS_TEST_TMPDIR/policies.yml" --policy-name other -f "$SCAN/workloads.yaml"
   [ "$status" -eq 1 ]
   [ "$stderr" = 'Error: --policy-name "other" is not in the policies file, which has: prefixed' ]
