@@ -154,19 +154,6 @@ impl WebhookArgs {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flag_default_is_the_documented_list() {
-        assert_eq!(
-            DEFAULT_EXCLUDED.split(',').collect::<Vec<_>>(),
-            k8s::DEFAULT_EXCLUDED_NAMESPACES
-        );
-    }
-}
-
 // The library's enum, given its flag values here so clap stays in the command layer.
 impl ValueEnum for FailurePolicy {
     fn value_variants<'a>() -> &'a [Self] {
@@ -179,5 +166,18 @@ impl ValueEnum for FailurePolicy {
                 .help("Admit the object unchanged: a broken mirror never stops a deployment"),
             Self::Fail => PossibleValue::new("fail").help("Refuse the object"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_default_is_the_documented_list() {
+        assert_eq!(
+            DEFAULT_EXCLUDED.split(',').collect::<Vec<_>>(),
+            k8s::DEFAULT_EXCLUDED_NAMESPACES
+        );
     }
 }

@@ -172,7 +172,7 @@ impl Metrics {
             unrouted.clone(),
         );
         for reason in [Unrouted::not_found, Unrouted::method_not_allowed] {
-            unrouted.get_or_create(&UnroutedReason { reason });
+            drop(unrouted.get_or_create(&UnroutedReason { reason }));
         }
         registry.register(
             "mirror_up",
@@ -211,17 +211,17 @@ impl Metrics {
         for policy in policies {
             self.policy(policy);
             for kind in error_kinds {
-                self.errors.get_or_create(&PolicyError {
+                drop(self.errors.get_or_create(&PolicyError {
                     policy: policy.clone(),
                     kind,
-                });
+                }));
             }
             self.set_reloads(policy, 0, 0);
         }
-        self.requests.get_or_create(&PolicyOutcome {
+        drop(self.requests.get_or_create(&PolicyOutcome {
             policy: super::UNKNOWN_POLICY.to_owned(),
             outcome: Outcome::invalid,
-        });
+        }));
     }
 
     /// Counts a request for a policy that does not exist: only `invalid` can happen to it.
