@@ -90,7 +90,6 @@ cp_build() {
   export KUBE_BIN ETCD_BIN
 }
 
-<<<<<<< HEAD
 # helm, for the chart: built like the control plane from its Go module (e2e-cluster/tools/helm,
 # pinned there) with the version stamps helm's own Makefile sets, so `helm version` and the
 # Kubernetes version `helm template` and `helm lint` assume are those of the pin, not the source's
@@ -108,14 +107,14 @@ helm_build() {
   build_tool helm "$ld" helm.sh/helm/v3/cmd/helm
   HELM="$(tool_dir helm)/helm"
   export HELM
-=======
+}
+
 # The CNCF distribution registry (e2e-cluster/tools/registry), the pull-through cache of the
 # real-cache suites (e2e-tests/caches.bats and 85-mirror-down.bats); sets REGISTRY_BIN.
 registry_build() {
   build_tool registry "-s -w" github.com/distribution/distribution/v3/cmd/registry
   REGISTRY_BIN="$(tool_dir registry)/registry"
   export REGISTRY_BIN
->>>>>>> i12cache
 }
 
 # An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.

@@ -83,13 +83,9 @@ start_replica() {
   local log="$CLUSTER_DIR/logs/replica-$name.log"
   # MIRROR names no registry, so its check is off unless a test (85-mirror-down) names a real one.
   detached ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
-<<<<<<< HEAD
     PULLTHROUGH_SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}" \
-    "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "$MIRROR" \
-=======
     PULLTHROUGH_NO_MIRROR_CHECK="${PULLTHROUGH_NO_MIRROR_CHECK:-true}" \
     "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "${REPLICA_MIRROR:-$MIRROR}" \
->>>>>>> i12cache
     --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
   echo $! >"$CLUSTER_DIR/pids/replica-$name"
   local deadline=$((SECONDS + 30))
