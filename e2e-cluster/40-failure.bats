@@ -53,7 +53,7 @@ create_pod() {
   mkdir -p "$dir"
   python3 "$REPO/e2e-tests/faults/guest.py" loop "$dir/loop.wasm"
   printf 'loop:\n  module: loop.wasm\n' >"$dir/policies.yml"
-  start_replica a "${REPLICA_IPS[0]}" --policies "$dir/policies.yml" --policy-timeout-ms 5000 \
+  REPLICA_POLICIES="$dir/policies.yml" start_replica a "${REPLICA_IPS[0]}" --policy-timeout-ms 5000 \
     --max-concurrency 1 --timeout-seconds 2 --failure-policy fail
   [ "$(k get mutatingwebhookconfiguration pullthrough -o jsonpath='{.webhooks[0].timeoutSeconds} {.webhooks[0].failurePolicy}')" = "2 Fail" ]
   local start end

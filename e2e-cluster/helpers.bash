@@ -85,7 +85,8 @@ start_replica() {
   detached ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
     PULLTHROUGH_SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}" \
     PULLTHROUGH_NO_MIRROR_CHECK="${PULLTHROUGH_NO_MIRROR_CHECK:-true}" \
-    "$PULLTHROUGH" serve --register --listen "$ip:8443" --mirror "${REPLICA_MIRROR:-$MIRROR}" \
+    "$PULLTHROUGH" serve --register --listen "$ip:8443" \
+    $([[ -n "${REPLICA_POLICIES:-}" ]] && echo --policies "$REPLICA_POLICIES" || echo --mirror "${REPLICA_MIRROR:-$MIRROR}") \
     --write-ca "$CLUSTER_DIR/replica-$name.ca" "$@" >"$log.out" 2>"$log" &
   echo $! >"$CLUSTER_DIR/pids/replica-$name"
   local deadline=$((SECONDS + 30))

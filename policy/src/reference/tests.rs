@@ -310,7 +310,9 @@ fn parse_cases() -> Vec<Case> {
         case("go: uppercase name", "Uppercase:tag", err(NameContainsUppercase)),
         case("go: uppercase path below port", "test:5000/Uppercase/lowercase:tag", err(NameContainsUppercase)),
         case("go: uppercase tag", "lowercase:Uppercase", tagged("", "lowercase", "Uppercase")),
-        case("go: name too long", format!("{}a:tag", "a/".repeat(128)), err(NameTooLong)),
+        // v0.6.0 (aaca75e) counts the path only: these two replace v0.5's whole-name case.
+        case("go: path too long", format!("domain/{}:tag", "a".repeat(256)), err(NameTooLong)),
+        case("go: whole name over 255, path not", format!("{}a:tag-puts-this-over-max", "a/".repeat(127)), tagged("a", format!("{}a", "a/".repeat(126)), "tag-puts-this-over-max")),
         case("go: name just short enough", format!("{}a:tag-puts-this-over-max", "a/".repeat(127)), tagged("a", format!("{}a", "a/".repeat(126)), "tag-puts-this-over-max")),
         case("go: bad characters", "aa/asdf$$^/aa", err(InvalidFormat)),
         case("go: subdomain", "sub-dom1.foo.com/bar/baz/quux", named("sub-dom1.foo.com", "bar/baz/quux")),

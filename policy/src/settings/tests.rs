@@ -127,7 +127,7 @@ fn each_bad_field_is_named() {
         ),
         (
             r#"{"mirror":"m.example.com","imagePullSecrets":"creds"}"#,
-            "settings are not valid: invalid type: string \"creds\", expected a sequence at line 1 column 52",
+            "settings.imagePullSecrets: invalid type: string \"creds\", expected a sequence at line 1 column 52",
         ),
         (
             r#"{"mirror":"m.example.com","layout":"nested"}"#,
@@ -135,7 +135,7 @@ fn each_bad_field_is_named() {
         ),
         (
             r#"{"mirror":"m.example.com","mirrors":[]}"#,
-            "settings: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets` at line 1 column 35",
+            "settings.mirrors: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets` at line 1 column 35",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,
