@@ -41,7 +41,10 @@ largest() {
   local name="$1" filler="$2" low=100000 high=3200000 mid
   while ((high - low > 10000)); do
     mid=$(((low + high) / 2))
-    if deployment "$name-probe" "$filler" "$mid" | k create --dry-run=server -f - >/dev/null 2>&1; then
+    # A real create: a server-side dry run never reaches etcd, whose client refuses to send
+    # more than 2 MiB (the limit that decides here), so it would accept far larger objects.
+    if deployment "$name-probe" "$filler" "$mid" | k create -f - >/dev/null 2>&1; then
+      k -n limits delete deployment "$name-probe" --wait=false >/dev/null
       low=$mid
     else
       high=$mid

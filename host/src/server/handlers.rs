@@ -16,10 +16,9 @@ use super::metrics::Outcome;
 use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use crate::policies::EvaluationError;
 
-/// The largest review body accepted. The API server takes objects of up to 3 MiB from its
-/// clients, and an UPDATE review carries the object twice (`object` and `oldObject`), so a
-/// review can pass 6 MiB; e2e-cluster/45-limits.bats measures the largest the real API server
-/// sends.
+/// The largest review body accepted. An UPDATE review carries the object twice (`object` and
+/// `oldObject`), and the API server escapes `<` as six bytes: the largest it sent in
+/// e2e-cluster/47-limits.bats was 6,292,826 bytes (BENCHMARKS.md).
 pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
 
 /// What the server does when a policy cannot give a verdict.

@@ -139,11 +139,11 @@ fn each_bad_field_is_named() {
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,
-            "settings.rules[0]: unknown field `layout`, expected `registry` or `target` at line 1 column 78",
+            "settings.rules[0].layout: unknown field `layout`, expected `registry` or `target` at line 1 column 78",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io"},{"registry":"c.io"}]}"#,
-            "settings.rules[1]: missing field `target` at line 1 column 89",
+            "settings.rules[1]: missing field `target` at line 1 column 90",
         ),
         (
             r#"{"mirror":"m.example.com","registries":"docker.io"}"#,
