@@ -96,8 +96,8 @@ EOF
   [ "$status" -eq 1 ]
   [ "$stderr" = "$(printf 'Error: cannot read %s\n\nCaused by:\n    No such file or directory (os error 2)' "$BATS_TEST_TMPDIR/missing.yaml")" ]
   run --separate-stderr scan --apply -f "$SCAN/workloads.yaml"
-  [ "$status" -eq 2 ]
-  [[ "$stderr" == *"the argument '--apply' cannot be used with '--filename <PATH>'"* ]]
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "Error: --apply patches the cluster: it cannot be used with -f (files are only read)" ]
   run --separate-stderr scan --patches-per-second 0 -f "$SCAN/workloads.yaml"
   [ "$status" -eq 1 ]
   [ "$stderr" = "Error: --patches-per-second must be a positive number, got 0" ]

@@ -109,7 +109,12 @@ fn every_switch_accepts_what_people_write_in_an_environment() {
         let id = arg.get_id().as_str().to_owned();
         // The value a switch's variable holds goes through the switch's value parser; give the
         // parser each spelling directly, without touching this process's environment.
-        let probe = arg.clone().action(ArgAction::Set).env(None::<&str>);
+        // Built switches may carry `num_args(0)`: the probe takes exactly the one value.
+        let probe = arg
+            .clone()
+            .action(ArgAction::Set)
+            .num_args(1)
+            .env(None::<&str>);
         for (text, expected) in [
             ("true", true),
             ("yes", true),

@@ -37,7 +37,7 @@ pub struct ManifestsArgs {
         long = "mirror-pull-secret",
         value_name = "NAME",
         value_delimiter = ',',
-        env = "PULLTHROUGH_MIRROR_PULL_SECRETS"
+        env = "PULLTHROUGH_MIRROR_PULL_SECRET"
     )]
     pub mirror_pull_secrets: Vec<String>,
     /// Guest calls one replica runs at once (serve's --max-concurrency); the memory limit grows
@@ -200,7 +200,7 @@ mod tests {
             ),
             (
                 args("pullthrough", "Not An Image", "m.example.com"),
-                "--image \"Not An Image\" is not an image reference: invalid reference format",
+                "--image \"Not An Image\" is not an image reference: invalid reference format: repository name (library/Not An Image) must be lowercase",
             ),
             (
                 args("default", DEFAULT_IMAGE, "m.example.com"),

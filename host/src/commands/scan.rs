@@ -39,7 +39,7 @@ pub struct ScanArgs {
     #[arg(long, env = "PULLTHROUGH_MIRROR", required_unless_present_any = ["policies", "settings_json"])]
     pub mirror: Option<String>,
     /// Full settings of the embedded policy as JSON (instead of --mirror).
-    #[arg(long, env = "PULLTHROUGH_SETTINGS_JSON", conflicts_with_all = ["mirror", "policies"])]
+    #[arg(long, value_name = "JSON", env = "PULLTHROUGH_SETTINGS_JSON", conflicts_with_all = ["mirror", "policies"])]
     pub settings_json: Option<String>,
     /// With --policies: the policy to evaluate. Default: the first entry, the one the webhook's
     /// `/mutate` serves.
@@ -57,7 +57,7 @@ pub struct ScanArgs {
     /// Patch what owns each pod template (Deployments, StatefulSets, DaemonSets, CronJobs,
     /// ReplicationControllers, ReplicaSets without an owner). Each JSON patch first tests the
     /// values it read, so an object changed since the scan is left alone. Cluster only.
-    #[arg(long, conflicts_with = "files", value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_APPLY")]
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_APPLY")]
     pub apply: bool,
     /// Also patch bare Pods (each changed container restarts with its new image).
     #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_PATCH_PODS")]
@@ -72,6 +72,7 @@ pub struct ScanArgs {
     /// and --namespace are never scanned.
     #[arg(
         long = "only-namespaces",
+        value_name = "NAMESPACE",
         value_delimiter = ',',
         env = "PULLTHROUGH_ONLY_NAMESPACES"
     )]
@@ -97,6 +98,8 @@ pub enum ScanError {
     Args(#[from] ArgsError),
     #[error("--patches-per-second must be a positive number, got {0}")]
     Rate(f64),
+    #[error("--apply patches the cluster: it cannot be used with -f (files are only read)")]
+    ApplyToFiles,
     #[error("--settings-json is not JSON")]
     Settings(#[source] serde_json::Error),
     #[error("could not start the async runtime")]
@@ -124,6 +127,9 @@ pub enum ScanError {
 /// Runs the scan, prints the report on standard output (warnings and progress on standard
 /// error) and returns the exit status: 0, or [`CHANGES_EXIT_STATUS`] with `--exit-code`.
 pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
+    if args.apply && !args.files.is_empty() {
+        return Err(ScanError::ApplyToFiles);
+    }
     if !(args.patches_per_second.is_finite() && args.patches_per_second > 0.0) {
         return Err(ScanError::Rate(args.patches_per_second));
     }
