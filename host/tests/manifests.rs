@@ -196,8 +196,15 @@ fn serve_settings_pass_through_to_the_container() {
         ])
     );
     // An empty list is passed on as such: serve then excludes only its own and kube-system.
-    let docs =
-        documents(&render(&parse(&["--mirror", "m", "--exclude-namespaces", ""])).expect("render"));
+    let docs = documents(
+        &render(&parse(&[
+            "--mirror",
+            "m.example.com",
+            "--exclude-namespaces",
+            "",
+        ]))
+        .expect("render"),
+    );
     let args = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(args[14], "--exclude-namespaces");
     assert_eq!(args[15], "");
@@ -214,7 +221,7 @@ fn the_memory_limit_is_the_base_plus_every_guest_slot_at_its_cap() {
             "256Mi",
         ),
     ] {
-        let mut args = vec!["--mirror", "m"];
+        let mut args = vec!["--mirror", "m.example.com"];
         args.extend(&flags);
         let docs = documents(&render(&parse(&args)).expect("render"));
         let container = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
@@ -225,10 +232,15 @@ fn the_memory_limit_is_the_base_plus_every_guest_slot_at_its_cap() {
             "{flags:?}"
         );
     }
-    let error =
-        <Cli as clap::Parser>::try_parse_from(["manifests", "--mirror", "m", "--guest-slots", "0"])
-            .err()
-            .expect("0 slots refused");
+    let error = <Cli as clap::Parser>::try_parse_from([
+        "manifests",
+        "--mirror",
+        "m.example.com",
+        "--guest-slots",
+        "0",
+    ])
+    .err()
+    .expect("0 slots refused");
     assert!(error.to_string().contains("--guest-slots"), "{error}");
 }
 
@@ -268,7 +280,7 @@ fn replicas_survive_drains_and_spread_over_nodes_at_system_priority() {
     let docs = documents(
         &render(&parse(&[
             "--mirror",
-            "m",
+            "m.example.com",
             "--priority-class-name",
             "",
             "--shutdown-grace-seconds",
@@ -306,7 +318,7 @@ fn the_network_policy_opens_admission_to_all_and_metrics_to_monitoring() {
     let docs = documents(
         &render(&parse(&[
             "--mirror",
-            "m",
+            "m.example.com",
             "--metrics-namespace-selector",
             "team=observability,tier=infra",
         ]))
@@ -319,7 +331,7 @@ fn the_network_policy_opens_admission_to_all_and_metrics_to_monitoring() {
     let error = <Cli as clap::Parser>::try_parse_from([
         "manifests",
         "--mirror",
-        "m",
+        "m.example.com",
         "--metrics-namespace-selector",
         "monitoring",
     ])
@@ -335,8 +347,15 @@ fn the_network_policy_opens_admission_to_all_and_metrics_to_monitoring() {
 
 #[test]
 fn namespace_option_moves_every_namespaced_object() {
-    let docs =
-        documents(&render(&parse(&["--mirror", "m", "--namespace", "infra"])).expect("render"));
+    let docs = documents(
+        &render(&parse(&[
+            "--mirror",
+            "m.example.com",
+            "--namespace",
+            "infra",
+        ]))
+        .expect("render"),
+    );
     assert_eq!(find(&docs, "Namespace")["metadata"]["name"], "infra");
     for kind in [
         "ServiceAccount",
