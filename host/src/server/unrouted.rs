@@ -17,7 +17,7 @@ pub(super) async fn not_found(State(state): State<AppState>, request: Request) -
         Unrouted::not_found,
         StatusCode::NOT_FOUND,
         "no such path: admission reviews are POSTed to /mutate or /validate/{policy}; \
-         /healthz, /readyz and /metrics answer GET",
+         /healthz and /readyz answer GET (metrics are on --metrics-addr)",
     )
 }
 
