@@ -10,7 +10,7 @@ setup_file() {
   PORT="$(free_port)"
   METRICS_PORT="$(free_port)"
   export PORT METRICS_PORT
-  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
+  env "${SERVE_ENV[@]}" "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
     --mirror registry-mirror.example.com \
     --write-ca "$BATS_FILE_TMPDIR/ca.crt" \
     >"$BATS_FILE_TMPDIR/server.out" 2>"$BATS_FILE_TMPDIR/server.log" &

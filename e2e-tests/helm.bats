@@ -93,14 +93,14 @@ same() {
 }
 
 @test "an empty exclusion list is passed on as one, in both" {
-  run same -n pullthrough --set mirror=m --set 'excludeNamespaces={}' -- --mirror m --exclude-namespaces ''
+  run same -n pullthrough --set mirror=m.example.com --set 'excludeNamespaces={}' -- --mirror m.example.com --exclude-namespaces ''
   echo "$output"
   [ "$status" -eq 0 ]
   grep -A1 -- '- --exclude-namespaces' "$BATS_TEST_TMPDIR/chart.yaml" | grep -q -- '- ""'
 }
 
 @test "the comparison reports a value that differs (the check can fail)" {
-  run same -n pullthrough --set mirror=m --set guestSlots=3 -- --mirror m
+  run same -n pullthrough --set mirror=m.example.com --set guestSlots=3 -- --mirror m.example.com
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == *"('Deployment', 'pullthrough', 'pullthrough') \$.spec.template.spec.containers[0].args[7]: \"2\" != \"3\""* ]]
@@ -108,10 +108,10 @@ same() {
 }
 
 @test "a chart value out of range is refused with its name" {
-  run "$HELM" template pullthrough "$CHART" --set mirror=m --set failurePolicy=Fail
+  run "$HELM" template pullthrough "$CHART" --set mirror=m.example.com --set failurePolicy=Fail
   [ "$status" -ne 0 ]
   [[ "$output" == *'failurePolicy must be ignore or fail, got "Fail"'* ]]
-  run "$HELM" template pullthrough "$CHART" --set mirror=m --set guestSlots=0
+  run "$HELM" template pullthrough "$CHART" --set mirror=m.example.com --set guestSlots=0
   [ "$status" -ne 0 ]
   [[ "$output" == *"guestSlots must be at least 1, got 0"* ]]
 }

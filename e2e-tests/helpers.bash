@@ -17,8 +17,9 @@ require_binary() {
 }
 
 # Servers the suites start stop at once on SIGTERM: the grace period after it is for a pod
-# behind a Service, and would only slow every test down here.
-export PULLTHROUGH_SHUTDOWN_GRACE_SECONDS=0
+# behind a Service, and would only slow every test down here. Given to `serve` alone (not
+# exported): `manifests` reads the same variable and would print it into the install.
+SERVE_ENV=(PULLTHROUGH_SHUTDOWN_GRACE_SECONDS=0)
 
 # A free TCP port on 127.0.0.1, from the kernel.
 free_port() {
@@ -31,7 +32,7 @@ free_port() {
 start_server() {
   PORT="$(free_port)"
   METRICS_PORT="$(free_port)"
-  PULLTHROUGH_METRICS_ADDR="127.0.0.1:$METRICS_PORT" "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
+  env "${SERVE_ENV[@]}" PULLTHROUGH_METRICS_ADDR="127.0.0.1:$METRICS_PORT" "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
     >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.log" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
