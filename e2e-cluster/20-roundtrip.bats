@@ -78,7 +78,7 @@ round_trip() {
   originals="$(k -n rt get pod rt-pod -o jsonpath='{.metadata.annotations.pullthrough\.dev/original-images}')"
   [ "$(jq -c . <<<"$originals")" = \
     "{\"app\":\"ghcr.io/example/app@$DIGEST\",\"init\":\"busybox:1.36\",\"web\":\"nginx:1.27\"}" ]
-  grep -q 'kind=Pod namespace=rt operation=UPDATE outcome=mutated images_rewritten=1' "$CLUSTER_DIR/logs/replica-a.log"
+  grep -q 'kind=Pod namespace=rt name=rt-pod operation=UPDATE outcome=mutated images_rewritten=1' "$CLUSTER_DIR/logs/replica-a.log"
 }
 
 @test "an opted-out object is stored as submitted" {
