@@ -71,22 +71,29 @@ async fn register_reads_back_and_unregisters() {
     assert!(!k8s::unregister(&client, &name).await.expect("already gone"));
 }
 
-#[tokio::test]
-#[ignore = "needs a cluster: KUBECONFIG=... cargo test --test cluster -- --ignored"]
-async fn replicas_share_one_secret() {
-    let name = cluster();
-    let client = k8s::client().await.expect("cluster client");
+/// The test namespace (`PULLTHROUGH_TEST_NAMESPACE`, default `default`) and the shared material
+/// of a Secret named `name` in it, as every replica of an install describes it.
+fn shared_secret(name: &str) -> (String, SharedMaterial) {
     let namespace =
         std::env::var("PULLTHROUGH_TEST_NAMESPACE").unwrap_or_else(|_| "default".to_owned());
     let shared = SharedMaterial {
         namespace: namespace.clone(),
-        secret: name.clone(),
+        secret: name.to_owned(),
         renewal: certs::Renewal {
             names: certs::service_dns_names("pullthrough", &namespace),
             ca_validity: certs::DEFAULT_CA_VALIDITY,
             validity: certs::DEFAULT_SERVING_VALIDITY,
         },
     };
+    (namespace, shared)
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: KUBECONFIG=... cargo test --test cluster -- --ignored"]
+async fn replicas_share_one_secret() {
+    let name = cluster();
+    let client = k8s::client().await.expect("cluster client");
+    let (namespace, shared) = shared_secret(&name);
     let first = shared.ensure(&client).await.expect("first replica");
     let second = shared.ensure(&client).await.expect("second replica");
     assert_eq!(first, second);
@@ -101,17 +108,7 @@ async fn replicas_share_one_secret() {
 async fn replicas_racing_to_create_the_secret_agree_on_one_ca() {
     let name = cluster();
     let client = k8s::client().await.expect("cluster client");
-    let namespace =
-        std::env::var("PULLTHROUGH_TEST_NAMESPACE").unwrap_or_else(|_| "default".to_owned());
-    let shared = SharedMaterial {
-        namespace: namespace.clone(),
-        secret: name.clone(),
-        renewal: certs::Renewal {
-            names: certs::service_dns_names("pullthrough", &namespace),
-            ca_validity: certs::DEFAULT_CA_VALIDITY,
-            validity: certs::DEFAULT_SERVING_VALIDITY,
-        },
-    };
+    let (namespace, shared) = shared_secret(&name);
     // Six replicas that all find no Secret and each generate a CA of their own: every apply
     // after the first must fail with a conflict and read the first one's material.
     let mut replicas = tokio::task::JoinSet::new();
