@@ -45,6 +45,19 @@ fn memory_mib(value: &str) -> Result<usize, String> {
     }
 }
 
+/// The embedded policy's settings from `--settings-json` or `--mirror` (`{"mirror": MIRROR}`),
+/// as `serve` and `scan` read them; `{}` with neither (the policy then says the mirror is missing).
+pub fn embedded_settings(
+    settings_json: Option<&str>,
+    mirror: Option<&str>,
+) -> Result<Value, serde_json::Error> {
+    Ok(match (settings_json, mirror) {
+        (Some(text), _) => serde_json::from_str(text)?,
+        (None, Some(mirror)) => serde_json::json!({ "mirror": mirror }),
+        (None, None) => serde_json::json!({}),
+    })
+}
+
 /// A flag value that cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum ArgsError {

@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::cli::{ArgsError, PolicyArgs};
 use crate::k8s::{self, Cluster, ListError};
 use crate::policies::{PolicyError, PolicyRegistry};
@@ -133,11 +131,9 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     if !(args.patches_per_second.is_finite() && args.patches_per_second > 0.0) {
         return Err(ScanError::Rate(args.patches_per_second));
     }
-    let settings = match (&args.settings_json, &args.mirror) {
-        (Some(text), _) => serde_json::from_str(text).map_err(ScanError::Settings)?,
-        (None, Some(mirror)) => json!({ "mirror": mirror }),
-        (None, None) => json!({}),
-    };
+    let settings =
+        crate::cli::embedded_settings(args.settings_json.as_deref(), args.mirror.as_deref())
+            .map_err(ScanError::Settings)?;
     let runtime_config = args.policy.runtime_config()?;
     let threads = runtime_config.max_concurrency;
     let tokio = tokio::runtime::Builder::new_current_thread()

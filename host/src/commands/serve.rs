@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde_json::json;
 
 use crate::certificates::{self, CertificateSource, Certificates};
 use crate::cli::{PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
@@ -100,11 +99,8 @@ pub struct MirrorArgs {
 
 impl MirrorArgs {
     fn settings(&self) -> anyhow::Result<serde_json::Value> {
-        Ok(match (&self.settings_json, &self.mirror) {
-            (Some(text), _) => serde_json::from_str(text).context("--settings-json is not JSON")?,
-            (None, Some(mirror)) => json!({ "mirror": mirror }),
-            (None, None) => json!({}),
-        })
+        crate::cli::embedded_settings(self.settings_json.as_deref(), self.mirror.as_deref())
+            .context("--settings-json is not JSON")
     }
 }
 
