@@ -112,6 +112,6 @@ EOF
   log="$CLUSTER_DIR/logs/replica-a.log"
   [ "$(grep -c 'mirror is not answering' "$log")" -eq 1 ]
   [ "$(grep -c 'mirror answers again; rewriting resumes' "$log")" -eq 1 ]
-  ip netns exec "$NETNS" curl -sk "https://${REPLICA_IPS[0]}:8443/metrics" |
+  ip netns exec "$NETNS" curl -sS "http://${REPLICA_IPS[0]}:9090/metrics" |
     grep -x 'pullthrough_mirror_transitions_total{policy="pullthrough"} 2'
 }

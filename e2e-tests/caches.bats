@@ -143,7 +143,7 @@ review_image() {
 }
 rewritten_to_cache() { [ "$(review_image)" = "$CACHE/team/oci-app:1" ]; }
 admitted_unchanged() { [ "$(review_image)" = "$UPSTREAM/team/oci-app:1" ]; }
-metric() { curl -sk "https://127.0.0.1:$PORT/metrics" | grep -x "$1"; }
+metric() { curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" | grep -x "$1"; }
 
 @test "serve admits unchanged while the cache is stopped and rewrites again once it answers" {
   serve_with_check --mirror-check-interval-seconds 1 --mirror-check-failure-threshold 2
