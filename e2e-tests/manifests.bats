@@ -3,6 +3,8 @@
 
 load helpers
 
+teardown() { stop_server; }
+
 setup() {
   require_binary
   if ! command -v kubernetes-validate >/dev/null 2>&1; then
@@ -45,4 +47,43 @@ setup() {
     | sed 's/containerPort: 8443/containerPort: not-a-port/' >"$BATS_TEST_TMPDIR/broken.yaml"
   run kubernetes-validate --strict "$BATS_TEST_TMPDIR/broken.yaml"
   [ "$status" -ne 0 ]
+}
+
+# The Deployment's container arguments, one per line.
+serve_args_of() {
+  python3 - "$1" <<'PY'
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc["kind"] == "Deployment":
+        print("\n".join(doc["spec"]["template"]["spec"]["containers"][0]["args"]))
+PY
+}
+
+@test "serve accepts every argument the install passes it, and adds the mirror's pull secrets" {
+  export KUBECONFIG="$BATS_TEST_TMPDIR/no-such-kubeconfig" HOME="$BATS_TEST_TMPDIR"
+  unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
+  "$PULLTHROUGH" manifests --mirror registry-mirror.example.com --failure-policy fail \
+    --mirror-pull-secret mirror-creds,mirror-creds-2 --exclude-namespaces team-infra \
+    >"$BATS_TEST_TMPDIR/install.yaml"
+  mapfile -t args < <(serve_args_of "$BATS_TEST_TMPDIR/install.yaml")
+  [ "${args[0]}" = serve ]
+  [[ " ${args[*]} " == *" --mirror-pull-secret mirror-creds --mirror-pull-secret mirror-creds-2 "* ]]
+  # Every argument as the pod gets it, but listening on loopback only (start_server's addresses).
+  local run=() i
+  for ((i = 1; i < ${#args[@]}; i++)); do
+    if [[ "${args[$i]}" == --metrics-addr ]]; then i=$((i + 1)); else run+=("${args[$i]}"); fi
+  done
+  start_server "${run[@]}" --write-ca "$BATS_TEST_TMPDIR/ca.crt"
+  out="$(post /mutate "$REPO/fixtures/admission/deployment.json")"
+  stop_server
+  [ "$(tail -n1 <<<"$out")" = 200 ]
+  sed '$d' <<<"$out" | decoded_patch | python3 -c '
+import json, sys
+ops = json.load(sys.stdin)
+added = [op for op in ops if op["path"].endswith("/imagePullSecrets") or "/imagePullSecrets/" in op["path"]]
+assert added, ops
+names = [s["name"] for op in added for s in (op["value"] if isinstance(op["value"], list) else [op["value"]])]
+assert names == ["mirror-creds", "mirror-creds-2"], names
+assert any(op["path"].endswith("/image") and op["value"].startswith("registry-mirror.example.com/") for op in ops), ops
+'
 }

@@ -7,7 +7,7 @@ mod policy;
 pub mod values;
 
 pub use cluster::{SanArgs, ServiceArgs, WebhookArgs, WebhookNameArgs};
-pub use policy::{ArgsError, PolicyArgs, embedded_settings};
+pub use policy::{ArgsError, PolicyArgs, PullSecretArgs, embedded_settings};
 
 use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -35,6 +35,22 @@ pub struct PolicyArgs {
     pub module_cache_dir: Option<PathBuf>,
 }
 
+/// The mirror's pull secrets for the embedded policy, as `--mirror` gives its mirror (the
+/// `imagePullSecrets` setting); `serve` and `scan` share it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PullSecretArgs {
+    /// Pull secret the mirror needs (repeatable or comma-separated): added to `imagePullSecrets`
+    /// of every pod spec whose images are rewritten (the policy's `imagePullSecrets` setting).
+    #[arg(
+        long = "mirror-pull-secret",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "mirror",
+        env = "PULLTHROUGH_MIRROR_PULL_SECRET"
+    )]
+    pub mirror_pull_secrets: Vec<String>,
+}
+
 /// `--policy-memory-mib`: a wasm32 guest cannot address more than 4 GiB.
 fn memory_mib(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
@@ -45,15 +61,20 @@ fn memory_mib(value: &str) -> Result<usize, String> {
     }
 }
 
-/// The embedded policy's settings from `--settings-json` or `--mirror` (`{"mirror": MIRROR}`),
-/// as `serve` and `scan` read them; `{}` with neither (the policy then says the mirror is missing).
+/// The embedded policy's settings from `--settings-json`, or from `--mirror` and
+/// `--mirror-pull-secret` (`{"mirror": MIRROR, "imagePullSecrets": [NAME, …]}`), as `serve` and
+/// `scan` read them; `{}` with neither (the policy then says the mirror is missing).
 pub fn embedded_settings(
     settings_json: Option<&str>,
     mirror: Option<&str>,
+    pull_secrets: &[String],
 ) -> Result<Value, serde_json::Error> {
     Ok(match (settings_json, mirror) {
         (Some(text), _) => serde_json::from_str(text)?,
-        (None, Some(mirror)) => serde_json::json!({ "mirror": mirror }),
+        (None, Some(mirror)) if pull_secrets.is_empty() => serde_json::json!({ "mirror": mirror }),
+        (None, Some(mirror)) => {
+            serde_json::json!({ "mirror": mirror, "imagePullSecrets": pull_secrets })
+        }
         (None, None) => serde_json::json!({}),
     })
 }

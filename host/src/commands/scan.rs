@@ -39,6 +39,8 @@ pub struct ScanArgs {
     /// Full settings of the embedded policy as JSON (instead of --mirror).
     #[arg(long, value_name = "JSON", env = "PULLTHROUGH_SETTINGS_JSON", conflicts_with_all = ["mirror", "policies"])]
     pub settings_json: Option<String>,
+    #[command(flatten)]
+    pub pull_secrets: crate::cli::PullSecretArgs,
     /// With --policies: the policy to evaluate. Default: the first entry, the one the webhook's
     /// `/mutate` serves.
     #[arg(long, requires = "policies", env = "PULLTHROUGH_POLICY_NAME")]
@@ -131,9 +133,12 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     if !(args.patches_per_second.is_finite() && args.patches_per_second > 0.0) {
         return Err(ScanError::Rate(args.patches_per_second));
     }
-    let settings =
-        crate::cli::embedded_settings(args.settings_json.as_deref(), args.mirror.as_deref())
-            .map_err(ScanError::Settings)?;
+    let settings = crate::cli::embedded_settings(
+        args.settings_json.as_deref(),
+        args.mirror.as_deref(),
+        &args.pull_secrets.mirror_pull_secrets,
+    )
+    .map_err(ScanError::Settings)?;
     let runtime_config = args.policy.runtime_config()?;
     let threads = runtime_config.max_concurrency;
     let tokio = tokio::runtime::Builder::new_current_thread()

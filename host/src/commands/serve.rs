@@ -95,12 +95,18 @@ pub struct MirrorArgs {
     /// `{"mirror":"m.example.com","layout":"prefixed"}`.
     #[arg(long, value_name = "JSON", env = "PULLTHROUGH_SETTINGS_JSON")]
     pub settings_json: Option<String>,
+    #[command(flatten)]
+    pub pull_secrets: crate::cli::PullSecretArgs,
 }
 
 impl MirrorArgs {
     fn settings(&self) -> anyhow::Result<serde_json::Value> {
-        crate::cli::embedded_settings(self.settings_json.as_deref(), self.mirror.as_deref())
-            .context("--settings-json is not JSON")
+        crate::cli::embedded_settings(
+            self.settings_json.as_deref(),
+            self.mirror.as_deref(),
+            &self.pull_secrets.mirror_pull_secrets,
+        )
+        .context("--settings-json is not JSON")
     }
 }
 
@@ -189,6 +195,11 @@ impl ServeArgs {
     pub fn config(&self) -> anyhow::Result<ServeConfig> {
         let settings = self.mirror.settings()?;
         let mut registration = self.webhook.registration(&self.service);
+        if self.register
+            && let Some(warning) = registration.shared_namespace_warning()
+        {
+            tracing::warn!("{warning}");
+        }
         if self.policy.policies.is_none() {
             for prefix in cache_prefixes(&settings) {
                 if !registration.skip_image_prefixes.contains(&prefix) {
