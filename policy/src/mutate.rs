@@ -145,11 +145,21 @@ pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
     let Some(spec) = at(view.object, paths.spec) else {
         return plan;
     };
+    // The mirror's own secrets (the imagePullSecrets setting) are not the pod's: a template
+    // this policy rewrote carries them, and its pods are not private for that.
     if rewriter.keeps_images_with_pull_secrets()
         && spec
             .get("imagePullSecrets")
             .and_then(Value::as_array)
-            .is_some_and(|secrets| !secrets.is_empty())
+            .is_some_and(|secrets| {
+                secrets.iter().any(|secret| {
+                    let name = secret.get("name").and_then(Value::as_str);
+                    !rewriter
+                        .pull_secrets()
+                        .iter()
+                        .any(|mine| Some(mine.as_str()) == name)
+                })
+            })
     {
         plan.warnings.push(
             "pullthrough: images left unchanged: the pod spec lists imagePullSecrets \

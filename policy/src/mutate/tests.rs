@@ -421,6 +421,52 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
     );
 }
 
+/// The UPDATE a later webhook's reinvocation brings: `deployment` with an envoy sidecar added.
+fn sidecar_added(deployment: Value) -> Value {
+    let mut with_sidecar = deployment.clone();
+    with_sidecar["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .expect("a list")
+        .push(json!({"name": "sidecar", "image": "envoyproxy/envoy:v1"}));
+    let mut update = request("Deployment", "UPDATE", with_sidecar);
+    update["oldObject"] = deployment;
+    update
+}
+
+#[test]
+fn keep_images_with_pull_secrets_does_not_count_the_mirrors_own_secrets() {
+    let rewriter = Settings {
+        mirror: "m.example.com".into(),
+        keep_images_with_pull_secrets: true,
+        image_pull_secrets: vec!["mirror-creds".into()],
+        ..Settings::default()
+    }
+    .compile()
+    .expect("valid settings");
+    let object = json!({"kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "nginx"}]}}}});
+    let first = run_with(&rewriter, &request("Deployment", "CREATE", object))
+        .mutated_object
+        .expect("rewritten");
+    // Reinvoked after another webhook added a sidecar: the template now lists only the mirror's
+    // secret, so the sidecar is rewritten too, with no "left unchanged" warning.
+    let update = sidecar_added(first);
+    let again = run_with(&rewriter, &update);
+    assert_eq!(again.warnings, Vec::<String>::new());
+    assert_eq!(
+        again.mutated_object.expect("the sidecar is rewritten")["spec"]["template"]["spec"]["containers"]
+            [1]["image"],
+        json!("m.example.com/envoyproxy/envoy:v1")
+    );
+    // A secret of the pod's own still keeps its images.
+    let private = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "imagePullSecrets": [{"name": "mirror-creds"}, {"name": "ghcr-credentials"}],
+        "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}});
+    let kept = run_with(&rewriter, &request("Pod", "CREATE", private));
+    assert_eq!(kept.mutated_object, None);
+    assert_eq!(kept.warnings.len(), 1);
+}
+
 fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
     Settings {
         mirror: "m.example.com".into(),
@@ -537,13 +583,7 @@ fn pull_secrets_are_idempotent_across_admissions() {
         None
     );
     // A later webhook adds a sidecar; on reinvocation it is rewritten and the secret stays single.
-    let mut with_sidecar = first.clone();
-    with_sidecar["spec"]["template"]["spec"]["containers"]
-        .as_array_mut()
-        .expect("a list")
-        .push(json!({"name": "sidecar", "image": "envoyproxy/envoy:v1"}));
-    let mut update = request("Deployment", "UPDATE", with_sidecar);
-    update["oldObject"] = first;
+    let update = sidecar_added(first);
     let again = run_with(&rewriter, &update)
         .mutated_object
         .expect("the sidecar is rewritten");
