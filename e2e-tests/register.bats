@@ -53,3 +53,20 @@ teardown() {
   [ "$status" -eq 1 ]
   [ "$(head -n1 <<<"$output")" = "Error: $BATS_TEST_TMPDIR/ca.crt holds no PEM certificate" ]
 }
+
+@test "register and serve --register in a shared namespace say its pods are never rewritten" {
+  "$PULLTHROUGH" cert --out-dir "$BATS_TEST_TMPDIR/certs" --namespace default >/dev/null 2>&1
+  warning="pods in namespace default are never rewritten: it is pullthrough's own (--namespace default), which the webhook always excludes; run pullthrough in a namespace of its own, e.g. --namespace pullthrough"
+  "$PULLTHROUGH" register --dry-run --namespace default --ca-file "$BATS_TEST_TMPDIR/certs/ca.crt" \
+    >/dev/null 2>"$BATS_TEST_TMPDIR/register.err"
+  grep -qF "$warning" "$BATS_TEST_TMPDIR/register.err" || { cat "$BATS_TEST_TMPDIR/register.err"; false; }
+  start_server --mirror m.example.com --register --namespace default
+  grep -qF "$warning" "$BATS_TEST_TMPDIR/server.log"
+  stop_server
+  # Its own namespace, and one excluded anyway: nothing to say.
+  start_server --mirror m.example.com --register
+  ! grep -q "never rewritten" "$BATS_TEST_TMPDIR/server.log"
+  "$PULLTHROUGH" register --dry-run --namespace kube-system --ca-file "$BATS_TEST_TMPDIR/certs/ca.crt" \
+    >/dev/null 2>"$BATS_TEST_TMPDIR/register.err"
+  ! grep -q "never rewritten" "$BATS_TEST_TMPDIR/register.err"
+}

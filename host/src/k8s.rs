@@ -10,8 +10,8 @@ mod webhook;
 pub use scan::{ListError, SCAN_FIELD_MANAGER};
 pub use secret::{SharedMaterial, secret_for};
 pub use webhook::{
-    DEFAULT_EXCLUDED_NAMESPACES, FailurePolicy, NamespaceScope, Registration, VERSION_ANNOTATION,
-    match_conditions, webhook_configuration,
+    DEFAULT_EXCLUDED_NAMESPACES, FailurePolicy, NamespaceScope, Registration, SHARED_NAMESPACES,
+    VERSION_ANNOTATION, match_conditions, webhook_configuration,
 };
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
@@ -235,7 +235,7 @@ pub async fn unregister(client: &Client, name: &str) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_newer;
+    use super::{DEFAULT_EXCLUDED_NAMESPACES, Registration, is_newer};
 
     #[test]
     fn versions_compare_numerically() {
@@ -245,5 +245,30 @@ mod tests {
         assert!(!is_newer("0.9.2", "0.9.3"));
         assert!(!is_newer("garbage", "0.1.0"));
         assert!(!is_newer("0.9.3-rc.1", "0.9.3"));
+    }
+
+    #[test]
+    fn a_shared_namespace_of_our_own_is_warned_about_unless_excluded_anyway() {
+        let warning = |namespace: &str, excluded: &[&str]| {
+            Registration {
+                namespace: namespace.to_owned(),
+                excluded_namespaces: excluded.iter().map(|ns| (*ns).to_owned()).collect(),
+                ..Registration::default()
+            }
+            .shared_namespace_warning()
+        };
+        assert_eq!(
+            warning("default", DEFAULT_EXCLUDED_NAMESPACES).as_deref(),
+            Some(
+                "pods in namespace default are never rewritten: it is pullthrough's own \
+                 (--namespace default), which the webhook always excludes; run pullthrough in a \
+                 namespace of its own, e.g. --namespace pullthrough"
+            )
+        );
+        assert!(warning("kube-public", &[]).is_some());
+        assert_eq!(warning("pullthrough", DEFAULT_EXCLUDED_NAMESPACES), None);
+        assert_eq!(warning("kube-public", DEFAULT_EXCLUDED_NAMESPACES), None);
+        assert_eq!(warning("kube-system", &[]), None);
+        assert_eq!(warning("default", &["default"]), None);
     }
 }

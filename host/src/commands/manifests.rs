@@ -77,10 +77,6 @@ fn label(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Namespaces an install must not claim: the output creates its namespace (so `kubectl delete
-/// -f` deletes it) and the webhook never rewrites it.
-const SHARED_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
 /// Why the flags describe an install that would not work.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -135,7 +131,9 @@ impl ManifestsArgs {
     /// Checks what clap cannot: the mirror with the policy's own settings code (what `serve`
     /// runs at start), the image with the policy's reference parser, and the namespace.
     pub fn validate(&self) -> Result<(), Error> {
-        if SHARED_NAMESPACES.contains(&self.namespace.as_str()) {
+        // The output creates its namespace (so `kubectl delete -f` would delete it), and the
+        // webhook never rewrites it.
+        if crate::k8s::SHARED_NAMESPACES.contains(&self.namespace.as_str()) {
             return Err(Error::SharedNamespace(self.namespace.clone()));
         }
         let settings = pullthrough_policy::Settings {

@@ -75,6 +75,9 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
         }
     })?;
     let registration = args.webhook.registration(&args.service);
+    if let Some(warning) = registration.shared_namespace_warning() {
+        tracing::warn!("{warning}");
+    }
     if args.dry_run {
         return Ok(k8s::webhook_yaml(&registration, &ca)?);
     }

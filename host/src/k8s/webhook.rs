@@ -92,6 +92,29 @@ pub struct Registration {
     pub skip_image_prefixes: Vec<String>,
 }
 
+/// Namespaces other workloads share. pullthrough's own namespace is never rewritten, so an
+/// install in one of them quietly leaves those workloads alone.
+pub const SHARED_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl Registration {
+    /// What an operator should hear when pullthrough's own namespace, always excluded, is one
+    /// other workloads share and no exclusion asked for: their pods are then never rewritten.
+    pub fn shared_namespace_warning(&self) -> Option<String> {
+        let namespace = self.namespace.as_str();
+        (SHARED_NAMESPACES.contains(&namespace)
+            && namespace != "kube-system"
+            && !self.excluded_namespaces.iter().any(|ns| ns == namespace))
+        .then(|| {
+            format!(
+                "pods in namespace {namespace} are never rewritten: it is pullthrough's own \
+                 (--namespace {namespace}), which the webhook always excludes; run pullthrough \
+                 in a namespace of its own, e.g. --namespace pullthrough"
+            )
+        })
+    }
+}
+
 impl Default for Registration {
     fn default() -> Self {
         Self {
