@@ -38,6 +38,10 @@ served_ca_matches() {
     --resolve "pullthrough.pullthrough.svc:8443:$1" https://pullthrough.pullthrough.svc:8443/readyz >/dev/null
 }
 
+teardown() {
+  stop_loop
+}
+
 @test "the Secret deleted: new CA on every replica, re-registered, no failed or unrewritten admission" {
   old_bundle="$(bundle_fingerprints)"
   k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{.data.ca\.crt}' | base64 -d >"$BATS_TEST_TMPDIR/old-ca.crt"

@@ -38,6 +38,10 @@ teardown_file() {
   stop_registry upstream
 }
 
+teardown() {
+  stop_loop
+}
+
 cache_rewriting() {
   [[ "$(k -n mirror-down run probe --image=nginx:1.27 --restart=Never --dry-run=server \
     -o jsonpath='{.spec.containers[0].image}')" == "$CACHE/library/nginx:1.27" ]]

@@ -81,6 +81,9 @@ start_replica() {
   local name="$1" ip="$2"
   shift 2
   local log="$CLUSTER_DIR/logs/replica-$name.log"
+  # A replica a failed test left running would keep the address, and every later test would
+  # talk to it instead of this one.
+  stop_replica "$name"
   # MIRROR names no registry, so its check is off unless a test (85-mirror-down) names a real one.
   detached ip netns exec "$NETNS" env KUBECONFIG="$(webhook_kubeconfig)" PULLTHROUGH_NAMESPACE="$INSTALL_NS" \
     PULLTHROUGH_SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}" \
@@ -126,6 +129,22 @@ stop_replica() {
     wait "$pid" 2>/dev/null || true
   fi
   rm -f "$CLUSTER_DIR/pids/replica-$1"
+}
+
+# stop_loop: for a test's teardown: ends the background loop of creations a test keeps in $loop
+# (it stops when $BATS_TEST_TMPDIR/stop appears). A test that fails before it stops the loop
+# would otherwise leave it running, and bats would wait for it forever.
+stop_loop() {
+  [[ -n "${loop:-}" ]] || return 0
+  touch "$BATS_TEST_TMPDIR/stop"
+  for _ in $(seq 1 50); do
+    kill -0 "$loop" 2>/dev/null || break
+    sleep 0.1
+  done
+  pkill -P "$loop" 2>/dev/null || true
+  kill "$loop" 2>/dev/null || true
+  wait "$loop" 2>/dev/null || true
+  loop=""
 }
 
 # A namespace for one test, with the default ServiceAccount pods need (made by the controller
