@@ -49,9 +49,6 @@ cache_rewriting() {
 
 now() { date +%s.%N; }
 
-# Lines "START END IMAGE" of the admissions, as the loop wrote them.
-admissions() { cat "$BATS_TEST_TMPDIR/admissions"; }
-
 last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "$1" ]]; }
 
 @test "the mirror stopped and started under a stream of Pod creations: none fails, none points at it once detected, rewriting resumes" {
@@ -90,11 +87,14 @@ last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "
   # The bound: the first failed check comes within an interval of the stop, down is the
   # THRESHOLD-th; a refused connection fails at once.
   window=$(((THRESHOLD + 1) * INTERVAL))
-  admissions | python3 - "$stopped" "$recovered" "$window" "$INTERVAL" "$CACHE/library/nginx:1.27" >&3 <<'EOF'
+  # The heredoc is python's standard input (its program), so the rows come as a file.
+  python3 - "$BATS_TEST_TMPDIR/admissions" "$stopped" "$recovered" "$window" "$INTERVAL" \
+    "$CACHE/library/nginx:1.27" >&3 <<'EOF'
 import sys
-stopped, recovered, window, interval = (float(a) for a in sys.argv[1:5])
-mirror = sys.argv[5]
-rows = [line.split() for line in sys.stdin if line.strip()]
+stopped, recovered, window, interval = (float(a) for a in sys.argv[2:6])
+mirror = sys.argv[6]
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+assert rows, "no admissions recorded"
 rows = [(float(s), float(e), image) for s, e, image in rows]
 assert all(image in (mirror, "nginx:1.27") for _, _, image in rows), rows
 down = [r for r in rows if stopped <= r[0] < recovered]

@@ -26,10 +26,11 @@ setup_file() {
 
 scan() { "$PULLTHROUGH" scan --mirror "$MIRROR" --only-namespaces "$NS" "$@"; }
 
-# generations: KIND/NAME generation for every object --apply patches, one per line.
+# generations: KIND/NAME generation for every object --apply patches (the owners: not the
+# Deployment's ReplicaSets, which its rollout makes and scales), one per line.
 generations() {
-  k -n "$NS" get deployments,statefulsets,daemonsets,replicasets,replicationcontrollers,cronjobs \
-    -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.generation}{"\n"}{end}' | sort
+  k -n "$NS" get deployments,statefulsets,daemonsets,replicasets,replicationcontrollers,cronjobs -o json |
+    jq -r '.items[] | select(.metadata.ownerReferences == null) | "\(.kind)/\(.metadata.name) \(.metadata.generation)"' | sort
 }
 
 @test "scan finds every workload created while the webhook was down, once, at its owner" {
@@ -59,8 +60,16 @@ heal       Pod                    rt-pod                    init       busybox:1
 
 17 images would change in 8 objects: 6 to patch, 2 reported only.
 Objects they control that change with them: 1 ReplicaSet and 5 Pods.
-Scanned 15 objects (1 Deployment, 1 StatefulSet, 1 DaemonSet, 2 ReplicaSets, 1 ReplicationController, 1 CronJob, 1 Job, 6 Pods).
+Scanned 14 objects (1 Deployment, 1 StatefulSet, 1 DaemonSet, 2 ReplicaSets, 1 ReplicationController, 1 CronJob, 1 Job, 6 Pods).
 EOF
+}
+
+# The raced ReplicaSet of the test below goes whether that test passes or not: the counts of the
+# tests after it must be their own.
+teardown() {
+  if [[ "$BATS_TEST_DESCRIPTION" == "the patch --apply sends fails"* ]]; then
+    k -n "$NS" delete replicaset raced --ignore-not-found --wait=false >/dev/null
+  fi
 }
 
 @test "the patch --apply sends fails on the API server when the object changed since the scan" {
@@ -78,9 +87,10 @@ EOF
   run k -n "$NS" patch replicaset raced --type json --patch-file "$BATS_TEST_TMPDIR/raced.json"
   [ "$status" -ne 0 ]
   echo "the API server's answer: $output" >&3
-  [[ "$output" == *"test"* ]]
+  # A failed `test` is a 422 with a generic message; the patch library's words are only in the
+  # status's causes, which kubectl does not print (scan reads them: host/src/k8s/scan.rs).
+  [[ "$output" == *"The request is invalid"* ]]
   [ "$(k -n "$NS" get replicaset raced -o jsonpath='{.spec.template.spec.containers[0].image}')" = nginx:1.28 ]
-  k -n "$NS" delete replicaset raced --wait=false >/dev/null
 }
 
 @test "--apply patches each owner once: one new rollout each, Pods and Jobs only reported" {
@@ -104,7 +114,7 @@ EOF
   # Exactly one new generation each, and it holds: no controller fights the patch.
   sleep 5
   generations >"$BATS_TEST_TMPDIR/after"
-  [ "$(cut -d' ' -f2 "$BATS_TEST_TMPDIR/after" | sort -u)" = 2 ]
+  [ "$(cut -d' ' -f2 "$BATS_TEST_TMPDIR/after" | sort -u)" = 2 ] || { paste "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"; false; }
   [ "$(cut -d' ' -f1 "$BATS_TEST_TMPDIR/after")" = "$(cut -d' ' -f1 "$BATS_TEST_TMPDIR/before")" ]
   # The Deployment made exactly one new ReplicaSet, on the mirror; the StatefulSet and the
   # DaemonSet each one new ControllerRevision.

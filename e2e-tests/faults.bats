@@ -336,3 +336,27 @@ faults_under_load() {
     --fail-closed
   faults_under_load closed
 }
+
+@test "two reviews on one HTTP/2 connection with a hanging policy both answer within the API server's timeout" {
+  # The API server sends its reviews as streams of one HTTP/2 connection. The first call of a
+  # policy runs on the async worker that read it; the connection's own task, woken by that read,
+  # must not be left behind it for the whole call, or the second stream is read only after the
+  # first is answered and its deadline, counted from then, lies past the API server's.
+  python3 "$FAULTS/guest.py" loop "$BATS_TEST_TMPDIR/loop.wasm"
+  printf 'loop:\n  module: loop.wasm\n' >"$BATS_TEST_TMPDIR/policies.yml"
+  serve --policies "$BATS_TEST_TMPDIR/policies.yml" --policy-timeout-ms 5000 --max-concurrency 1
+  out="$(curl -sS --http2 --parallel --parallel-immediate --parallel-max 2 --cacert "$BATS_TEST_TMPDIR/ca.crt" \
+    --resolve "$HOST:$PORT:127.0.0.1" -H 'Content-Type: application/json' --data-binary "@$DEPLOYMENT" \
+    -o /dev/null -o /dev/null -w '%{http_version} %{http_code} %{time_total}\n' \
+    "https://$HOST:$PORT/mutate?timeout=2s" "https://$HOST:$PORT/mutate?timeout=2s")"
+  echo "$out"
+  [ "$(wc -l <<<"$out")" -eq 2 ]
+  # Each is answered at its deadline (2 s less the server's margin of T/4 + 100 ms): one when
+  # the guest is interrupted, the other when its wait for the only slot ends.
+  while read -r version code seconds; do
+    [ "$version" = 2 ] && [ "$code" = 200 ]
+    python3 -c 'import sys; t = float(sys.argv[1]); assert 1.3 < t < 1.9, t' "$seconds"
+  done <<<"$out"
+  grep -q 'error_kind="timeout"' "$BATS_TEST_TMPDIR/server.log"
+  grep -q 'error_kind="no_slot"' "$BATS_TEST_TMPDIR/server.log"
+}

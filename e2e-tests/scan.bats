@@ -14,9 +14,9 @@ setup() {
   require_binary
 }
 
-# --log warn: stderr is compared exactly; the policy registry's start-up `info` lines (module,
-# sha256), written for serve, would otherwise come first. (Left: scan could default to warn.)
-scan() { "$PULLTHROUGH" --log warn scan --mirror "$MIRROR" "$@"; }
+# stderr is compared exactly: scan logs at warn unless --log says otherwise, so the policy
+# registry's start-up `info` lines (module, sha256), written for serve, stay out of it.
+scan() { "$PULLTHROUGH" scan --mirror "$MIRROR" "$@"; }
 
 @test "a GitOps repository's manifests: one row per image to change, warnings on stderr" {
   run --separate-stderr scan -f "$SCAN/workloads.yaml"
@@ -81,10 +81,10 @@ prefixed:
   allowedToMutate: true
   settings: {mirror: cache.internal, layout: prefixed}
 EOF
-  run --separate-stderr "$PULLTHROUGH" --log warn scan --policies "$BATS_TEST_TMPDIR/policies.yml" -o json -f "$SCAN/workloads.yaml"
+  run --separate-stderr "$PULLTHROUGH" scan --policies "$BATS_TEST_TMPDIR/policies.yml" -o json -f "$SCAN/workloads.yaml"
   [ "$status" -eq 0 ]
   [ "$(jq -r '.findings[] | select(.name == "web") | .images[] | select(.container == "web") | .to' <<<"$output")" = cache.internal/docker.io/library/nginx:1.27 ]
-  run --separate-stderr "$PULLTHROUGH" --log warn scan --policies "$BATS_TEST_TMPDIR/policies.yml" --policy-name other -f "$SCAN/workloads.yaml"
+  run --separate-stderr "$PULLTHROUGH" scan --policies "$BATS_TEST_TMPDIR/policies.yml" --policy-name other -f "$SCAN/workloads.yaml"
   [ "$status" -eq 1 ]
   [ "$stderr" = 'Error: --policy-name "other" is not in the policies file, which has: prefixed' ]
 }
@@ -103,7 +103,7 @@ EOF
   run --separate-stderr scan --patches-per-second 0 -f "$SCAN/workloads.yaml"
   [ "$status" -eq 1 ]
   [ "$stderr" = "Error: --patches-per-second must be a positive number, got 0" ]
-  run --separate-stderr "$PULLTHROUGH" --log warn scan -f "$SCAN/workloads.yaml"
+  run --separate-stderr "$PULLTHROUGH" scan -f "$SCAN/workloads.yaml"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"the following required arguments were not provided:"*"--mirror <MIRROR>"* ]]
 }

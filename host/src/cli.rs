@@ -51,15 +51,22 @@ pub struct LogArgs {
     /// Log line format.
     #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, env = "PULLTHROUGH_LOG_FORMAT")]
     pub log_format: LogFormat,
-    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILTER",
-        default_value = "info",
-        env = "PULLTHROUGH_LOG"
-    )]
-    pub log: String,
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `debug,pullthrough=trace`
+    /// [default: info; warn for scan, whose report is its output].
+    #[arg(long, global = true, value_name = "FILTER", env = "PULLTHROUGH_LOG")]
+    pub log: Option<String>,
+}
+
+impl LogArgs {
+    /// The filter `command` logs with: `--log` if given, else `info`, or `warn` for `scan`
+    /// (a one-shot command whose start-up lines would only bury its report).
+    pub fn filter(&self, command: &Command) -> &str {
+        match (&self.log, command) {
+            (Some(filter), _) => filter,
+            (None, Command::Scan(_)) => "warn",
+            (None, _) => "info",
+        }
+    }
 }
 
 // The library's enum, given its flag values here so clap stays in the command layer.

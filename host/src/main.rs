@@ -15,7 +15,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = pullthrough::telemetry::init(cli.log.log_format, &cli.log.log) {
+    if let Err(error) =
+        pullthrough::telemetry::init(cli.log.log_format, cli.log.filter(&cli.command))
+    {
         eprintln!("error: invalid --log filter: {error}");
         return ExitCode::from(2);
     }

@@ -202,6 +202,11 @@ impl Runtime {
         let result = if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {
+            // The task this worker woke last (often the HTTP/2 connection's, woken by this
+            // request reading its body) waits in the worker's LIFO slot, which no other worker
+            // may steal: blocking now would stall every other stream of that connection for the
+            // whole call, and their deadlines with it. Yielding once runs that task first.
+            tokio::task::yield_now().await;
             // A panic fails this call alone, as it would on the blocking pool (a JoinError there).
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                 .map_err(|_| CallError::Task(TaskError::Panicked))?
