@@ -114,16 +114,21 @@ replica_running() {
   pid="$(replica_pid "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
 }
 
+# wait_gone PID TENTHS: returns once PID has exited, or after TENTHS tenths of a second.
+wait_gone() {
+  for _ in $(seq 1 "$2"); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
 stop_replica() {
   local pid
   pid="$(replica_pid "$1")" || return 0
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid"
-    for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
+    wait_gone "$pid" 100
     kill -KILL "$pid" 2>/dev/null || true
     # Reap it when this shell started it, so bash prints no job notice.
     wait "$pid" 2>/dev/null || true
@@ -137,10 +142,7 @@ stop_replica() {
 stop_loop() {
   [[ -n "${loop:-}" ]] || return 0
   touch "$BATS_TEST_TMPDIR/stop"
-  for _ in $(seq 1 50); do
-    kill -0 "$loop" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_gone "$loop" 50
   pkill -P "$loop" 2>/dev/null || true
   kill "$loop" 2>/dev/null || true
   wait "$loop" 2>/dev/null || true
