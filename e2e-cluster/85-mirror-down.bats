@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The mirror goes down under a steady stream of Pod creations, and comes back: a real pull-through
-# cache (the CNCF distribution registry in proxy mode, in front of Debian's docker-registry) on the
-# host side of the suite's veth pair, checked by the webhook replica every second and counted
-# down after three failures. No admission may fail; nothing admitted later than the detection
+# cache in front of Debian's docker-registry, on the host side of the suite's veth pair, checked
+# by the webhook replica every second and counted down after three failures. The cache is zot
+# with deploy/zot/config-flat.json when ZOT_BIN names a zot binary (its Go module is not served
+# here, see e2e-tests/zot.bats), else the CNCF distribution registry in proxy mode. No admission may fail; nothing admitted later than the detection
 # window may point at the stopped mirror; rewriting resumes within one interval of recovery.
 
 load helpers
@@ -15,14 +16,29 @@ CACHE="$HOST_IP:25001"
 INTERVAL=1
 THRESHOLD=3
 
+start_mirror() {
+  if [[ -n "${ZOT_BIN:-}" ]]; then
+    start_zot cache "$CACHE" "http://$UPSTREAM" config-flat.json
+  else
+    start_cache cache "$CACHE" "http://$UPSTREAM"
+  fi
+}
+
 setup_file() {
-  registry_build
-  require_registries
+  if [[ -n "${ZOT_BIN:-}" ]]; then
+    require_zot
+    require_upstream
+    echo "# the mirror: zot ($ZOT_BIN)" >&3
+  else
+    registry_build
+    require_registries
+    echo "# the mirror: the distribution registry in proxy mode (no ZOT_BIN)" >&3
+  fi
   export REGISTRY_DIR="$CLUSTER_DIR/registries"
   rm -rf "$REGISTRY_DIR"
   start_upstream upstream "$UPSTREAM"
   push_test_images "$UPSTREAM"
-  start_cache cache "$CACHE" "http://$UPSTREAM"
+  start_mirror
   install
   stop_replica a
   REPLICA_MIRROR="$CACHE" PULLTHROUGH_NO_MIRROR_CHECK=false start_replica a "${REPLICA_IPS[0]}" \
@@ -72,8 +88,8 @@ last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "
   stop_registry cache
   wait_for 30 "admissions left unchanged" last_is nginx:1.27
   sleep 3
-  start_cache cache "$CACHE" "http://$UPSTREAM"
-  # start_cache returns once the cache answers /v2/: the mirror is back from here.
+  start_mirror
+  # start_mirror returns once the cache answers /v2/: the mirror is back from here.
   recovered="$(now)"
   wait_for 30 "admissions rewritten again" last_is "$CACHE/library/nginx:1.27"
   sleep 3

@@ -5,13 +5,15 @@
 #
 #   start_upstream NAME ADDRESS          docker-registry on ADDRESS (host:port), plain HTTP
 #   start_cache NAME ADDRESS REMOTE_URL  distribution's registry, proxy.remoteurl = REMOTE_URL
+#   start_zot NAME ADDRESS UPSTREAM_URL CONFIG [EDIT]
+#                                        zot ($ZOT_BIN) with deploy/zot/CONFIG as shipped (below)
 #   stop_registry NAME                   SIGTERM, then waits for it to exit
 #   push_test_images UPSTREAM            the suite's images, built by make_layout.py, via skopeo
 
 CACHES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# The registries' own binaries; the distribution registry comes from registry_build.
-require_registries() {
+# The upstream registry and the tool that pushes to it, from Debian.
+require_upstream() {
   local missing=()
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
@@ -19,14 +21,18 @@ require_registries() {
     echo "missing ${missing[*]}: run scripts/setup --test (Debian packages docker-registry, skopeo)" >&2
     return 1
   }
+}
+
+# The registries' own binaries; the distribution registry comes from registry_build.
+require_registries() {
+  require_upstream || return 1
   [[ -x "${REGISTRY_BIN:-}" ]] || {
     echo "no distribution registry binary: call registry_build (e2e-cluster/controlplane.bash) first" >&2
     return 1
   }
 }
 
-# run_registry NAME ADDRESS BINARY CONFIG_TAIL: writes the config and starts the registry with every
-# descriptor above 2 closed (bats waits for whatever holds its pipes), then waits for /v2/.
+# run_registry NAME ADDRESS BINARY CONFIG_TAIL: a distribution registry's config, then launch.
 run_registry() {
   local name="$1" address="$2" binary="$3" tail="$4" dir="$REGISTRY_DIR/$1"
   mkdir -p "$dir/storage"
@@ -39,9 +45,17 @@ storage:
 http: {addr: "$address"}
 $tail
 EOF
+  launch "$name" "$address" "$binary" serve "$dir/config.yml"
+}
+
+# launch NAME ADDRESS COMMAND...: starts a registry with every descriptor above 2 closed (bats
+# waits for whatever holds its pipes), then waits for /v2/ on ADDRESS.
+launch() {
+  local name="$1" address="$2" dir="$REGISTRY_DIR/$1"
+  shift 2
   (
     for fd in $(ls /proc/$BASHPID/fd); do ((fd > 2)) && eval "exec $fd>&-"; done
-    exec "$binary" serve "$dir/config.yml"
+    exec "$@"
   ) >>"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + 20))
@@ -60,6 +74,41 @@ EOF
 }
 
 start_upstream() { run_registry "$1" "$2" "$(command -v docker-registry)" ""; }
+
+# zot is not built here: its Go module (zotregistry.dev/zot) is not served by the module proxy
+# this project builds from. ZOT_BIN names a zot binary built elsewhere with the sync extension;
+# without it the zot tests skip with this reason.
+ZOT_MISSING="no zot (ZOT_BIN is unset): its Go module zotregistry.dev/zot is not served by the Go module proxy this project builds from"
+
+# The zot binary ZOT_BIN names (callers check first that it names one).
+require_zot() {
+  [[ -x "$ZOT_BIN" ]] || {
+    echo "ZOT_BIN=$ZOT_BIN is not an executable file" >&2
+    return 1
+  }
+}
+
+# start_zot NAME ADDRESS UPSTREAM_URL CONFIG [EDIT]: zot serving deploy/zot/CONFIG as shipped,
+# but for what a test must substitute: every sync entry's URL (UPSTREAM_URL), the storage path and
+# the listening address. EDIT, a Python statement on the parsed configuration `c`, changes it
+# further (the tests that show what a setting is for). Waits for /v2/.
+start_zot() {
+  local name="$1" address="$2" upstream="$3" config="$4" edit="${5:-pass}" dir="$REGISTRY_DIR/$1"
+  mkdir -p "$dir/storage"
+  python3 - "$CACHES_DIR/../../deploy/zot/$config" "$dir" "$address" "$upstream" "$edit" \
+    >"$dir/config.json" <<'PY'
+import json, sys
+path, root, address, upstream, edit = sys.argv[1:]
+c = json.load(open(path))
+c["storage"]["rootDirectory"] = root + "/storage"
+c["http"]["address"], c["http"]["port"] = address.rsplit(":", 1)
+for registry in c["extensions"]["sync"]["registries"]:
+    registry["urls"] = [upstream]
+exec(edit)
+json.dump(c, sys.stdout, indent=2)
+PY
+  launch "$name" "$address" "$ZOT_BIN" serve "$dir/config.json"
+}
 
 start_cache() { run_registry "$1" "$2" "$REGISTRY_BIN" "proxy: {remoteurl: \"$3\"}"; }
 
@@ -91,5 +140,7 @@ push_test_images() {
 
 # pull REFERENCE: containerd's resolve and fetch (pull.py); prints the resolved manifest digest.
 pull_digest() {
-  python3 "$CACHES_DIR/pull.py" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])'
+  local pulled
+  pulled="$(python3 "$CACHES_DIR/pull.py" "$1")" || return
+  python3 -c 'import json,sys; print(json.loads(sys.argv[1])["digest"])' "$pulled"
 }
