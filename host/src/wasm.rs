@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use cache::sha256_hex;
-pub use engine::{CallGate, Caller, HitDeadline, Runtime};
+pub use engine::{CallGate, HitDeadline, Runtime};
 pub use module::WapcModule;
 
 /// Engine-wide settings, fixed for the life of the process.

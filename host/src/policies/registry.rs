@@ -16,7 +16,7 @@ use super::{
 };
 use crate::admission::{AdmissionRequest, AdmissionResponse};
 use crate::mirror_check::{MirrorCheck, MirrorHealth, MirrorStatus};
-use crate::wasm::{CallGate, CallLimits, Caller, Runtime};
+use crate::wasm::{CallGate, CallLimits, Runtime};
 
 /// The named policies of this process. Cheap to clone.
 #[derive(Clone)]
@@ -151,17 +151,17 @@ impl PolicyRegistry {
         policy: &str,
         request: AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
-        self.evaluate_by(policy, request, Caller::default()).await
+        self.evaluate_by(policy, request, None).await
     }
 
-    /// [`Self::evaluate`] for `caller`, giving up at its deadline: waiting for a guest slot stops
-    /// there ([`crate::wasm::CallError::NoSlot`]), and the guest is interrupted there
+    /// [`Self::evaluate`] that gives up at `deadline`: waiting for a guest slot stops there
+    /// ([`crate::wasm::CallError::NoSlot`]), and the guest is interrupted there
     /// ([`crate::wasm::CallError::Timeout`]) when that comes before its own timeout.
     pub async fn evaluate_by(
         &self,
         policy: &str,
         request: AdmissionRequest,
-        caller: Caller,
+        deadline: Option<std::time::Instant>,
     ) -> Result<Evaluation, EvaluationError> {
         let (loaded, gate) = match self.active(policy)? {
             Active::Evaluate(loaded, gate) => (loaded, gate),
@@ -174,8 +174,8 @@ impl PolicyRegistry {
         };
         self.inner
             .runtime
-            .run_gated_by(&gate, caller, move || {
-                loaded.validate_by(&request, caller.deadline)
+            .run_gated_by(&gate, deadline, move || {
+                loaded.validate_by(&request, deadline)
             })
             .await?
     }

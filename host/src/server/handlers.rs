@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Version, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
@@ -15,7 +15,6 @@ use super::AppState;
 use super::metrics::Outcome;
 use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use crate::policies::EvaluationError;
-use crate::wasm::Caller;
 
 /// The largest review body accepted. An UPDATE review carries the object twice (`object` and
 /// `oldObject`), and the API server escapes `<` as six bytes: the largest it sent in
@@ -34,34 +33,29 @@ pub enum FailureMode {
 pub async fn mutate(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-    version: Version,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let caller = caller(query.as_deref(), version);
-    let policy = state.registry.default_policy();
-    review(&state, policy, caller, &headers, body).await
+    let deadline = deadline(query.as_deref());
+    review(
+        &state,
+        state.registry.default_policy(),
+        deadline,
+        &headers,
+        body,
+    )
+    .await
 }
 
 pub async fn validate(
     State(state): State<AppState>,
     Path(policy): Path<String>,
     RawQuery(query): RawQuery,
-    version: Version,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let caller = caller(query.as_deref(), version);
-    review(&state, &policy, caller, &headers, body).await
-}
-
-/// The guest call's deadline, and whether the request shares its connection with others (HTTP/2,
-/// as the API server sends them).
-fn caller(query: Option<&str>, version: Version) -> Caller {
-    Caller {
-        deadline: deadline(query),
-        multiplexed: version >= Version::HTTP_2,
-    }
+    let deadline = deadline(query.as_deref());
+    review(&state, &policy, deadline, &headers, body).await
 }
 
 /// When the answer must be ready: the API server appends `?timeout=` (its `timeoutSeconds`) to
@@ -203,7 +197,7 @@ struct Answered {
 async fn review(
     state: &AppState,
     policy: &str,
-    caller: Caller,
+    deadline: Option<Instant>,
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
@@ -216,7 +210,7 @@ async fn review(
         }
     };
     let fields = Request::of(&request);
-    let answered = match evaluate(state, policy, caller, &fields, request).await {
+    let answered = match evaluate(state, policy, deadline, &fields, request).await {
         Ok(answered) => answered,
         Err(rejection) => {
             state.invalid(policy, started, rejection.status, &rejection.message);
@@ -269,11 +263,11 @@ async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Reje
 async fn evaluate(
     state: &AppState,
     policy: &str,
-    caller: Caller,
+    deadline: Option<Instant>,
     fields: &Request,
     request: AdmissionRequest,
 ) -> Result<Answered, Rejection> {
-    match state.registry.evaluate_by(policy, request, caller).await {
+    match state.registry.evaluate_by(policy, request, deadline).await {
         Ok(evaluation) => {
             let outcome = if !evaluation.response.allowed {
                 Outcome::denied
@@ -397,18 +391,5 @@ mod tests {
         assert_eq!(deadline(Some("dryRun=true")), None);
         assert_eq!(deadline(None), None);
         assert_eq!(deadline(Some("timeout=soon")), None);
-    }
-
-    #[test]
-    fn only_an_http2_request_shares_its_connection() {
-        for (version, multiplexed) in [
-            (Version::HTTP_10, false),
-            (Version::HTTP_11, false),
-            (Version::HTTP_2, true),
-        ] {
-            let caller = caller(Some("timeout=10s"), version);
-            assert_eq!(caller.multiplexed, multiplexed, "{version:?}");
-            assert!(caller.deadline.is_some(), "{version:?}");
-        }
     }
 }

@@ -18,16 +18,6 @@ use super::{CallError, CallLimits, LoadError, RuntimeConfig, TaskError, cache, w
 /// How often the ticker thread advances the engine's epoch: the granularity of deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Who asks for a guest call, for [`Runtime::run_gated_by`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Caller {
-    /// No slot is waited for past it, and the guest is interrupted there.
-    pub deadline: Option<Instant>,
-    /// The request is one stream of a multiplexed (HTTP/2) connection, whose other streams are
-    /// read by another task.
-    pub multiplexed: bool,
-}
-
 /// The one wasm runtime of the process. Cheap to clone.
 #[derive(Clone)]
 pub struct Runtime {
@@ -180,17 +170,16 @@ impl Runtime {
         T: Send + 'static,
         E: HitDeadline + Send + 'static,
     {
-        self.run_gated_by(gate, Caller::default(), work).await
+        self.run_gated_by(gate, None, work).await
     }
 
-    /// [`Runtime::run_gated`] for `caller`: waiting for a slot no later than its deadline (past
-    /// it the call fails with [`CallError::NoSlot`] and never runs, so an overloaded server still
-    /// answers in time; `work` itself should stop at the same deadline, see
-    /// [`WapcModule::call_by`]), and letting a multiplexed connection's task run first.
+    /// [`Runtime::run_gated`], waiting for a slot no later than `deadline`: past it the call
+    /// fails with [`CallError::NoSlot`] and never runs, so an overloaded server still answers
+    /// in time. `work` itself should stop at the same deadline (see [`WapcModule::call_by`]).
     pub async fn run_gated_by<T, E, F>(
         &self,
         gate: &CallGate,
-        caller: Caller,
+        deadline: Option<Instant>,
         work: F,
     ) -> Result<Result<T, E>, CallError>
     where
@@ -204,7 +193,7 @@ impl Runtime {
             let slot = acquire(&self.inner.permits).await?;
             Ok::<_, CallError>((share, slot))
         };
-        let (share, slot) = match caller.deadline {
+        let (share, slot) = match deadline {
             None => permits.await?,
             Some(deadline) => tokio::time::timeout_at(deadline.into(), permits)
                 .await
@@ -213,15 +202,11 @@ impl Runtime {
         let result = if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {
-            // On a multiplexed connection the task this worker woke last is often the
-            // connection's, woken by this stream reading its body. It waits in the worker's LIFO
-            // slot, which no other worker may steal: blocking now would stall every other stream
-            // of that connection for the whole call, and their deadlines with it. Yielding once
-            // runs that task first. An HTTP/1 request runs inside its connection's own task, so
-            // there is none to wait for, and a yield would only cost (it wakes an idle worker).
-            if caller.multiplexed {
-                tokio::task::yield_now().await;
-            }
+            // The task this worker woke last (often the HTTP/2 connection's, woken by this
+            // request reading its body) waits in the worker's LIFO slot, which no other worker
+            // may steal: blocking now would stall every other stream of that connection for the
+            // whole call, and their deadlines with it. Yielding once runs that task first.
+            tokio::task::yield_now().await;
             // A panic fails this call alone, as it would on the blocking pool (a JoinError there).
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                 .map_err(|_| CallError::Task(TaskError::Panicked))?
