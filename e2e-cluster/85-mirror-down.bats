@@ -3,8 +3,9 @@
 # cache in front of Debian's docker-registry, on the host side of the suite's veth pair, checked
 # by the webhook replica every second and counted down after three failures. The cache is zot
 # with deploy/zot/config-flat.json when ZOT_BIN names a zot binary (its Go module is not served
-# here, see e2e-tests/zot.bats), else the CNCF distribution registry in proxy mode. No admission may fail; nothing admitted later than the detection
-# window may point at the stopped mirror; rewriting resumes within one interval of recovery.
+# here, see e2e-tests/zot.bats), else the CNCF distribution registry in proxy mode. No admission
+# may fail; nothing admitted later than the detection window may point at the stopped mirror;
+# rewriting resumes within one interval of recovery.
 
 load helpers
 # shellcheck source=../e2e-tests/caches/registries.bash

@@ -83,23 +83,14 @@ serve_with_check() {
   images="$(rewrite "${originals[@]}")"
   mapfile -t rewritten <<<"$images"
   [ "${rewritten[*]}" = "${expected[*]}" ] || { printf 'got  %s\n' "${rewritten[@]}"; false; }
-  for i in "${!originals[@]}"; do
-    up="$(pull_digest "${originals[$i]}")"
-    through="$(pull_digest "${rewritten[$i]}")"
-    [ "$through" = "$up" ] || { echo "${rewritten[$i]} resolved to $through, upstream ${originals[$i]} to $up"; false; }
-    printf '%-80s %s\n' "${rewritten[$i]}" "$through" >&3
-  done
+  local pairs=()
+  for i in "${!originals[@]}"; do pairs+=("${rewritten[$i]}" "${originals[$i]}"); done
+  resolve_alike "${pairs[@]}"
   ((${#originals[@]} == 24))
 }
 
 @test "a digest the cache has pulled once still pulls from it while the upstream is down" {
-  digest="$(pull_digest "$UPSTREAM/team/multi:1")"
-  pull_digest "$CACHE/team/multi@$digest" >/dev/null
-  stop_registry upstream
-  run pull_digest "$CACHE/team/multi@$digest"
-  start_upstream upstream "$UPSTREAM"
-  [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [ "$output" = "$digest" ]
+  outlives_upstream "$CACHE"
 }
 
 # The rewritten image of the one-container review, and the response's warnings.
@@ -109,7 +100,6 @@ review_image() {
 }
 rewritten_to_cache() { [ "$(review_image)" = "$CACHE/team/oci-app:1" ]; }
 admitted_unchanged() { [ "$(review_image)" = "$UPSTREAM/team/oci-app:1" ]; }
-metric() { curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" | grep -x "$1"; }
 
 @test "serve admits unchanged while the cache is stopped and rewrites again once it answers" {
   serve_with_check --mirror-check-interval-seconds 1 --mirror-check-failure-threshold 2

@@ -9,6 +9,7 @@
 #                                        zot ($ZOT_BIN) with deploy/zot/CONFIG as shipped (below)
 #   stop_registry NAME                   SIGTERM, then waits for it to exit
 #   push_test_images UPSTREAM            the suite's images, built by make_layout.py, via skopeo
+#   resolve_alike, outlives_upstream     what the suites check of a cache (below)
 
 CACHES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -143,4 +144,33 @@ pull_digest() {
   local pulled
   pulled="$(python3 "$CACHES_DIR/pull.py" "$1")" || return
   python3 -c 'import json,sys; print(json.loads(sys.argv[1])["digest"])' "$pulled"
+}
+
+# resolve_alike REFERENCE UPSTREAM_REFERENCE...: for each pair, REFERENCE (through a cache) pulls
+# to the manifest digest UPSTREAM_REFERENCE pulls to; prints each pull to the terminal.
+resolve_alike() {
+  local up through
+  while (($#)); do
+    up="$(pull_digest "$2")"
+    through="$(pull_digest "$1")"
+    [[ "$through" == "$up" ]] || {
+      echo "$1 resolved to $through, upstream $2 to $up"
+      return 1
+    }
+    printf '%-110s %s\n' "$1" "${through:0:19}" >&3
+    shift 2
+  done
+}
+
+# outlives_upstream CACHE: a digest CACHE (host:port) has pulled once from the upstream registry
+# "upstream" at $UPSTREAM still pulls from it while that registry is stopped.
+outlives_upstream() {
+  local digest
+  digest="$(pull_digest "$UPSTREAM/team/multi:1")"
+  pull_digest "$1/team/multi@$digest" >/dev/null
+  stop_registry upstream
+  run pull_digest "$1/team/multi@$digest"
+  start_upstream upstream "$UPSTREAM"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = "$digest" ]
 }

@@ -1,5 +1,5 @@
 # AdmissionReviews for the real-cache suites (caches.bats, zot.bats): a Pod with the images to
-# pull, and the images the server's patch leaves in it.
+# pull, the images the server's patch leaves in it, and the server's metrics.
 
 # pod_review FILE REFERENCE...: an AdmissionReview creating a Pod with one container per reference.
 pod_review() {
@@ -46,3 +46,6 @@ rewrite() {
   sed '$d' <<<"$response" >"$BATS_TEST_TMPDIR/response.json"
   patched_images "$BATS_TEST_TMPDIR/response.json" "$BATS_TEST_TMPDIR/review.json"
 }
+
+# metric LINE: the running server's /metrics has exactly this line.
+metric() { curl -sS "http://127.0.0.1:$METRICS_PORT/metrics" | grep -x "$1"; }
