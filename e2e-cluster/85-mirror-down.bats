@@ -11,8 +11,8 @@ load helpers
 # shellcheck source=../e2e-tests/caches/registries.bash
 source "$REPO/e2e-tests/caches/registries.bash"
 
-# Fixed like the rest of the suite's addresses: one suite runs at a time (flock).
-UPSTREAM="127.0.0.1:25000"
+# On loopback, moved with the rest of the suite's addresses by PULLTHROUGH_E2E_NET.
+UPSTREAM="127.0.0.1:$((25000 + E2E_PORT_OFFSET))"
 CACHE="$HOST_IP:25001"
 INTERVAL=1
 THRESHOLD=3

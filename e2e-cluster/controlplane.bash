@@ -15,21 +15,33 @@
 # Sourced by scripts/e2e-cluster and by the bats helpers; every function prints what it does.
 
 E2E_ROOT="${E2E_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# The third octet of the suite's addresses (default 73). Names, addresses, loopback ports and the
+# state directory follow it, so a second checkout can run a cluster of its own beside the first
+# with PULLTHROUGH_E2E_NET=74 (any of 74-99).
+E2E_NET="${PULLTHROUGH_E2E_NET:-73}"
+[[ "$E2E_NET" =~ ^(7[3-9]|[89][0-9])$ ]] || {
+  echo "cluster: PULLTHROUGH_E2E_NET must be a number from 73 to 99, got \"$E2E_NET\"" >&2
+  return 1
+}
+E2E_SUFFIX=""
+[[ "$E2E_NET" == 73 ]] || E2E_SUFFIX="$E2E_NET"
+# Added to every loopback port the suite binds.
+E2E_PORT_OFFSET=$((E2E_NET - 73))
 # Where the running control plane keeps its state: certificates, kubeconfigs, logs, pids.
-CLUSTER_DIR="${PULLTHROUGH_CLUSTER_DIR:-/tmp/pullthrough-cluster}"
+CLUSTER_DIR="${PULLTHROUGH_CLUSTER_DIR:-/tmp/pullthrough-cluster$E2E_SUFFIX}"
 # Built binaries, keyed by component and version; outside the repository so a clean clone reuses them.
 TOOLS_CACHE="${PULLTHROUGH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pullthrough/tools}"
 
 KUBE_VERSION="v1.37.2"
-NETNS="pt-e2e"
-HOST_IF="pt-e2e-h"
-NS_IF="pt-e2e-n"
-HOST_IP="10.251.73.1"
-REPLICA_IPS=(10.251.73.2 10.251.73.3)
-HELPER_IP="10.251.73.4"
+NETNS="pt-e2e$E2E_SUFFIX"
+HOST_IF="pt-e2e$E2E_SUFFIX-h"
+NS_IF="pt-e2e$E2E_SUFFIX-n"
+HOST_IP="10.251.$E2E_NET.1"
+REPLICA_IPS=("10.251.$E2E_NET.2" "10.251.$E2E_NET.3")
+HELPER_IP="10.251.$E2E_NET.4"
 APISERVER_PORT=6443
-ETCD_CLIENT_PORT=23790
-ETCD_PEER_PORT=23800
+ETCD_CLIENT_PORT=$((23790 + E2E_PORT_OFFSET))
+ETCD_PEER_PORT=$((23900 + E2E_PORT_OFFSET))
 APISERVER="https://$HOST_IP:$APISERVER_PORT"
 # Only allocated, never routed: no kube-proxy runs.
 SERVICE_CIDR="10.96.0.0/24"
@@ -49,8 +61,21 @@ tool_dir() {
 build_tool() {
   local module="$1" ldflags="$2"
   shift 2
-  local dir started=$SECONDS
+  local dir lock started=$SECONDS
   dir="$(tool_dir "$module")"
+  mkdir -p "$TOOLS_CACHE"
+  # Two checkouts building the same pin wait for each other instead of sharing $dir.tmp.
+  exec {lock}>"$dir.lock"
+  flock "$lock"
+  build_tool_locked "$module" "$ldflags" "$dir" "$started" "$@"
+  local status=$?
+  exec {lock}>&-
+  return "$status"
+}
+
+build_tool_locked() {
+  local module="$1" ldflags="$2" dir="$3" started="$4"
+  shift 4
   if [[ -f "$dir/.complete" ]]; then
     cp_log "$module: cached in $dir (warm: $((SECONDS - started)) s)"
     return 0
@@ -79,9 +104,13 @@ cp_build() {
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
+  # One go build for the control plane and the node's kubelet and kube-proxy: they share most
+  # packages, so together they cost little more than the API server alone.
   build_tool kube "$ld" k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
   build_tool etcd "-s -w" go.etcd.io/etcd/server/v3
+  build_tool crictl "-s -w" sigs.k8s.io/cri-tools/cmd/crictl
   registry_build
   KUBE_BIN="$(tool_dir kube)"
   ETCD_BIN="$(tool_dir etcd)/v3"
