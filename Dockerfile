@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# The pullthrough host image: built with the pinned toolchain, shipped on distroless (glibc, no
-# shell, no package manager) as the non-root user 65532.
+# The pullthrough image with Docker: the same files as scripts/image builds without it (the build
+# stage runs `scripts/image --rootfs`, e2e-tests/image.bats compares the two), on scratch, as the
+# non-root user 65532. scripts/image is the one that gives one digest per commit.
 #   docker build -t pullthrough .
 
 FROM rust:1.95-bookworm AS build
@@ -9,14 +10,13 @@ WORKDIR /src
 RUN rustup target add wasm32-wasip1
 COPY . .
 # policy.wasm first: the host embeds it at build time.
-RUN cargo build --locked -p pullthrough-policy --target wasm32-wasip1 --release \
- && cp target/wasm32-wasip1/release/pullthrough_policy.wasm policy.wasm \
+RUN scripts/build-policy \
  && cargo build --locked -p pullthrough --release \
- && install -D -m 0755 target/release/pullthrough /out/pullthrough
+ && scripts/image --rootfs /out/rootfs
 
-FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /out/pullthrough /usr/local/bin/pullthrough
+FROM scratch
+COPY --from=build /out/rootfs/ /
 USER 65532:65532
-EXPOSE 8443
+EXPOSE 8443 9090
 ENTRYPOINT ["/usr/local/bin/pullthrough"]
 CMD ["serve"]

@@ -4,6 +4,10 @@
 policy:
     scripts/build-policy
 
+# Build the container image without Docker; prints the OCI layout directory last.
+image:
+    scripts/image
+
 # Run every test (what CI runs).
 test:
     scripts/test

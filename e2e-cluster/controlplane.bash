@@ -1,11 +1,13 @@
-# A real Kubernetes control plane on this machine, for the cluster suite: etcd, kube-apiserver
-# (authorizers Node,RBAC) and kube-controller-manager, built from their Go modules by
-# e2e-cluster/tools and cached by version. No kubelet: admission happens before a node sees a pod.
+# A real Kubernetes cluster on this machine, for the cluster suite: etcd, kube-apiserver
+# (authorizers Node,RBAC), kube-controller-manager, and one node (node.bash: containerd, kubelet,
+# kube-proxy, kube-scheduler), built from their Go modules by e2e-cluster/tools and cached by
+# version, or taken from Debian's packages.
 #
 # The webhook is reached the way a cluster reaches it: the API server resolves the Service
 # reference that registration writes to an EndpointSlice (--enable-aggregator-routing) and verifies
 # the certificate against the caBundle for <service>.<namespace>.svc. Endpoints may not be loopback,
-# so the webhook runs in a network namespace of ours, joined to this one by a veth pair:
+# so most files run the webhook in a network namespace of ours, joined to this one by a veth pair
+# (the node files run it as pods instead):
 #
 #   root namespace   pt-e2e-h  10.251.73.1   kube-apiserver listens here (and etcd on 127.0.0.1)
 #   netns pt-e2e     pt-e2e-n  10.251.73.2   webhook replica a
@@ -29,8 +31,9 @@ E2E_SUFFIX=""
 E2E_PORT_OFFSET=$((E2E_NET - 73))
 # Where the running control plane keeps its state: certificates, kubeconfigs, logs, pids.
 CLUSTER_DIR="${PULLTHROUGH_CLUSTER_DIR:-/tmp/pullthrough-cluster$E2E_SUFFIX}"
-# Built binaries, keyed by component and version; outside the repository so a clean clone reuses them.
-TOOLS_CACHE="${PULLTHROUGH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pullthrough/tools}"
+# tool_dir and build_tool: binaries built from the pinned modules, cached by version.
+# shellcheck source=../scripts/go-tools.bash
+source "$E2E_ROOT/scripts/go-tools.bash"
 
 KUBE_VERSION="v1.37.2"
 NETNS="pt-e2e$E2E_SUFFIX"
@@ -43,59 +46,10 @@ APISERVER_PORT=6443
 ETCD_CLIENT_PORT=$((23790 + E2E_PORT_OFFSET))
 ETCD_PEER_PORT=$((23900 + E2E_PORT_OFFSET))
 APISERVER="https://$HOST_IP:$APISERVER_PORT"
-# Only allocated, never routed: no kube-proxy runs.
+# Routed from the node's pods by its kube-proxy.
 SERVICE_CIDR="10.96.0.0/24"
 
 cp_log() { printf '\033[1mcluster:\033[0m %s\n' "$*" >&2; }
-
-# The cache directory of one tool module: its name, plus a hash of its go.mod and go.sum, so a
-# change of pin builds anew and an unchanged one is reused.
-tool_dir() {
-  local module="$E2E_ROOT/e2e-cluster/tools/$1" sum
-  sum="$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-12)"
-  echo "$TOOLS_CACHE/$1-$sum"
-}
-
-# build_tool MODULE LDFLAGS PACKAGE...: go build the packages of e2e-cluster/tools/MODULE into its
-# cache directory, unless they are there already.
-build_tool() {
-  local module="$1" ldflags="$2"
-  shift 2
-  local dir lock started=$SECONDS
-  dir="$(tool_dir "$module")"
-  mkdir -p "$TOOLS_CACHE"
-  # Two checkouts building the same pin wait for each other instead of sharing $dir.tmp.
-  exec {lock}>"$dir.lock"
-  flock "$lock"
-  build_tool_locked "$module" "$ldflags" "$dir" "$started" "$@"
-  local status=$?
-  exec {lock}>&-
-  return "$status"
-}
-
-build_tool_locked() {
-  local module="$1" ldflags="$2" dir="$3" started="$4"
-  shift 4
-  if [[ -f "$dir/.complete" ]]; then
-    cp_log "$module: cached in $dir (warm: $((SECONDS - started)) s)"
-    return 0
-  fi
-  command -v go >/dev/null 2>&1 || {
-    echo "cluster: the Go toolchain is missing: the cluster suite builds Kubernetes and etcd from their Go modules" >&2
-    return 1
-  }
-  cp_log "$module: building $* (cold: several minutes on 2 cores)"
-  mkdir -p "$dir.tmp"
-  (cd "$E2E_ROOT/e2e-cluster/tools/$module" &&
-    GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$dir.tmp/" "$@") || {
-    echo "cluster: building $module failed (is the Go module proxy reachable?)" >&2
-    return 1
-  }
-  rm -rf "$dir"
-  mv "$dir.tmp" "$dir"
-  touch "$dir/.complete"
-  cp_log "$module: built in $((SECONDS - started)) s"
-}
 
 cp_build() {
   local v="$KUBE_VERSION" minor ld="-s -w"
@@ -112,11 +66,12 @@ cp_build() {
   build_tool etcd "-s -w" go.etcd.io/etcd/server/v3
   build_tool crictl "-s -w" sigs.k8s.io/cri-tools/cmd/crictl
   registry_build
+  CRICTL="$(tool_dir crictl)/crictl"
   KUBE_BIN="$(tool_dir kube)"
   ETCD_BIN="$(tool_dir etcd)/v3"
   # The server module's binary is named after its last path element.
   [[ -x "$ETCD_BIN" ]] || ETCD_BIN="$(tool_dir etcd)/server"
-  export KUBE_BIN ETCD_BIN
+  export KUBE_BIN ETCD_BIN CRICTL
 }
 
 # helm, for the chart: built like the control plane from its Go module (e2e-cluster/tools/helm,
@@ -171,6 +126,7 @@ extendedKeyUsage=serverAuth"
   # controller manager sign with the private one.
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
   openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  if node_wanted; then node_pki; fi
 }
 
 # kubeconfig FILE USER-LINES...: a kubeconfig for the suite's API server.
@@ -282,7 +238,8 @@ cp_up() {
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC \
     --enable-aggregator-routing=true \
-    --profiling=false
+    --profiling=false \
+    $(if node_wanted; then node_apiserver_flags; fi)
   wait_until 120 kube-apiserver admin_curl /readyz
 
   cp_log "kube-controller-manager"
@@ -294,6 +251,11 @@ cp_up() {
     --concurrent-deployment-syncs 2 --concurrent-replicaset-syncs 2
   # The controller manager is up once it has given the default namespace its ServiceAccount.
   wait_until 120 "kube-controller-manager" kubectl_admin -n default get serviceaccount default
+  if node_wanted; then
+    node_up
+  else
+    cp_log "no node (PULLTHROUGH_E2E_NODE=0, or PULLTHROUGH_E2E_NET is not 73: one node per machine)"
+  fi
   cp_log "control plane up in $((SECONDS - started)) s; admin kubeconfig: $CLUSTER_DIR/admin.kubeconfig"
 }
 
@@ -301,19 +263,33 @@ kubectl_admin() {
   "$KUBE_BIN/kubectl" --kubeconfig "$CLUSTER_DIR/admin.kubeconfig" "$@"
 }
 
+# stop_pid NAME: SIGTERM to the process cp_up recorded as NAME, SIGKILL after 5 s.
+stop_pid() {
+  local file="$CLUSTER_DIR/pids/$1" pid
+  [[ -f "$file" ]] || return 0
+  pid="$(cat "$file")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
+
 # Stops everything cp_up started (and any webhook the suite left running in the namespace).
 cp_down() {
   local pid name
+  # Registries the suite files started (e2e-tests/caches/registries.bash keeps their pids in
+  # their own directories): a file that failed before its teardown leaves them running, and the
+  # next run would find their ports taken.
+  for pid in "$CLUSTER_DIR"/*registries/*/pid; do
+    [[ -f "$pid" ]] && kill -TERM "$(cat "$pid")" 2>/dev/null || true
+  done
   if [[ -d "$CLUSTER_DIR/pids" ]]; then
+    node_down
     for name in kube-controller-manager kube-apiserver etcd; do
-      [[ -f "$CLUSTER_DIR/pids/$name" ]] || continue
-      pid="$(cat "$CLUSTER_DIR/pids/$name")"
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      kill -KILL "$pid" 2>/dev/null || true
+      stop_pid "$name"
     done
   fi
   if ip netns list 2>/dev/null | grep -qw "$NETNS"; then
@@ -325,3 +301,6 @@ cp_down() {
   rm -rf "$CLUSTER_DIR"
   cp_log "control plane stopped"
 }
+
+# shellcheck source=node.bash
+source "$E2E_ROOT/e2e-cluster/node.bash"

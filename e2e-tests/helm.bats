@@ -92,6 +92,34 @@ same() {
   ! grep -q priorityClassName "$BATS_TEST_TMPDIR/chart.yaml"
 }
 
+@test "a policies file is the ConfigMap pullthrough-policies and serve --policies, in both" {
+  cat >"$BATS_TEST_TMPDIR/policies.yml" <<'EOF'
+pullthrough:
+  module: /usr/share/pullthrough/policy.wasm
+  allowedToMutate: true
+  settings:
+    mirror: m.example.com
+    layout: prefixed
+  mirrorCheck:
+    url: https://m.example.com
+EOF
+  run same -n pullthrough --set-file policies="$BATS_TEST_TMPDIR/policies.yml" -- \
+    --policies "$BATS_TEST_TMPDIR/policies.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^same: ' <<<"$output")" -eq 10 ]
+  grep -q '^same: ConfigMap/pullthrough-policies' <<<"$output"
+  grep -A1 -- '- --policies' "$BATS_TEST_TMPDIR/chart.yaml" | grep -q -- '- /etc/pullthrough/policies.yml'
+  # The image's bundled policy is checked with its own settings code, in manifests.
+  sed -i 's/layout: prefixed/layout: sideways/' "$BATS_TEST_TMPDIR/policies.yml"
+  run "$PULLTHROUGH" manifests --policies "$BATS_TEST_TMPDIR/policies.yml"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"policy \"pullthrough\" (/usr/share/pullthrough/policy.wasm) would refuse its settings"* ]]
+  run "$HELM" template pullthrough "$CHART" --set-file policies="$BATS_TEST_TMPDIR/policies.yml" --set 'mirrorPullSecrets={creds}'
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"mirrorPullSecrets goes with mirror; with policies, list the secrets in the policy's settings (imagePullSecrets)"* ]]
+}
+
 @test "an empty exclusion list is passed on as one, in both" {
   run same -n pullthrough --set mirror=m.example.com --set 'excludeNamespaces={}' -- --mirror m.example.com --exclude-namespaces ''
   echo "$output"

@@ -3,24 +3,41 @@
 //! flag gives an install that can run.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::cli::values;
 use crate::k8s::FailurePolicy;
 pub use crate::k8s::install::DEFAULT_IMAGE;
-use crate::k8s::install::{self, Install};
+use crate::k8s::install::{self, IMAGE_POLICY_MODULE, Install, POLICIES_DIR, Policy};
 
-/// Flags of `pullthrough manifests`.
+/// Flags of `pullthrough manifests`. Exactly one of `--mirror` and `--policies` says what the
+/// webhook serves.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("what_to_serve")
+        .args(["mirror", "policies"])
+        .required(true)
+))]
 pub struct ManifestsArgs {
     /// Namespace to install into (created by the output, and never rewritten).
     #[arg(long, value_name = "NAMESPACE", default_value = crate::k8s::NAME, value_parser = values::dns_label, env = "PULLTHROUGH_NAMESPACE")]
     pub namespace: String,
     /// Container image of pullthrough.
-    #[arg(long, default_value = DEFAULT_IMAGE, env = "PULLTHROUGH_IMAGE")]
+    #[arg(long, default_value = DEFAULT_IMAGE.as_str(), env = "PULLTHROUGH_IMAGE")]
     pub image: String,
     /// Registry host (and optional path prefix) of the pull-through cache images are rewritten to.
     #[arg(long, env = "PULLTHROUGH_MIRROR")]
-    pub mirror: String,
+    pub mirror: Option<String>,
+    /// A policies file (the shape `serve --policies` reads) to serve instead of --mirror: put in
+    /// the ConfigMap pullthrough-policies, mounted at /etc/pullthrough, and hot-swapped when
+    /// the ConfigMap changes. The image's bundled policy is /usr/share/pullthrough/policy.wasm.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "mirror_pull_secrets",
+        env = "PULLTHROUGH_POLICIES"
+    )]
+    pub policies: Option<PathBuf>,
     /// Number of webhook replicas; they share one generated CA through a Secret.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = values::positive_i32, env = "PULLTHROUGH_REPLICAS")]
     pub replicas: i32,
@@ -87,6 +104,28 @@ pub enum Error {
         #[source]
         source: pullthrough_policy::SettingsError,
     },
+    /// The policies file could not be read.
+    #[error("--policies {path}: cannot read it")]
+    ReadPolicies {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policies file would not load in the pods.
+    #[error("--policies {path} would not load")]
+    Policies {
+        path: PathBuf,
+        #[source]
+        source: crate::policies::ConfigError,
+    },
+    /// An entry of the image's bundled policy with settings the policy refuses.
+    #[error("--policies {path}: policy {policy:?} ({IMAGE_POLICY_MODULE}) would refuse its settings")]
+    PolicySettings {
+        path: PathBuf,
+        policy: String,
+        #[source]
+        source: pullthrough_policy::SettingsError,
+    },
     /// The image could not be pulled by any container runtime.
     #[error("--image {value:?} is not an image reference")]
     Image {
@@ -106,12 +145,12 @@ pub enum Error {
 }
 
 impl ManifestsArgs {
-    /// The install these flags describe.
-    pub fn install(&self) -> Install {
+    /// The install these flags describe, once [`Self::validate`] passed (it reads --policies).
+    fn install(&self, policy: Policy) -> Install {
         Install {
             namespace: self.namespace.clone(),
             image: self.image.clone(),
-            mirror: self.mirror.clone(),
+            policy,
             replicas: self.replicas,
             failure_policy: self.failure_policy,
             exclude_namespaces: self.exclude_namespaces.clone(),
@@ -128,34 +167,71 @@ impl ManifestsArgs {
         }
     }
 
-    /// Checks what clap cannot: the mirror with the policy's own settings code (what `serve`
-    /// runs at start), the image with the policy's reference parser, and the namespace.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Checks what clap cannot, and returns what the webhook will serve: the mirror with the
+    /// policy's own settings code (what `serve` runs at start), the policies file with serve's
+    /// parser and the bundled policy's entries with its settings code, the image with the
+    /// policy's reference parser, and the namespace.
+    pub fn validate(&self) -> Result<Policy, Error> {
         // The output creates its namespace (so `kubectl delete -f` would delete it), and the
         // webhook never rewrites it.
         if crate::k8s::SHARED_NAMESPACES.contains(&self.namespace.as_str()) {
             return Err(Error::SharedNamespace(self.namespace.clone()));
         }
-        let settings = pullthrough_policy::Settings {
-            mirror: self.mirror.clone(),
-            ..pullthrough_policy::Settings::default()
-        };
-        settings.validate().map_err(|source| Error::Mirror {
-            value: self.mirror.clone(),
-            source,
-        })?;
         pullthrough_policy::parse_reference(&self.image).map_err(|source| Error::Image {
             value: self.image.clone(),
             source,
         })?;
-        Ok(())
+        match (&self.mirror, &self.policies) {
+            (_, Some(path)) => validate_policies(path).map(Policy::File),
+            (mirror, None) => {
+                let mirror = mirror.clone().unwrap_or_default();
+                let settings = pullthrough_policy::Settings {
+                    mirror: mirror.clone(),
+                    ..pullthrough_policy::Settings::default()
+                };
+                settings.validate().map_err(|source| Error::Mirror {
+                    value: mirror.clone(),
+                    source,
+                })?;
+                Ok(Policy::Mirror(mirror))
+            }
+        }
     }
+}
+
+/// The policies file's text, if serve would load it from the ConfigMap's volume. Modules are
+/// read in the pod, so only the bundled policy's settings can be checked here.
+fn validate_policies(path: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadPolicies {
+        path: path.to_owned(),
+        source,
+    })?;
+    let specs = crate::policies::parse_file(&text, Path::new(POLICIES_DIR)).map_err(|source| {
+        Error::Policies {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    for spec in specs {
+        if spec.module.as_deref() != Some(Path::new(IMAGE_POLICY_MODULE)) {
+            continue;
+        }
+        let settings = serde_json::to_vec(&spec.settings).unwrap_or_default();
+        pullthrough_policy::Settings::from_json(&settings)
+            .and_then(|settings| settings.validate())
+            .map_err(|source| Error::PolicySettings {
+                path: path.to_owned(),
+                policy: spec.name.clone(),
+                source,
+            })?;
+    }
+    Ok(text)
 }
 
 /// The install as a multi-document YAML string.
 pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
-    args.validate()?;
-    Ok(install::render(&args.install())?)
+    let policy = args.validate()?;
+    Ok(install::render(&args.install(policy))?)
 }
 
 #[cfg(test)]
@@ -186,13 +262,13 @@ mod tests {
     fn flags_that_would_crash_loop_are_refused() {
         let cases = [
             (
-                args("pullthrough", DEFAULT_IMAGE, "http://x"),
+                args("pullthrough", &DEFAULT_IMAGE, "http://x"),
                 "--mirror \"http://x\" is not a mirror the policy accepts: settings.mirror must \
                  be host[:port] optionally followed by a path, got \"http://x\": leave out the \
                  scheme",
             ),
             (
-                args("pullthrough", DEFAULT_IMAGE, ""),
+                args("pullthrough", &DEFAULT_IMAGE, ""),
                 "--mirror \"\" is not a mirror the policy accepts: settings.mirror is required: \
                  the pull-through cache as host[:port][/path], e.g. registry-mirror.example.com",
             ),
@@ -201,7 +277,7 @@ mod tests {
                 "--image \"Not An Image\" is not an image reference: invalid reference format: repository name (library/Not An Image) must be lowercase",
             ),
             (
-                args("default", DEFAULT_IMAGE, "m.example.com"),
+                args("default", &DEFAULT_IMAGE, "m.example.com"),
                 "--namespace default is shared with other workloads: the install creates its \
                  namespace (`kubectl delete -f` would delete it) and pullthrough never rewrites \
                  images in its own namespace; choose one of its own, e.g. --namespace pullthrough",

@@ -11,7 +11,7 @@ app.kubernetes.io/name: {{ include "pullthrough.name" . }}
 {{- end }}
 
 {{- define "pullthrough.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{ .Values.image.repository | default (.Files.Get "image-repository" | trim) }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
 {{/*

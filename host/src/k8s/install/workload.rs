@@ -5,16 +5,20 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec, TopologySpreadConstraint,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{CONTAINER_PORT, Install, METRICS_PORT, labels, meta, strings};
+use super::{
+    CONTAINER_PORT, Install, METRICS_PORT, POLICIES_CONFIG_MAP, POLICIES_DIR, POLICIES_FILE_NAME,
+    Policy, labels, meta, strings,
+};
 use crate::k8s::NAME;
 
 /// The longest `serve` spends finishing in-flight reviews after its grace period
@@ -25,13 +29,17 @@ pub(super) const DRAIN_SECONDS: i64 = 25;
 pub(super) const KILL_MARGIN_SECONDS: i64 = 5;
 
 /// `serve` with the install's settings; `--mirror` stays the fourth argument, where the kustomize
-/// base's comment says to patch it.
+/// base's comment says to patch it (or `--policies`, the file in the ConfigMap's volume).
 fn serve_args(install: &Install) -> Vec<String> {
+    let (flag, value) = match &install.policy {
+        Policy::Mirror(mirror) => ("--mirror", mirror.clone()),
+        Policy::File(_) => ("--policies", policies_path()),
+    };
     let mut args: Vec<String> = [
         "serve",
         "--register",
-        "--mirror",
-        install.mirror.as_str(),
+        flag,
+        value.as_str(),
         "--failure-policy",
         if install.failure_policy == crate::k8s::FailurePolicy::Fail {
             "fail"
@@ -58,6 +66,33 @@ fn serve_args(install: &Install) -> Vec<String> {
         args.extend(["--mirror-pull-secret".to_owned(), secret.clone()]);
     }
     args
+}
+
+fn policies_path() -> String {
+    format!("{POLICIES_DIR}/{POLICIES_FILE_NAME}")
+}
+
+/// The policies ConfigMap's volume, when the install serves a policies file. Mounted whole (no
+/// subPath): the kubelet updates such a volume in place when the ConfigMap changes.
+fn policies_volume(install: &Install) -> Option<(Volume, VolumeMount)> {
+    matches!(install.policy, Policy::File(_)).then(|| {
+        (
+            Volume {
+                name: "policies".to_owned(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: POLICIES_CONFIG_MAP.to_owned(),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            VolumeMount {
+                name: "policies".to_owned(),
+                mount_path: POLICIES_DIR.to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        )
+    })
 }
 
 fn probe(path: &str, period: i32) -> Option<Probe> {
@@ -124,6 +159,7 @@ fn container(install: &Install) -> Container {
         liveness_probe: probe("/healthz", 10),
         readiness_probe: probe("/readyz", 5),
         resources: Some(resources(install)),
+        volume_mounts: policies_volume(install).map(|(_, mount)| vec![mount]),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -175,6 +211,7 @@ pub(super) fn deployment(install: &Install) -> Deployment {
             ..PodSecurityContext::default()
         }),
         containers: vec![container(install)],
+        volumes: policies_volume(install).map(|(volume, _)| vec![volume]),
         ..PodSpec::default()
     };
     Deployment {
