@@ -108,7 +108,7 @@ EOF
   echo "$output"
   [ "$status" -eq 0 ]
   [ "$(grep -c '^same: ' <<<"$output")" -eq 10 ]
-  grep -q '^same: ConfigMap/pullthrough-policies' <<<"$output"
+  grep -q '^same: ConfigMap/pullthrough/pullthrough-policies' <<<"$output"
   grep -A1 -- '- --policies' "$BATS_TEST_TMPDIR/chart.yaml" | grep -q -- '- /etc/pullthrough/policies.yml'
   # The image's bundled policy is checked with its own settings code, in manifests.
   sed -i 's/layout: prefixed/layout: sideways/' "$BATS_TEST_TMPDIR/policies.yml"

@@ -6,7 +6,8 @@
 load helpers
 
 setup_file() {
-  export IMAGE_OUT="$REPO/${CARGO_TARGET_DIR:-target}/image"
+  IMAGE_OUT="$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}/image")"
+  export IMAGE_OUT
 }
 
 scripts_image() { "$REPO/scripts/image" 2>"$BATS_TEST_TMPDIR/image.log"; }

@@ -119,7 +119,9 @@ pub enum Error {
         source: crate::policies::ConfigError,
     },
     /// An entry of the image's bundled policy with settings the policy refuses.
-    #[error("--policies {path}: policy {policy:?} ({IMAGE_POLICY_MODULE}) would refuse its settings")]
+    #[error(
+        "--policies {path}: policy {policy:?} ({IMAGE_POLICY_MODULE}) would refuse its settings"
+    )]
     PolicySettings {
         path: PathBuf,
         policy: String,
