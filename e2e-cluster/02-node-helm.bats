@@ -162,6 +162,22 @@ $built" ]
   echo "# create to Ready, one 1.1 MB image: cold through the cache ${cold} s, warm through the cache ${warm} s, direct from upstream ${direct} s (by digest, cold, through the ghcr cache ${by_digest} s)" >&3
 }
 
+@test "pull-to-Ready of a 64 MiB image: cold and warm through the cache, and direct from upstream" {
+  push_busybox "$HUB" library/big:through 64 >/dev/null
+  push_busybox "$HUB" library/big:direct 64 >/dev/null
+  k get namespace pulls >/dev/null 2>&1 || new_namespace pulls
+  cold="$(run_workload pulls big-cold big:through)"
+  k -n pulls delete deployment big-cold --wait=true >/dev/null
+  wait_for 60 "big-cold's pod gone" bash -c "[[ -z \$('$KUBE_BIN/kubectl' -n pulls get pods -l app=big-cold -o name) ]]"
+  crictl_node rmi "$MIRROR/library/big:through" >/dev/null
+  hub_blobs="$(blob_gets hub)"
+  warm="$(run_workload pulls big-warm big:through)"
+  [ "$(blob_gets hub)" -eq "$hub_blobs" ]
+  direct="$(run_workload pulls big-direct big:direct 'pullthrough.dev/rewrite: "false"')"
+  echo "# create to Ready, one 64 MiB image (incompressible): cold through the cache ${cold} s, warm through the cache ${warm} s, direct from upstream ${direct} s" >&3
+  k -n pulls delete deployment big-warm big-direct --wait=false >/dev/null
+}
+
 # on_every_pod METRIC VALUE: each replica's /metrics has the sample METRIC (name and labels)
 # at VALUE: the kubelet updates each pod's volume at that pod's own sync, and each replica checks
 # the mirror on its own.

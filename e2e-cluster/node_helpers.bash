@@ -57,16 +57,20 @@ stop_node_registries() {
   for name in hub-cache ghcr-cache hub ghcr; do stop_registry "$name"; done
 }
 
-# push_busybox UPSTREAM REPOSITORY:TAG: an image of Debian's busybox-static that sleeps, pushed
-# to UPSTREAM; prints its manifest digest. The tag is a label too, so each tag has its digest.
+# push_busybox UPSTREAM REPOSITORY:TAG [MB]: an image of Debian's busybox-static that sleeps,
+# pushed to UPSTREAM; prints its manifest digest. The tag is a label too, so each tag has its
+# digest. MB adds a file of that many MiB of random bytes, for pulls that take measurable time.
 push_busybox() {
-  local upstream="$1" ref="$2" dir oci_image
+  local upstream="$1" ref="$2" megabytes="${3:-0}" dir oci_image
   dir="$REGISTRY_DIR/images/${ref//[:\/]/_}"
   build_tool tools/oci-image "-s -w" . >/dev/null 2>&1
   oci_image="$(tool_dir tools/oci-image)/oci-image"
   mkdir -p "$dir/rootfs/bin"
   # `command`: helpers.bash defines a function named install (the manifests' install).
   command install -m 0755 "$(command -v busybox)" "$dir/rootfs/bin/busybox"
+  if ((megabytes > 0)); then
+    head -c "$((megabytes << 20))" /dev/urandom >"$dir/rootfs/payload"
+  fi
   "$oci_image" -rootfs "$dir/rootfs" -ref "pullthrough.test/$ref" -epoch 0 -layout "$dir/oci" \
     -user 65534:65534 -entrypoint '["/bin/busybox","sleep","3600"]' -label "e2e.pullthrough.dev/ref=$ref" >/dev/null
   skopeo copy --quiet --dest-tls-verify=false "oci:$dir/oci:${ref##*:}" "docker://$upstream/$ref"
