@@ -263,19 +263,23 @@ kubectl_admin() {
   "$KUBE_BIN/kubectl" --kubeconfig "$CLUSTER_DIR/admin.kubeconfig" "$@"
 }
 
-# stop_pid NAME: SIGTERM to the process cp_up recorded as NAME, SIGKILL after 5 s.
-stop_pid() {
-  local file="$CLUSTER_DIR/pids/$1" pid
+# stop_pidfile FILE TENTHS: SIGTERM to the process FILE records, SIGKILL if it still runs after
+# TENTHS tenths of a second; FILE goes.
+stop_pidfile() {
+  local file="$1" pid
   [[ -f "$file" ]] || return 0
   pid="$(cat "$file")"
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 "$2"); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$file"
 }
+
+# stop_pid NAME: the process cp_up recorded as NAME, with 5 s to exit.
+stop_pid() { stop_pidfile "$CLUSTER_DIR/pids/$1" 50; }
 
 # Stops everything cp_up started (and any webhook the suite left running in the namespace).
 cp_down() {

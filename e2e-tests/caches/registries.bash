@@ -113,18 +113,8 @@ PY
 
 start_cache() { run_registry "$1" "$2" "$REGISTRY_BIN" "proxy: {remoteurl: \"$3\"}"; }
 
-stop_registry() {
-  local pidfile="$REGISTRY_DIR/$1/pid" pid
-  [[ -f "$pidfile" ]] || return 0
-  pid="$(cat "$pidfile")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+# stop_pidfile is e2e-cluster/controlplane.bash's, which every user of this file sources.
+stop_registry() { stop_pidfile "$REGISTRY_DIR/$1/pid" 100; }
 
 # The test images on UPSTREAM (host:port): team/oci-app:1 (OCI manifest), team/docker-app:1
 # (Docker v2 schema 2), team/multi:1 (OCI index, amd64 + arm64), team/multi-docker:1 (Docker
