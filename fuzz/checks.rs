@@ -44,7 +44,7 @@ pub fn rewriters() -> Vec<Rewriter> {
         json!({"mirror": "registry-mirror.example.com"}),
         json!({"mirror": "mirror.local:5000/cache", "registries": ["*"], "layout": "prefixed",
                "exclude": ["docker.io/library/busybox*"]}),
-        json!({"mirror": "m.example.com", "registries": ["docker.io"],
+        json!({"mirror": "m.example.com/hub", "registries": ["docker.io"],
                "rules": [{"registry": "localhost:5000", "target": "[fd00::1]:5000/x"},
                          {"registry": "registry.k8s.io", "target": "m.example.com/k8s"}]}),
     ]

@@ -308,9 +308,9 @@ impl SettingsInput {
         }))
         .expect("settings shape");
         if self.all {
-            settings.registries = vec!["*".into()];
+            settings.registries = Some(vec!["*".into()]);
         } else if let Some(registries) = &self.registries {
-            settings.registries = registries.iter().map(host).collect();
+            settings.registries = Some(registries.iter().map(host).collect());
         }
         settings.rules = self
             .rules
@@ -322,6 +322,8 @@ impl SettingsInput {
                     .map_or_else(|| host(target), |p| format!("{}/{}", host(target), p.0)),
             })
             .collect();
+        // Every shape the rewrite can be asked for, shared namespaces included.
+        settings.allow_shared_namespace = true;
         settings
     }
 }

@@ -14,8 +14,11 @@ const MIRROR: &str = "registry-mirror.example.com";
 fn settings(name: &str) -> Value {
     match name {
         "flat" => json!({"mirror": MIRROR}),
+        "prefixed" => json!({"mirror": MIRROR, "layout": "prefixed"}),
+        // `k8s` cannot be a registry, so the rule's target stays apart from the layout's.
         "k8s-rule" => json!({
             "mirror": MIRROR,
+            "layout": "prefixed",
             "rules": [{"registry": "registry.k8s.io", "target": "registry-mirror.example.com/k8s"}]
         }),
         "prefixed-all" => json!({
@@ -54,8 +57,19 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
         "flat",
         Some("pod-ephemeralcontainers-subresource.flat.json"),
     ),
-    ("deployment.json", "flat", Some("deployment.flat.json")),
-    ("daemonset.json", "flat", Some("daemonset.flat.json")),
+    // ghcr.io is not Docker Hub: the default flat namespace is Docker Hub's alone.
+    ("deployment.json", "flat", None),
+    (
+        "deployment.json",
+        "prefixed",
+        Some("deployment.prefixed.json"),
+    ),
+    ("daemonset.json", "flat", None),
+    (
+        "daemonset.json",
+        "prefixed",
+        Some("daemonset.prefixed.json"),
+    ),
     ("statefulset.json", "flat", None),
     (
         "statefulset.json",
@@ -76,11 +90,7 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ("job.json", "flat", Some("job.flat.json")),
     ("cronjob.json", "flat", Some("cronjob.flat.json")),
     // imagePullSecrets: added beside the rewrite, nothing when nothing is rewritten.
-    (
-        "deployment.json",
-        "pull-secret",
-        Some("deployment.pull-secret.json"),
-    ),
+    ("deployment.json", "pull-secret", None),
     (
         "cronjob.json",
         "pull-secret",
@@ -151,7 +161,13 @@ fn decoded_patch(response: &AdmissionResponse) -> Option<Value> {
 async fn registries() -> Vec<(&'static str, PolicyRegistry, tempfile::TempDir)> {
     common::policy::assert_policy_wasm_is_current();
     let mut out = Vec::new();
-    for name in ["flat", "k8s-rule", "prefixed-all", "pull-secret"] {
+    for name in [
+        "flat",
+        "prefixed",
+        "k8s-rule",
+        "prefixed-all",
+        "pull-secret",
+    ] {
         let dir = tempfile::tempdir().expect("temp dir");
         let registry = if name == "flat" {
             PolicyRegistry::load(
@@ -321,13 +337,13 @@ async fn invalid_images_are_kept_with_a_warning_naming_the_container() {
     let registries = registries().await;
     let mut request = common::fixture("deployment.json")["request"].clone();
     request["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
-        json!("ghcr.io/nginx/Nginx:1");
+        json!("nginx/Nginx:1");
     let uid = request["uid"].as_str().expect("uid").to_owned();
     assert_eq!(
         evaluate(registry(&registries, "flat"), request).await,
         Evaluation {
             response: AdmissionResponse::allow(uid).with_warning(
-                "pullthrough: image \"ghcr.io/nginx/Nginx:1\" of container \"nginx\" left unchanged: not a valid image reference: invalid reference format: repository name (nginx/Nginx) must be lowercase"
+                "pullthrough: image \"nginx/Nginx:1\" of container \"nginx\" left unchanged: not a valid image reference: invalid reference format: repository name (nginx/Nginx) must be lowercase"
             ),
             images_rewritten: 0,
         }

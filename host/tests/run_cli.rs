@@ -91,7 +91,8 @@ const CASES: &[(&str, Option<&str>)] = &[
         "pod-ephemeralcontainer-digest.json",
         Some("pod-ephemeralcontainer-digest.flat.json"),
     ),
-    ("deployment.json", Some("deployment.flat.json")),
+    // ghcr.io is left alone by the default flat layout (Docker Hub's namespace).
+    ("deployment.json", None),
     ("statefulset.json", None),
     ("replicaset-update-tag-digest.json", None),
     ("cronjob.json", Some("cronjob.flat.json")),
@@ -153,7 +154,11 @@ fn a_bare_request_on_stdin_and_yaml_settings_work() {
     let dir = tempfile::tempdir().expect("temp dir");
     let module = policy_wasm(dir.path());
     let settings = dir.path().join("settings.yml");
-    std::fs::write(&settings, "mirror: registry-mirror.example.com\n").expect("write");
+    std::fs::write(
+        &settings,
+        "mirror: registry-mirror.example.com\nlayout: prefixed\n",
+    )
+    .expect("write");
     let request = common::fixture("deployment.json")["request"].to_string();
     let output = run(
         &[
@@ -171,6 +176,40 @@ fn a_bare_request_on_stdin_and_yaml_settings_work() {
         common::fixture("deployment.json")["request"]["uid"]
     );
     assert_eq!(response["patchType"], json!("JSONPatch"));
+}
+
+#[test]
+fn a_shared_namespace_is_refused_unless_allowed_and_then_logged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let module = policy_wasm(dir.path());
+    let module = module.to_str().expect("UTF-8");
+    let request = common::repo_root().join("fixtures/admission/deployment.json");
+    let request = request.to_str().expect("UTF-8");
+    let shared = r#"{"mirror":"registry-mirror.example.com","registries":["docker.io","ghcr.io"]}"#;
+    let refused = run(&["--settings-json", shared, "-r", request, module], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(refused.stderr)
+            .expect("UTF-8")
+            .lines()
+            .next(),
+        Some(
+            "Error: policy \"policy\" refused its settings: settings.registries with layout flat rewrites docker.io and ghcr.io into the one mirror namespace \"registry-mirror.example.com/\": whoever owns a repository path on one registry could then supply the image of the same path on the other; use layout: prefixed, give each registry a rule with a target of its own, or set allowSharedNamespace: true to accept that"
+        )
+    );
+    let allowed = r#"{"mirror":"registry-mirror.example.com","registries":["docker.io","ghcr.io"],"allowSharedNamespace":true}"#;
+    let output = run(&["--settings-json", allowed, "-r", request, module], None);
+    assert_eq!(stdout_json(&output)["patchType"], json!("JSONPatch"));
+    let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+    let warning = stderr
+        .lines()
+        .find(|line| line.contains("the policy accepted its settings with a warning"))
+        .unwrap_or_else(|| panic!("no warning logged: {stderr}"));
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(
+        warning.contains("settings.registries with layout flat rewrites docker.io and ghcr.io into the one mirror namespace"),
+        "{warning}"
+    );
 }
 
 #[test]

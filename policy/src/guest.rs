@@ -55,12 +55,21 @@ fn respond(payload: &[u8]) -> Result<Vec<u8>, GuestError> {
 }
 
 /// waPC `validate_settings`: a bad setting is an answer (`valid: false` naming the field), not
-/// a failed call, so Kubewarden shows the message when the policy is created.
+/// a failed call, so Kubewarden shows the message when the policy is created. Valid settings
+/// that deserve a warning (`allowSharedNamespace`) carry it as the message of `valid: true`,
+/// which the `pullthrough` host logs at load.
 pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
-    let result = Settings::from_json(payload).and_then(|settings| settings.validate());
-    let response = SettingsValidationResponse {
-        valid: result.is_ok(),
-        message: result.err().map(|e| e.to_string()),
+    let result = Settings::from_json(payload)
+        .and_then(|settings| settings.validate().map(|()| settings.warning()));
+    let response = match result {
+        Ok(warning) => SettingsValidationResponse {
+            valid: true,
+            message: warning,
+        },
+        Err(error) => SettingsValidationResponse {
+            valid: false,
+            message: Some(error.to_string()),
+        },
     };
     Ok(serde_json::to_vec(&response).map_err(GuestError::Encode)?)
 }

@@ -17,7 +17,10 @@ pub use mutate::{
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
 pub use rewrite::{Rewrite, RewriteError, Rewriter, Unchanged};
-pub use settings::{DEFAULT_REGISTRIES, Layout, Rule, Settings, SettingsError};
+pub use settings::{
+    DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, Layout, Rule, Settings, SettingsError,
+    SharedNamespace,
+};
 
 /// waPC entry point: the host calls it once after instantiating the module.
 #[cfg(target_arch = "wasm32")]

@@ -32,6 +32,15 @@ impl Target {
             prefix: prefix.to_owned(),
         }
     }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The path below the host, without slashes at either end; empty for none.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -9,9 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::reference::{is_domain_and_port, is_path_component};
 use crate::rewrite::{Registries, Rewriter, Rule as CompiledRule, Target};
 
-/// The registries rewritten when `registries` is not given: the upstreams of the zot sync
-/// configuration users start from.
-pub const DEFAULT_REGISTRIES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "gcr.io"];
+mod namespaces;
+pub use namespaces::SharedNamespace;
+
+/// The registries rewritten when `registries` is not given with the `flat` layout: only Docker
+/// Hub, since a flat mirror namespace can hold one registry's repositories and no other's.
+pub const DEFAULT_FLAT_REGISTRIES: [&str; 1] = ["docker.io"];
+
+/// The registries rewritten when `registries` is not given with the `prefixed` layout, where
+/// each has a path of its own: the upstreams of the zot sync configuration users start from.
+pub const DEFAULT_PREFIXED_REGISTRIES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "gcr.io"];
 
 /// Policy settings (`spec.settings` of a Kubewarden policy, or the host's policies file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +27,10 @@ pub struct Settings {
     /// The pull-through cache: `host[:port]` optionally followed by a path prefix.
     #[serde(default)]
     pub mirror: String,
-    /// Source registries to rewrite; `["*"]` means every registry but the mirror.
-    #[serde(default = "default_registries")]
-    pub registries: Vec<String>,
+    /// Source registries to rewrite; `["*"]` means every registry but the mirror. Absent:
+    /// [`DEFAULT_FLAT_REGISTRIES`] or [`DEFAULT_PREFIXED_REGISTRIES`], by `layout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registries: Option<Vec<String>>,
     /// Where a selected image goes below the mirror.
     #[serde(default)]
     pub layout: Layout,
@@ -42,22 +50,25 @@ pub struct Settings {
     /// whose images were rewritten, so the nodes can authenticate to the mirror.
     #[serde(default)]
     pub image_pull_secrets: Vec<String>,
-}
-
-fn default_registries() -> Vec<String> {
-    DEFAULT_REGISTRIES.iter().map(|r| (*r).to_owned()).collect()
+    /// Accept settings that serve two source registries from one mirror namespace (the `flat`
+    /// layout with several registries or `*`, or a rule target inside another's namespace):
+    /// whoever owns a path on one registry can then supply the image of the same path on the
+    /// other. Loaded with a warning.
+    #[serde(default)]
+    pub allow_shared_namespace: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             mirror: String::new(),
-            registries: default_registries(),
+            registries: None,
             layout: Layout::default(),
             rules: Vec::new(),
             exclude: Vec::new(),
             keep_images_with_pull_secrets: false,
             image_pull_secrets: Vec::new(),
+            allow_shared_namespace: false,
         }
     }
 }
@@ -66,7 +77,8 @@ impl Default for Settings {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Layout {
-    /// `mirror/<repository path>`: what zot's plain on-demand sync serves.
+    /// `mirror/<repository path>`: what zot's plain on-demand sync serves; one source registry
+    /// only, unless `allowSharedNamespace`.
     #[default]
     Flat,
     /// `mirror/<source registry>/<repository path>`: keeps `ghcr.io/foo/bar` and
@@ -142,6 +154,14 @@ pub enum SettingsError {
     /// The same pull secret twice.
     #[error("settings.{field}: secret {value:?} is already listed")]
     DuplicatePullSecret { field: String, value: String },
+    /// Two source registries would share one mirror namespace, and `allowSharedNamespace` is
+    /// not set.
+    #[error(
+        "{0}: whoever owns a repository path on one registry could then supply the image of \
+         the same path on the other; use layout: prefixed, give each registry a rule with a \
+         target of its own, or set allowSharedNamespace: true to accept that"
+    )]
+    SharedNamespace(SharedNamespace),
 }
 
 impl Settings {
@@ -174,20 +194,45 @@ impl Settings {
         self.compile().map(drop)
     }
 
-    /// Validates the settings and prepares them for rewriting.
-    pub fn compile(&self) -> Result<Rewriter, SettingsError> {
-        if self.mirror.is_empty() {
-            return Err(SettingsError::MirrorMissing);
+    /// What to warn about when these settings load: two source registries sharing one mirror
+    /// namespace, accepted by `allowSharedNamespace`. `None` for settings that do not validate.
+    pub fn warning(&self) -> Option<String> {
+        if !self.allow_shared_namespace {
+            return None;
         }
-        let mirror = parse_target("mirror", &self.mirror)?;
-        let registries = if self.registries.iter().any(|r| r == "*") {
-            if self.registries.len() != 1 {
+        let mirror = parse_target("mirror", &self.mirror).ok()?;
+        let (registries, rules) = self.compile_sources().ok()?;
+        let shared = namespaces::shared(self.layout, &mirror, &registries, &rules)?;
+        Some(format!(
+            "{shared}: allowSharedNamespace accepts that whoever owns a repository path on one \
+             registry can supply the image of the same path on the other"
+        ))
+    }
+
+    /// The registries `registries` selects, its default when absent.
+    pub fn registries(&self) -> Vec<String> {
+        match &self.registries {
+            Some(registries) => registries.clone(),
+            None => {
+                let defaults: &[&str] = match self.layout {
+                    Layout::Flat => &DEFAULT_FLAT_REGISTRIES,
+                    Layout::Prefixed => &DEFAULT_PREFIXED_REGISTRIES,
+                };
+                defaults.iter().map(|r| (*r).to_owned()).collect()
+            }
+        }
+    }
+
+    /// The registries and rules, each host checked and lowercased.
+    fn compile_sources(&self) -> Result<(Registries, Vec<CompiledRule>), SettingsError> {
+        let selected = self.registries();
+        let registries = if selected.iter().any(|r| r == "*") {
+            if selected.len() != 1 {
                 return Err(SettingsError::WildcardNotAlone);
             }
             Registries::All
         } else {
-            let hosts = self
-                .registries
+            let hosts = selected
                 .iter()
                 .enumerate()
                 .map(|(i, r)| parse_registry(&format!("registries[{i}]"), r))
@@ -206,6 +251,16 @@ impl Settings {
             let target = parse_target(&format!("rules[{i}].target"), &rule.target)?;
             rules.push(CompiledRule { registry, target });
         }
+        Ok((registries, rules))
+    }
+
+    /// Validates the settings and prepares them for rewriting.
+    pub fn compile(&self) -> Result<Rewriter, SettingsError> {
+        if self.mirror.is_empty() {
+            return Err(SettingsError::MirrorMissing);
+        }
+        let mirror = parse_target("mirror", &self.mirror)?;
+        let (registries, rules) = self.compile_sources()?;
         let exclude = self
             .exclude
             .iter()
@@ -232,6 +287,12 @@ impl Settings {
                     value: name.clone(),
                 });
             }
+        }
+        // Last: a field that is wrong in itself is the first thing to fix.
+        if !self.allow_shared_namespace
+            && let Some(shared) = namespaces::shared(self.layout, &mirror, &registries, &rules)
+        {
+            return Err(SettingsError::SharedNamespace(shared));
         }
         Ok(Rewriter::new(
             mirror,

@@ -124,6 +124,41 @@ proptest! {
             Err(e @ RewriteError::Parse(_)) => prop_assert!(false, "{:?} is valid: {}", g.image, e),
         }
     }
+
+    #[test]
+    fn unless_allowed_no_two_registries_rewrite_to_one_reference(
+        settings in objects::settings(), g in references::valid(),
+    ) {
+        let settings = Settings { allow_shared_namespace: false, ..settings };
+        // Refused settings serve nothing.
+        let Ok(rewriter) = settings.compile() else { return Ok(()) };
+        let mut registries: Vec<String> =
+            references::KNOWN_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+        registries.extend(settings.rules.iter().map(|r| r.registry.clone()));
+        // The same path below each registry, and below each directory a target or the
+        // prefixed layout writes into, so a namespace inside another is met too.
+        let mut directories = vec![String::new()];
+        for (_, prefix) in cache_targets(&settings) {
+            directories.extend(prefix.split('/').filter(|p| !p.is_empty()).map(|p| format!("{p}/")));
+        }
+        directories.extend(registries.iter().map(|r| format!("{}/", r.to_ascii_lowercase())));
+        let mut seen: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for registry in &registries {
+            for directory in &directories {
+                let image = format!("{registry}/{directory}{}:1", g.path);
+                let Ok(parsed) = parse_reference(&image) else { continue };
+                let source = parsed.domain().to_ascii_lowercase();
+                let Ok(Rewrite::Rewritten(to)) = rewriter.rewrite(&image) else { continue };
+                if let Some((other_source, other)) = seen.get(&to) {
+                    prop_assert_eq!(
+                        other_source, &source,
+                        "{:?} and {:?} both became {:?} under {:?}", other, image, to, settings
+                    );
+                }
+                seen.insert(to, (source, image));
+            }
+        }
+    }
 }
 
 /// What the policy must do to one request: the rewrites (by JSON pointer) and the warnings.
@@ -348,16 +383,20 @@ proptest! {
 
 /// The generators must exercise real rewriting, not only rejections: on a fixed seed, most
 /// valid references are rewritten under settings that select every registry, and most
-/// requests get a patch under the default registries.
+/// requests get a patch under the prefixed layout's default registries.
 #[test]
 fn generated_inputs_mostly_get_rewritten() {
     let mut runner = TestRunner::deterministic();
     let all = compile(
-        &serde_json::from_value(json!({"mirror": "m.example.com", "registries": ["*"]}))
+        &serde_json::from_value(
+            json!({"mirror": "m.example.com", "registries": ["*"], "allowSharedNamespace": true}),
+        )
+        .expect("settings"),
+    );
+    let defaults = compile(
+        &serde_json::from_value(json!({"mirror": "m.example.com", "layout": "prefixed"}))
             .expect("settings"),
     );
-    let defaults =
-        compile(&serde_json::from_value(json!({"mirror": "m.example.com"})).expect("settings"));
     let (mut references, mut requests) = (0, 0);
     for _ in 0..200 {
         let g = references::valid()

@@ -104,6 +104,11 @@ impl LoadedPolicy {
                     .unwrap_or_else(|| "no reason given".to_owned()),
             });
         }
+        // Valid with a message: settings the policy accepts but warns about (the bundled
+        // policy's allowSharedNamespace). Kubewarden's policy-server ignores it; we say it.
+        if let Some(warning) = verdict.message.as_deref().filter(|m| !m.is_empty()) {
+            tracing::warn!(policy = name, %warning, "the policy accepted its settings with a warning");
+        }
         Ok(Self {
             name: name.to_owned(),
             sha256: crate::wasm::sha256_hex(bytes),

@@ -81,3 +81,18 @@ fn validate_settings_answers_valid_or_names_the_field() {
         json!({"valid": false, "message": "settings.registries[0] must be a registry host[:port] such as ghcr.io, got \"quay\": a registry host contains '.' or ':' or is localhost, otherwise it reads as a Docker Hub namespace"})
     );
 }
+
+#[test]
+fn validate_settings_refuses_a_shared_namespace_unless_allowed_and_then_warns() {
+    let shared = json!({"mirror": "m.example.com", "registries": ["*"]});
+    assert_eq!(
+        call(validate_settings, &shared),
+        json!({"valid": false, "message": "settings.registries [\"*\"] with layout flat rewrites every registry into the one mirror namespace \"m.example.com/\": whoever owns a repository path on one registry could then supply the image of the same path on the other; use layout: prefixed, give each registry a rule with a target of its own, or set allowSharedNamespace: true to accept that"})
+    );
+    let mut allowed = shared;
+    allowed["allowSharedNamespace"] = json!(true);
+    assert_eq!(
+        call(validate_settings, &allowed),
+        json!({"valid": true, "message": "settings.registries [\"*\"] with layout flat rewrites every registry into the one mirror namespace \"m.example.com/\": allowSharedNamespace accepts that whoever owns a repository path on one registry can supply the image of the same path on the other"})
+    );
+}

@@ -9,10 +9,14 @@ use crate::settings::Settings;
 
 const D: &str = "sha256:9bba603b99bf25f6d117cf1235b6598c16033ad027b143c90fa5b3cc583c5713";
 
+/// The walk's tests rewrite docker.io and ghcr.io flat (accepted by name) so one pod shows
+/// images from several registries rewritten and left alone.
 fn rewriter() -> Rewriter {
     Settings {
         mirror: "m.example.com".into(),
+        registries: Some(vec!["docker.io".into(), "ghcr.io".into()]),
         exclude: vec!["docker.io/library/busybox".into()],
+        allow_shared_namespace: true,
         ..Settings::default()
     }
     .compile()
@@ -392,7 +396,7 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
             "Pod",
             "CREATE",
             json!({"kind": "Pod", "metadata": {"name": "p"},
-                   "spec": {"imagePullSecrets": secrets, "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}}),
+                   "spec": {"imagePullSecrets": secrets, "containers": [{"name": "c", "image": "example/private:1"}]}}),
         )
     };
     let kept = keeping.mutate(&pod(json!([{"name": "ghcr-credentials"}])));
@@ -411,7 +415,7 @@ fn keep_images_with_pull_secrets_leaves_such_pod_specs_alone() {
         "CREATE",
         json!({"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
             "imagePullSecrets": [{"name": "ghcr-credentials"}],
-            "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}}}}),
+            "containers": [{"name": "c", "image": "example/private:1"}]}}}}),
     );
     assert_eq!(keeping.mutate(&deployment).mutated_object, None);
     // Off by default.
@@ -461,7 +465,7 @@ fn keep_images_with_pull_secrets_does_not_count_the_mirrors_own_secrets() {
     // A secret of the pod's own still keeps its images.
     let private = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
         "imagePullSecrets": [{"name": "mirror-creds"}, {"name": "ghcr-credentials"}],
-        "containers": [{"name": "c", "image": "ghcr.io/org/private:1"}]}});
+        "containers": [{"name": "c", "image": "example/private:1"}]}});
     let kept = run_with(&rewriter, &request("Pod", "CREATE", private));
     assert_eq!(kept.mutated_object, None);
     assert_eq!(kept.warnings.len(), 1);

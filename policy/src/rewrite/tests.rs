@@ -14,19 +14,39 @@ fn settings(mirror: &str, layout: Layout) -> Settings {
     }
 }
 
+/// `settings` with the four registries the prefixed layout defaults to, flat, accepted by name.
+fn shared(settings: Settings) -> Settings {
+    Settings {
+        registries: Some(vec![
+            "docker.io".into(),
+            "ghcr.io".into(),
+            "quay.io".into(),
+            "gcr.io".into(),
+        ]),
+        allow_shared_namespace: true,
+        ..settings
+    }
+}
+
 /// The configurations the table runs against.
 fn config(name: &str) -> Rewriter {
     let s = match name {
         "flat" => settings("m.example.com", Layout::Flat),
+        "flat-ghcr" => Settings {
+            registries: Some(vec!["ghcr.io".into()]),
+            ..settings("m.example.com", Layout::Flat)
+        },
+        "flat-shared" => shared(settings("m.example.com", Layout::Flat)),
         "flat-path" => settings("mirror.local:5000/cache", Layout::Flat),
         "prefixed" => settings("m.example.com", Layout::Prefixed),
         "prefixed-path" => settings("mirror.local:5000/cache/v2", Layout::Prefixed),
-        "all" => Settings {
-            registries: vec!["*".into()],
+        "all-shared" => Settings {
+            registries: Some(vec!["*".into()]),
+            allow_shared_namespace: true,
             ..settings("m.example.com", Layout::Flat)
         },
         "all-prefixed" => Settings {
-            registries: vec!["*".into()],
+            registries: Some(vec!["*".into()]),
             ..settings("m.example.com", Layout::Prefixed)
         },
         "rules" => Settings {
@@ -51,7 +71,7 @@ fn config(name: &str) -> Rewriter {
             ..settings("m.example.com", Layout::Prefixed)
         },
         "rules-only" => Settings {
-            registries: vec![],
+            registries: Some(vec![]),
             rules: vec![RuleSetting {
                 registry: "Quay.IO".into(),
                 target: "q.example.com".into(),
@@ -65,7 +85,7 @@ fn config(name: &str) -> Rewriter {
                 "docker.io/library/nginx:1.*".into(),
                 "quay.io/*/keep-*".into(),
             ],
-            ..settings("m.example.com", Layout::Flat)
+            ..shared(settings("m.example.com", Layout::Flat))
         },
         other => panic!("no configuration {other}"),
     };
@@ -108,26 +128,32 @@ fn cases() -> Vec<Case> {
     vec![
         // The issue's examples.
         case("official image", "flat", "nginx:latest", to("m.example.com/library/nginx:latest")),
-        case("ghcr digest", "flat", format!("ghcr.io/org/app@{D256}"), to(format!("m.example.com/org/app@{D256}"))),
+        case("ghcr digest", "prefixed", format!("ghcr.io/org/app@{D256}"), to(format!("m.example.com/ghcr.io/org/app@{D256}"))),
+        // The flat namespace holds Docker Hub alone unless told otherwise: ghcr.io/org/app must
+        // not be served from where docker.io/org/app is.
+        case("flat: ghcr by default left alone", "flat", format!("ghcr.io/org/app@{D256}"), Want::Same(RegistryNotSelected)),
+        case("flat-ghcr: ghcr alone", "flat-ghcr", format!("ghcr.io/org/app@{D256}"), to(format!("m.example.com/org/app@{D256}"))),
+        case("flat-ghcr: then docker.io is left alone", "flat-ghcr", "nginx", Want::Same(RegistryNotSelected)),
         case("already on the mirror", "flat", "m.example.com/library/nginx:1.27", Want::Same(OnCache)),
         // Flat layout.
         case("flat: no tag stays untagged", "flat", "nginx", to("m.example.com/library/nginx")),
         case("flat: user repository", "flat", "bitnami/redis:7.2", to("m.example.com/bitnami/redis:7.2")),
         case("flat: explicit docker.io", "flat", "docker.io/library/redis", to("m.example.com/library/redis")),
         case("flat: index.docker.io", "flat", "index.docker.io/library/redis:7", to("m.example.com/library/redis:7")),
-        case("flat: quay", "flat", "quay.io/prometheus/node-exporter:v1.8.0", to("m.example.com/prometheus/node-exporter:v1.8.0")),
-        case("flat: gcr", "flat", "gcr.io/distroless/static:nonroot", to("m.example.com/distroless/static:nonroot")),
+        case("flat: quay by default left alone", "flat", "quay.io/prometheus/node-exporter:v1.8.0", Want::Same(RegistryNotSelected)),
+        case("flat-shared: quay", "flat-shared", "quay.io/prometheus/node-exporter:v1.8.0", to("m.example.com/prometheus/node-exporter:v1.8.0")),
+        case("flat-shared: gcr", "flat-shared", "gcr.io/distroless/static:nonroot", to("m.example.com/distroless/static:nonroot")),
         case("flat: tag and digest kept", "flat", format!("redis:7@{D256}"), to(format!("m.example.com/library/redis:7@{D256}"))),
-        case("flat: sha512", "flat", format!("ghcr.io/o/a@{D512}"), to(format!("m.example.com/o/a@{D512}"))),
-        case("flat: tag+sha512", "flat", format!("ghcr.io/o/a:v1@{D512}"), to(format!("m.example.com/o/a:v1@{D512}"))),
-        case("flat: uppercase registry host", "flat", "GHCR.io/org/app:1", to("m.example.com/org/app:1")),
+        case("flat-ghcr: sha512", "flat-ghcr", format!("ghcr.io/o/a@{D512}"), to(format!("m.example.com/o/a@{D512}"))),
+        case("flat-ghcr: tag+sha512", "flat-ghcr", format!("ghcr.io/o/a:v1@{D512}"), to(format!("m.example.com/o/a:v1@{D512}"))),
+        case("flat-ghcr: uppercase registry host", "flat-ghcr", "GHCR.io/org/app:1", to("m.example.com/org/app:1")),
         case("flat: uppercase tag kept", "flat", "nginx:Stable", to("m.example.com/library/nginx:Stable")),
         case("flat: mirror host in another case", "flat", "M.Example.COM/library/nginx:1", Want::Same(OnCache)),
         case("flat: registry not selected", "flat", "registry.k8s.io/pause:3.9", Want::Same(RegistryNotSelected)),
         case("flat: subdomain of gcr not selected", "flat", "us.gcr.io/p/app", Want::Same(RegistryNotSelected)),
         case("flat: localhost not selected", "flat", "localhost:5000/app", Want::Same(RegistryNotSelected)),
         case("flat: ipv6 not selected", "flat", "[::1]:5000/app", Want::Same(RegistryNotSelected)),
-        case("flat: nested path", "flat", "ghcr.io/a/b/c/d:1", to("m.example.com/a/b/c/d:1")),
+        case("flat-ghcr: nested path", "flat-ghcr", "ghcr.io/a/b/c/d:1", to("m.example.com/a/b/c/d:1")),
         case("flat: hub image 255 long after rewrite", "flat", format!("org/{}", "a".repeat(237)), to(format!("m.example.com/org/{}", "a".repeat(237)))),
         case("flat: too long after rewrite", "flat", format!("org/{}", "a".repeat(238)), Want::Error(format!("its rewrite \"m.example.com/org/{}\" would not be a valid reference: repository name must not be more than 255 characters (counting the registry, as containerd 1.7 does)", "a".repeat(238)))),
         case("flat: uppercase repository", "flat", "Nginx", error("not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase")),
@@ -138,7 +164,7 @@ fn cases() -> Vec<Case> {
         case("flat: hex identifier", "flat", "a".repeat(64), error("not a valid image reference: invalid repository name (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa), cannot specify 64-byte hexadecimal strings")),
         // Flat layout under a path prefix with a port.
         case("flat-path: official", "flat-path", "nginx:1.27", to("mirror.local:5000/cache/library/nginx:1.27")),
-        case("flat-path: quay digest", "flat-path", format!("quay.io/o/a@{D256}"), to(format!("mirror.local:5000/cache/o/a@{D256}"))),
+        case("flat-path: user repository digest", "flat-path", format!("o/a@{D256}"), to(format!("mirror.local:5000/cache/o/a@{D256}"))),
         case("flat-path: already there", "flat-path", "mirror.local:5000/cache/library/nginx", Want::Same(OnCache)),
         case("flat-path: same host other path", "flat-path", "mirror.local:5000/elsewhere/app", Want::Same(OnCache)),
         case("flat-path: same host without port is another registry", "flat-path", "mirror.local/app", Want::Same(RegistryNotSelected)),
@@ -153,14 +179,14 @@ fn cases() -> Vec<Case> {
         case("prefixed-path: official", "prefixed-path", "nginx:1", to("mirror.local:5000/cache/v2/docker.io/library/nginx:1")),
         case("prefixed-path: ghcr digest", "prefixed-path", format!("ghcr.io/o/a@{D512}"), to(format!("mirror.local:5000/cache/v2/ghcr.io/o/a@{D512}"))),
         // Every registry.
-        case("all: registry.k8s.io", "all", "registry.k8s.io/pause:3.9", to("m.example.com/pause:3.9")),
-        case("all: ecr", "all", format!("123456789.dkr.ecr.ap-southeast-2.amazonaws.com/k8s.gcr.io/ingress-nginx/controller:v0.43.0@{D256}"), to(format!("m.example.com/k8s.gcr.io/ingress-nginx/controller:v0.43.0@{D256}"))),
-        case("all: localhost port", "all", "localhost:5000/app", to("m.example.com/app")),
-        case("all: ipv6", "all", "[2001:db8::1]:5000/team/app:1", to("m.example.com/team/app:1")),
-        case("all: ipv4", "all", "10.0.0.1/app", to("m.example.com/app")),
-        case("all: mirror excluded from all", "all", "m.example.com/app", Want::Same(OnCache)),
-        case("all: mixed-case first component is a registry", "all", "Docker/docker", to("m.example.com/docker")),
-        case("all: invalid domain has no registry", "all", "foo_bar.com/x", Want::Same(RegistryNotSelected)),
+        case("all-shared: registry.k8s.io", "all-shared", "registry.k8s.io/pause:3.9", to("m.example.com/pause:3.9")),
+        case("all-shared: ecr", "all-shared", format!("123456789.dkr.ecr.ap-southeast-2.amazonaws.com/k8s.gcr.io/ingress-nginx/controller:v0.43.0@{D256}"), to(format!("m.example.com/k8s.gcr.io/ingress-nginx/controller:v0.43.0@{D256}"))),
+        case("all-shared: localhost port", "all-shared", "localhost:5000/app", to("m.example.com/app")),
+        case("all-shared: ipv6", "all-shared", "[2001:db8::1]:5000/team/app:1", to("m.example.com/team/app:1")),
+        case("all-shared: ipv4", "all-shared", "10.0.0.1/app", to("m.example.com/app")),
+        case("all-shared: mirror excluded from all", "all-shared", "m.example.com/app", Want::Same(OnCache)),
+        case("all-shared: mixed-case first component is a registry", "all-shared", "Docker/docker", to("m.example.com/docker")),
+        case("all-shared: invalid domain has no registry", "all-shared", "foo_bar.com/x", Want::Same(RegistryNotSelected)),
         case("all-prefixed: ipv4 is a valid path", "all-prefixed", "10.0.0.1/app", to("m.example.com/10.0.0.1/app")),
         case("all-prefixed: port cannot be a path", "all-prefixed", "localhost:5000/app:1", error("its rewrite \"m.example.com/localhost:5000/app:1\" would not be a valid reference: invalid reference format (the prefixed layout cannot hold a port or IPv6 address; add a rule for registry \"localhost:5000\")")),
         case("all-prefixed: ipv6 cannot be a path", "all-prefixed", "[::1]/app", error("its rewrite \"m.example.com/[::1]/app\" would not be a valid reference: invalid reference format (the prefixed layout cannot hold a port or IPv6 address; add a rule for registry \"[::1]\")")),

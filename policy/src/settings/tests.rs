@@ -16,20 +16,37 @@ fn defaults_fill_everything_but_the_mirror() {
         s,
         Settings {
             mirror: "m.example.com".into(),
-            registries: vec![
-                "docker.io".into(),
-                "ghcr.io".into(),
-                "quay.io".into(),
-                "gcr.io".into()
-            ],
+            registries: None,
             layout: Layout::Flat,
             rules: vec![],
             exclude: vec![],
             keep_images_with_pull_secrets: false,
             image_pull_secrets: vec![],
+            allow_shared_namespace: false,
         }
     );
     s.validate().expect("defaults are valid");
+}
+
+#[test]
+fn absent_registries_default_by_layout() {
+    let flat = Settings::from_json(br#"{"mirror":"m.example.com"}"#).expect("valid settings");
+    assert_eq!(flat.registries(), ["docker.io"]);
+    let prefixed = Settings::from_json(br#"{"mirror":"m.example.com","layout":"prefixed"}"#)
+        .expect("valid settings");
+    assert_eq!(
+        prefixed.registries(),
+        ["docker.io", "ghcr.io", "quay.io", "gcr.io"]
+    );
+    let given = Settings::from_json(br#"{"mirror":"m.example.com","registries":[]}"#)
+        .expect("valid settings");
+    assert!(given.registries().is_empty());
+    // Absent stays absent in a round trip, so the default keeps following the layout.
+    assert_eq!(
+        serde_json::to_value(&flat).expect("serialisable"),
+        serde_json::json!({"mirror": "m.example.com", "layout": "flat", "rules": [], "exclude": [],
+            "keepImagesWithPullSecrets": false, "imagePullSecrets": [], "allowSharedNamespace": false})
+    );
 }
 
 #[test]
@@ -135,7 +152,7 @@ fn each_bad_field_is_named() {
         ),
         (
             r#"{"mirror":"m.example.com","mirrors":[]}"#,
-            "settings.mirrors: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets` at line 1 column 35",
+            "settings.mirrors: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets`, `allowSharedNamespace` at line 1 column 35",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,

@@ -39,7 +39,8 @@ fn target() -> BoxedStrategy<String> {
         .boxed()
 }
 
-/// Valid settings: every layout, `*` or a list of registries, rules and exclude patterns.
+/// Valid settings: every layout, `*` or a list of registries, rules and exclude patterns, with
+/// `allowSharedNamespace`.
 pub fn settings() -> BoxedStrategy<Settings> {
     let known = || proptest::sample::select(&KNOWN_HOSTS[..]).prop_map(str::to_owned);
     let registries = prop_oneof![
@@ -77,12 +78,15 @@ pub fn settings() -> BoxedStrategy<Settings> {
                 .collect();
             Settings {
                 mirror,
-                registries: registries.unwrap_or_else(|| Settings::default().registries),
+                registries,
                 layout,
                 rules,
                 exclude: exclude.into_iter().map(str::to_owned).collect(),
                 keep_images_with_pull_secrets: false,
                 image_pull_secrets: Vec::new(),
+                // Every shape of settings, shared namespaces included: the rewrite's own
+                // properties hold for all of them (the sharing has a property of its own).
+                allow_shared_namespace: true,
             }
         })
         .boxed()
