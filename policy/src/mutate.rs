@@ -32,6 +32,10 @@ pub const MAX_WARNINGS: usize = 4;
 /// Longest warning, in characters: the API server may truncate one past 256.
 pub const MAX_WARNING_CHARS: usize = 200;
 
+/// The API server refuses an object whose annotations, keys and values together, pass this many
+/// bytes (`TotalAnnotationSizeLimitB` of apimachinery's `ValidateAnnotationsSize`).
+pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
+
 /// Container lists of a pod spec, in the order the kubelet starts them.
 const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
@@ -281,11 +285,11 @@ fn bounded(text: String) -> String {
     }
 }
 
-/// At most [`MAX_WARNINGS`]: past that, the last one counts the rest.
-fn summarised(mut warnings: Vec<String>) -> Vec<String> {
-    if warnings.len() > MAX_WARNINGS {
-        let rest = warnings.len() - (MAX_WARNINGS - 1);
-        warnings.truncate(MAX_WARNINGS - 1);
+/// At most `room` warnings: past that, the last one counts the rest.
+fn summarised(mut warnings: Vec<String>, room: usize) -> Vec<String> {
+    if warnings.len() > room {
+        let rest = warnings.len() - (room - 1);
+        warnings.truncate(room - 1);
         warnings.push(format!(
             "pullthrough: {rest} more images left unchanged (not valid references)"
         ));
@@ -294,19 +298,25 @@ fn summarised(mut warnings: Vec<String>) -> Vec<String> {
 }
 
 /// Builds the outcome; `object` is asked for only when there is something to change.
-pub(crate) fn finish(mut plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
-    plan.warnings = summarised(plan.warnings);
+pub(crate) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
     if plan.edits.is_empty() {
         return Outcome {
             mutated_object: None,
-            warnings: plan.warnings,
+            warnings: summarised(plan.warnings, MAX_WARNINGS),
             images_rewritten: 0,
         };
     }
     let mut object = object();
-    if plan.annotate {
-        record_originals(&mut object, &plan.edits);
-    }
+    let left_out = if plan.annotate {
+        record_originals(&mut object, &plan.edits).err()
+    } else {
+        None
+    };
+    // The annotation's warning comes first and is never folded into the images' count.
+    let mut warnings = Vec::with_capacity(MAX_WARNINGS);
+    let room = MAX_WARNINGS - usize::from(left_out.is_some());
+    warnings.extend(left_out);
+    warnings.extend(summarised(plan.warnings, room));
     let images_rewritten = plan.edits.len();
     for edit in plan.edits {
         set_image(&mut object, edit);
@@ -316,7 +326,7 @@ pub(crate) fn finish(mut plan: Plan, object: impl FnOnce() -> Value) -> Outcome 
     }
     Outcome {
         mutated_object: Some(object),
-        warnings: plan.warnings,
+        warnings,
         images_rewritten,
     }
 }
@@ -446,27 +456,15 @@ fn add_pull_secrets(object: &mut Value, spec: &[&str], secrets: Vec<String>) {
 }
 
 /// Merges this admission's originals into the annotation, keyed by container name. A value
-/// that is not such a map (edited by hand) is replaced.
-fn record_originals(object: &mut Value, edits: &[Edit]) {
-    let Value::Object(object) = object else {
-        return;
-    };
-    let metadata = object.entry("metadata").or_insert(Value::Null);
-    if !metadata.is_object() {
-        *metadata = Value::Object(serde_json::Map::new());
-    }
-    let Value::Object(metadata) = metadata else {
-        return;
-    };
-    let annotations = metadata.entry("annotations").or_insert(Value::Null);
-    if !annotations.is_object() {
-        *annotations = Value::Object(serde_json::Map::new());
-    }
-    let Value::Object(annotations) = annotations else {
-        return;
-    };
+/// that is not such a map (edited by hand) is replaced. Leaves the object as it was, and says
+/// why, when the annotations would then pass [`MAX_ANNOTATIONS_BYTES`]: the API server would
+/// refuse the object, which it accepts without the annotation.
+fn record_originals(object: &mut Value, edits: &[Edit]) -> Result<(), String> {
+    let annotations = object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object);
     let mut originals: BTreeMap<String, String> = annotations
-        .get(ORIGINAL_IMAGES_ANNOTATION)
+        .and_then(|a| a.get(ORIGINAL_IMAGES_ANNOTATION))
         .and_then(Value::as_str)
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_default();
@@ -475,7 +473,37 @@ fn record_originals(object: &mut Value, edits: &[Edit]) {
     }
     // A map of strings always serialises; the fallback only keeps this free of a panic path.
     let value = serde_json::to_string(&originals).unwrap_or_default();
-    annotations.insert(ORIGINAL_IMAGES_ANNOTATION.to_owned(), Value::String(value));
+    // The API server's count: the bytes of every key and every string value.
+    let others: usize = annotations
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.as_str() != ORIGINAL_IMAGES_ANNOTATION)
+        .map(|(key, value)| key.len() + value.as_str().map_or(0, str::len))
+        .sum();
+    if others + ORIGINAL_IMAGES_ANNOTATION.len() + value.len() > MAX_ANNOTATIONS_BYTES {
+        return Err(format!(
+            "pullthrough: annotation {ORIGINAL_IMAGES_ANNOTATION} left out: the object's \
+             annotations would pass the API server's {MAX_ANNOTATIONS_BYTES}-byte limit"
+        ));
+    }
+    let Value::Object(object) = object else {
+        return Ok(());
+    };
+    let metadata = object.entry("metadata").or_insert(Value::Null);
+    if !metadata.is_object() {
+        *metadata = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(metadata) = metadata else {
+        return Ok(());
+    };
+    let annotations = metadata.entry("annotations").or_insert(Value::Null);
+    if !annotations.is_object() {
+        *annotations = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(annotations) = annotations {
+        annotations.insert(ORIGINAL_IMAGES_ANNOTATION.to_owned(), Value::String(value));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
