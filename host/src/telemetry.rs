@@ -1,4 +1,7 @@
-//! Logging: text or JSON lines on stderr, with the noise of our dependencies filtered out.
+//! Logging: text or JSON lines on stderr, with the noise of our dependencies filtered out and
+//! control characters in field values escaped.
+
+mod text;
 
 use std::io::IsTerminal as _;
 
@@ -60,7 +63,7 @@ pub fn init(
         .with_writer(std::io::stderr);
     // Ignore a second init: tests may share a process with a subscriber already set.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(text::EscapedFields).try_init(),
         LogFormat::Json => builder.event_format(JsonLines).try_init(),
     };
     Ok(())
@@ -172,17 +175,6 @@ mod tests {
     fn json_lines_keep_numbers_and_lists_as_json() {
         use tracing_subscriber::layer::SubscriberExt as _;
 
-        #[derive(Clone, Default)]
-        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().expect("lock").extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let lines = Lines::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::registry().with(
@@ -194,7 +186,7 @@ mod tests {
             let names = vec!["a.example".to_owned(), "127.0.0.1".to_owned()];
             tracing::info!(names = ?names, count = 2_u64, ok = true, text = "x", "hello");
         });
-        let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("UTF-8");
+        let text = lines.text();
         let mut line: Value = serde_json::from_str(text.trim()).expect("one JSON line");
         assert!(
             line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
@@ -213,6 +205,49 @@ mod tests {
                 "target": "pullthrough::telemetry::tests",
             })
         );
+    }
+
+    #[test]
+    fn text_lines_escape_what_a_request_put_in_their_fields() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(text::EscapedFields)
+                .with_ansi(false)
+                .without_time()
+                .with_target(false)
+                .with_writer(move || writer.clone()),
+        );
+        let name = "web\n INFO admission uid=forged\u{1b}[2J";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(uid = %"u-1", name = %name, kind = "Pod", count = 2_u64, "admission");
+        });
+        assert_eq!(
+            lines.text(),
+            " INFO admission uid=u-1 name=web\\n INFO admission uid=forged\\u{1b}[2J kind=\"Pod\" count=2\n"
+        );
+    }
+
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("lock").clone()).expect("UTF-8")
+        }
     }
 
     #[test]
