@@ -43,8 +43,9 @@ pub enum InputError {
     },
 }
 
-/// Reads every path in turn (`-` is standard input; a directory contributes its `.json`,
-/// `.yaml` and `.yml` files in name order) and hands each object to `sink`.
+/// Reads every path in turn (`-` is standard input; a directory contributes the `.json`, `.yaml`
+/// and `.yml` files below it, subdirectories included, in path order) and hands each object to
+/// `sink`.
 pub fn read_paths(paths: &[PathBuf], sink: &mut dyn FnMut(Value)) -> Result<(), InputError> {
     for path in paths {
         if path == Path::new("-") {
@@ -76,20 +77,34 @@ fn read_file(path: &Path, sink: &mut dyn FnMut(Value)) -> Result<(), InputError>
     objects_in(&bytes, &origin, sink)
 }
 
+/// The `.json`, `.yaml` and `.yml` files below `dir`, in its subdirectories too (as `kubectl
+/// -R` reads them), sorted by path. Unlike `kubectl`, hidden subdirectories (`.git`, `.github`
+/// with its workflow YAML) are skipped. A symbolic link to a file counts; one to a directory is
+/// not followed (as `kubectl`'s walk does not), so a link loop cannot recurse forever.
 fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let read_error = |source| InputError::Read {
-        origin: dir.display().to_string(),
-        source,
-    };
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let path = entry.map_err(read_error)?.path();
-        let manifest = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"));
-        if manifest && path.is_file() {
-            files.push(path);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let read_error = |source| InputError::Read {
+            origin: dir.display().to_string(),
+            source,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(read_error)? {
+            let entry = entry.map_err(read_error)?;
+            let path = entry.path();
+            if entry.file_type().map_err(read_error)?.is_dir() {
+                if !entry.file_name().to_string_lossy().starts_with('.') {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let manifest = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"));
+            if manifest && path.is_file() {
+                files.push(path);
+            }
         }
     }
     files.sort();
@@ -358,6 +373,42 @@ mod tests {
             assert_eq!(objects(text).expect(name), expected, "{name}");
         }
         assert_eq!(objects("  \n").expect("blank"), Vec::<Value>::new());
+    }
+
+    #[test]
+    fn a_directory_is_read_with_its_subdirectories_as_kubectl_r_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for (path, text) in [
+            ("b.yaml", "kind: Pod\nmetadata: {name: top}\n"),
+            (
+                "apps/web/deploy.yml",
+                "kind: Deployment\nmetadata: {name: web}\n",
+            ),
+            (
+                "apps/api.json",
+                r#"{"kind": "Job", "metadata": {"name": "api"}}"#,
+            ),
+            ("apps/web/README.md", "kind: Pod\n"),
+            (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+        ] {
+            let file = root.join(path);
+            std::fs::create_dir_all(file.parent().expect("a parent")).expect("directories");
+            std::fs::write(file, text).expect("write");
+        }
+        // A link back up the tree is not followed: no loop, no file twice.
+        std::os::unix::fs::symlink(root, root.join("apps/loop")).expect("link");
+        let mut names = Vec::new();
+        read_paths(&[root.to_path_buf()], &mut |object| {
+            names.push(
+                object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        })
+        .expect("reads");
+        assert_eq!(names, ["api", "web", "top"]);
     }
 
     #[test]
