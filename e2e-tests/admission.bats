@@ -59,10 +59,14 @@ body_of() { sed '$d' <<<"$1"; }
   body_of "$out" | assert_review "$BATS_TEST_DIRNAME/expected/deployment.json"
 }
 
-@test "the deployment patch rewrites the image to the mirror" {
-  out="$(review /mutate "$REPO/fixtures/admission/deployment.json")"
+@test "by default Docker Hub images are rewritten and ghcr.io ones are not" {
+  out="$(review /mutate "$REPO/fixtures/admission/cronjob.json")"
   patch="$(body_of "$out" | decoded_patch)"
-  grep -q '"path": "/spec/template/spec/containers/0/image", "value": "registry-mirror.example.com/nginx/nginx-unprivileged:1.29.0-alpine-perl"' <<<"$patch"
+  grep -q '"path": "/spec/jobTemplate/spec/template/spec/containers/0/image", "value": "registry-mirror.example.com/library/busybox:1.28"' <<<"$patch"
+  # ghcr.io/nginx/… would land where docker.io/nginx/… does: the flat namespace is Docker Hub's.
+  out="$(review /mutate "$REPO/fixtures/admission/deployment.json")"
+  [ "$(status_of "$out")" = 200 ]
+  [ "$(body_of "$out")" = '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"12345-67890-abcdef","allowed":true}}' ]
 }
 
 @test "a body over 7 MiB is 413 with the limit in the message, before it is read" {
@@ -131,8 +135,35 @@ body_of() { sed '$d' <<<"$1"; }
   [ "$(status_of "$out")" = 404 ]
   [ "$(body_of "$out")" = 'no policy named "no-such-policy"' ]
   metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
-  ! grep -q 'no-such-policy' <<<"$metrics"
+  [ "$(grep -c 'no-such-policy' <<<"$metrics")" = 0 ]
   grep -q '^pullthrough_admission_requests_total{policy="unknown",outcome="invalid"} [1-9]' <<<"$metrics"
+}
+
+@test "an unknown policy is 404 whatever its body: looked up before the body is read" {
+  head -c $((8 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big.json"
+  out="$(curl -sS --http1.1 --cacert "$BATS_FILE_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
+    --data-binary "@$BATS_TEST_TMPDIR/big.json" -w '\n%{http_code}' "https://$HOST:$PORT/validate/no-such-policy")"
+  [ "$(status_of "$out")" = 404 ]
+  [ "$(body_of "$out")" = 'no policy named "no-such-policy"' ]
+}
+
+@test "a ?timeout= that leaves no time to answer is 400, not a policy timeout" {
+  out="$(post "/mutate?timeout=1ms" "$REPO/fixtures/admission/cronjob.json" "$BATS_FILE_TMPDIR/ca.crt")"
+  [ "$(status_of "$out")" = 400 ]
+  [ "$(body_of "$out")" = "query parameter timeout=1ms leaves no time to answer: 100.25ms of it is kept for the API server's own connection (the API server sends its timeoutSeconds, at least 1s)" ]
+  metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
+  grep -q '^pullthrough_evaluation_errors_total{policy="pullthrough",kind="timeout"} 0$' <<<"$metrics"
+}
+
+@test "kube-system and pullthrough's own namespace are never rewritten, whatever reaches the server" {
+  for namespace in kube-system pullthrough; do
+    jq --arg ns "$namespace" '.request.namespace = $ns | .request.object.metadata.namespace = $ns' \
+      "$REPO/fixtures/admission/cronjob.json" >"$BATS_TEST_TMPDIR/$namespace.json"
+    out="$(review /mutate "$BATS_TEST_TMPDIR/$namespace.json")"
+    [ "$(status_of "$out")" = 200 ]
+    [ "$(body_of "$out")" = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"0c0829ff-c2f5-4634-a1c3-098147304d03\",\"allowed\":true,\"warnings\":[\"pullthrough: namespace $namespace is never rewritten; images left unchanged\"]}}" ]
+  done
+  grep -q 'rewrite refused: this namespace is never rewritten' "$BATS_FILE_TMPDIR/server.log"
 }
 
 @test "GET on /mutate is 405" {
@@ -152,9 +183,9 @@ body_of() { sed '$d' <<<"$1"; }
 }
 
 @test "each review is logged with uid, kind, namespace, outcome and duration" {
-  review /mutate "$REPO/fixtures/admission/deployment.json" >/dev/null
-  line="$(grep 'uid=12345-67890-abcdef' "$BATS_FILE_TMPDIR/server.log" | tail -n1)"
-  [[ "$line" == *"kind=Deployment"* ]]
+  review /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
+  line="$(grep 'uid=0c0829ff-c2f5-4634-a1c3-098147304d03' "$BATS_FILE_TMPDIR/server.log" | tail -n1)"
+  [[ "$line" == *"kind=CronJob"* ]]
   [[ "$line" == *"namespace=default"* ]]
   [[ "$line" == *"outcome=mutated"* ]]
   [[ "$line" == *"duration_us="* ]]

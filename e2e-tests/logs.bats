@@ -30,6 +30,45 @@ assert isinstance(r["duration_us"], int) and r["duration_us"] > 0, r
 PY
 }
 
+@test "text logs escape a newline and an ANSI escape in the object's name: one line per review" {
+  start_server --mirror registry-mirror.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt"
+  jq '.request.name = "evil\n2026-12-04T00:00:00Z  INFO forged uid=x\u001b[31m"' \
+    "$REPO/fixtures/admission/cronjob.json" >"$BATS_TEST_TMPDIR/evil.json"
+  post /mutate "$BATS_TEST_TMPDIR/evil.json" >/dev/null
+  stop_server
+  # (`! grep` would not fail a bats test: errexit ignores a negated command.)
+  [ "$(grep -v 'name=evil' "$BATS_TEST_TMPDIR/server.log" | grep -c 'INFO forged')" = 0 ]
+  [ "$(grep -c $'\e' "$BATS_TEST_TMPDIR/server.log")" = 0 ]
+  line="$(grep 'uid=0c0829ff-c2f5-4634-a1c3-098147304d03' "$BATS_TEST_TMPDIR/server.log")"
+  [ "$(wc -l <<<"$line")" = 1 ]
+  [[ "$line" == *'name=evil\n2026-12-04T00:00:00Z  INFO forged uid=x\u{1b}[31m operation=CREATE'* ]]
+}
+
+@test "duration_us and the latency metric leave out the client's upload" {
+  start_server --mirror registry-mirror.example.com --log-format json --write-ca "$BATS_TEST_TMPDIR/ca.crt"
+  # About 2 s to upload 2 KB at 1 KB/s.
+  curl -sS --http1.1 --limit-rate 1k --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
+    --data-binary "@$REPO/fixtures/admission/cronjob.json" -o /dev/null -w '%{time_total}\n' \
+    "https://$HOST:$PORT/mutate" >"$BATS_TEST_TMPDIR/upload"
+  metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
+  stop_server
+  echo "upload took $(cat "$BATS_TEST_TMPDIR/upload") s"
+  python3 -c 'import sys; sys.exit(float(open(sys.argv[1]).read()) < 1.5)' "$BATS_TEST_TMPDIR/upload"
+  duration="$(jq -r 'select(.message == "admission") | .duration_us' "$BATS_TEST_TMPDIR/server.log")"
+  echo "duration_us=$duration"
+  [ "$duration" -lt 500000 ]
+  # Within the histogram's 0.4096 s bucket, not in the 1.6 s or 3.3 s ones.
+  grep -q '^pullthrough_admission_duration_seconds_bucket{le="0.4096",policy="pullthrough"} 1$' <<<"$metrics"
+}
+
+@test "serve logs the policy's warning when allowSharedNamespace accepts a shared namespace" {
+  start_server --settings-json '{"mirror":"registry-mirror.example.com","registries":["*"],"allowSharedNamespace":true}'
+  stop_server
+  line="$(grep 'the policy accepted its settings with a warning' "$BATS_TEST_TMPDIR/server.log")"
+  [[ "$line" == *" WARN "* ]]
+  [[ "$line" == *'policy="pullthrough" warning=settings.registries ["*"] with layout flat rewrites every registry into the one mirror namespace "registry-mirror.example.com/": allowSharedNamespace accepts that'* ]]
+}
+
 @test "an invalid --log filter is refused with exit code 2" {
   run "$PULLTHROUGH" --log 'info,=[' manifests --mirror m.example.com
   [ "$status" -eq 2 ]

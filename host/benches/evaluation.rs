@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
             settings: json!({ "mirror": MIRROR }),
         },
     ))?;
-    let policy = registry.default_policy().to_owned();
+    let policy = registry.default_policy();
 
     println!(
         "| fixture | bytes | 1. JSON floor µs (median / p99) | 2. native rewrite µs | 3. wasm evaluation µs | 3 ÷ 2 (median) | 3 ÷ 1 (median) |"

@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         ))?;
         let load = started.elapsed();
 
-        let policy = registry.default_policy().to_owned();
+        let policy = registry.default_policy();
         for _ in 0..200 {
             registry.evaluate_blocking(&policy, &review.request)?;
         }

@@ -6,6 +6,7 @@
 //! a new version only becomes visible once it compiled and validated its settings off the request
 //! path.
 
+mod change;
 mod config;
 mod error;
 mod protocol;
@@ -91,4 +92,9 @@ pub struct ReloadReport {
     pub rejected: Vec<(String, String)>,
     /// Set when the policies file itself could not be read or parsed; nothing changed.
     pub config_error: Option<String>,
+    /// What changed in each swapped policy, as its log line says (`settings (mirror)`, `module`,
+    /// `first version`, …), in the order the file lists them.
+    pub changes: Vec<(String, String)>,
+    /// The default policy (`POST /mutate`) before and after, when the file's first entry changed.
+    pub default_changed: Option<(String, String)>,
 }

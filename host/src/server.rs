@@ -1,11 +1,15 @@
 //! The admission HTTP server: the axum router and its handlers, metrics, and the TLS listener
 //! with graceful shutdown. [`router`] needs no socket, so tests drive it directly.
 
+mod body;
+mod deadline;
 mod early_answer;
 mod handlers;
+mod linger;
 mod listener;
 pub mod metrics;
 mod plaintext;
+mod protected;
 mod unrouted;
 
 use std::sync::Arc;
@@ -18,7 +22,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use handlers::{FailureMode, MAX_BODY_BYTES};
+pub use body::{BODY_READ_TIMEOUT, BUDGET_WAIT, BodyBudget, MAX_BODY_BYTES};
+pub use handlers::FailureMode;
 pub use listener::{serve, shutdown_signal};
 
 use crate::policies::{EvaluationError, PolicyRegistry};
@@ -36,6 +41,11 @@ pub const LISTEN_PORT: u16 = 8443;
 /// NetworkPolicy can open each to what needs it.
 pub const METRICS_PORT: u16 = 9090;
 
+/// The bytes of request bodies held at once unless told otherwise (`serve
+/// --max-buffered-body-mib`): four of the largest reviews; with what parsing them costs, that
+/// fits the install's 64 MiB base beside `serve` itself (BENCHMARKS.md, "Memory of serve").
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = 4 * MAX_BODY_BYTES;
+
 /// Label for requests addressed to a policy that does not exist: the path is client-chosen and
 /// must not become a label value.
 const UNKNOWN_POLICY: &str = "unknown";
@@ -52,6 +62,11 @@ pub struct AppState {
     /// Set on SIGTERM: `/readyz` fails so the endpoints drop this replica, while it keeps
     /// serving the reviews still routed to it.
     pub shutting_down: Arc<AtomicBool>,
+    /// The bytes of request bodies all requests may hold at once.
+    pub body_budget: Arc<BodyBudget>,
+    /// Namespaces never rewritten in, whatever reaches the server: `kube-system` and
+    /// pullthrough's own.
+    pub protected_namespaces: Arc<[String]>,
 }
 
 impl AppState {
@@ -64,20 +79,20 @@ impl AppState {
             failure_mode,
             certs: None,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            body_budget: Arc::new(BodyBudget::new(DEFAULT_BODY_BUDGET_BYTES)),
+            protected_namespaces: crate::k8s::never_rewritten(crate::k8s::NAME).into(),
         }
     }
 
-    /// Counts and logs a request rejected before evaluation, with the reason it was given.
-    fn invalid(&self, policy: &str, started: Instant, status: StatusCode, reason: &str) {
-        let known = self
-            .registry
-            .policy_names()
-            .iter()
-            .any(|name| name == policy);
-        if known {
-            self.metrics
-                .policy(policy)
-                .record(Outcome::invalid, started.elapsed().as_secs_f64());
+    /// Counts and logs a request rejected before evaluation, with the reason it was given;
+    /// `started` is when its body had been read, `None` when it never was (no latency then).
+    fn invalid(&self, policy: &str, started: Option<Instant>, status: StatusCode, reason: &str) {
+        if self.registry.has_policy(policy) {
+            let series = self.metrics.policy(policy);
+            match started {
+                Some(started) => series.record(Outcome::invalid, started.elapsed().as_secs_f64()),
+                None => series.count(Outcome::invalid),
+            }
         } else {
             self.metrics.unknown_policy();
         }

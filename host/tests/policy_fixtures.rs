@@ -144,7 +144,7 @@ fn registry<'a>(
 async fn evaluate(registry: &PolicyRegistry, request: Value) -> Evaluation {
     let request = AdmissionRequest::from_value(request).expect("valid request");
     registry
-        .evaluate(registry.default_policy(), request)
+        .evaluate(&registry.default_policy(), request)
         .await
         .expect("policy evaluates")
 }
@@ -205,7 +205,7 @@ async fn every_fixture_gets_its_exact_patch() {
         let review = AdmissionReview::from_slice(&fixture_bytes(fixture)).expect("valid review");
         let uid = review.request.uid().to_owned();
         let evaluation = registry
-            .evaluate(registry.default_policy(), review.request)
+            .evaluate(&registry.default_policy(), review.request)
             .await
             .unwrap_or_else(|e| panic!("{fixture}: {e}"));
         let response = evaluation.response;

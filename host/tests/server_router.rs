@@ -125,7 +125,7 @@ async fn a_failing_policy_is_denied_with_the_reason_when_fail_closed() {
 async fn broken_requests_get_exact_statuses_and_messages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
-    let cases: [(&str, Vec<u8>, StatusCode, &str); 4] = [
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 6] = [
         (
             "/mutate",
             b"not json".to_vec(),
@@ -149,6 +149,20 @@ async fn broken_requests_get_exact_statuses_and_messages() {
             review("u4"),
             StatusCode::NOT_FOUND,
             "no policy named \"nope\"\n",
+        ),
+        // The policy is looked up before the body is read: 404 whatever the body's size.
+        (
+            "/validate/nope",
+            vec![b' '; pullthrough::server::MAX_BODY_BYTES + 1],
+            StatusCode::NOT_FOUND,
+            "no policy named \"nope\"\n",
+        ),
+        // Not the API server (it sends whole seconds, at least 1s): a 400, not a policy timeout.
+        (
+            "/mutate?timeout=1ms",
+            review("u4"),
+            StatusCode::BAD_REQUEST,
+            "query parameter timeout=1ms leaves no time to answer: 100.25ms of it is kept for the API server's own connection (the API server sends its timeoutSeconds, at least 1s)\n",
         ),
     ];
     for (uri, body, expected_status, expected_text) in cases {
@@ -200,4 +214,109 @@ async fn after_sigterm_readiness_fails_while_reviews_are_still_answered() {
     assert_eq!(status, StatusCode::OK);
     let answer: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(answer["response"]["allowed"], json!(true));
+}
+
+#[tokio::test]
+async fn a_body_past_the_budget_is_told_to_retry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state = AppState::new(registry(dir.path()).await, FailureMode::Open);
+    // Smaller than the body: it can never fit, so the answer comes without waiting.
+    state.body_budget = std::sync::Arc::new(pullthrough::server::BodyBudget::new(1024));
+    let metrics = state.metrics.clone();
+    let app = router(state);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/mutate")
+        .body(Body::from(vec![b' '; 4096]))
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "the server holds as many request bodies as its 1024 byte budget allows; retry shortly\n"
+    );
+    let text = metrics.encode().expect("metrics");
+    assert!(
+        text.lines().any(|l| l
+            == "pullthrough_admission_requests_total{policy=\"accept\",outcome=\"invalid\"} 1"),
+        "{text}"
+    );
+    // Counted, but no latency: its body never arrived.
+    assert!(
+        text.lines()
+            .any(|l| l == "pullthrough_admission_duration_seconds_count{policy=\"accept\"} 0"),
+        "{text}"
+    );
+}
+
+/// A review of a Pod in `namespace`.
+fn pod_review(uid: &str, namespace: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": namespace,
+            "operation": "CREATE",
+            "object": {"kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
+                       "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+        }
+    }))
+    .expect("json")
+}
+
+#[tokio::test]
+async fn kube_system_and_its_own_namespace_are_never_rewritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("mutate.wasm"),
+        guests::guest(guests::MUTATE, guests::SETTINGS_VALID),
+    )
+    .expect("write guest");
+    std::fs::write(
+        dir.path().join("policies.yml"),
+        "mutate:\n  module: mutate.wasm\n  allowedToMutate: true\n",
+    )
+    .expect("write policies");
+    let registry = PolicyRegistry::load(
+        common::runtime(),
+        PolicySource::File(dir.path().join("policies.yml")),
+    )
+    .await
+    .expect("policies load");
+    let mut state = AppState::new(registry, FailureMode::Open);
+    state.protected_namespaces =
+        std::sync::Arc::from(["kube-system".to_owned(), "webhooks".to_owned()]);
+    let app = router(state);
+    for namespace in ["kube-system", "webhooks"] {
+        for uri in ["/mutate", "/validate/mutate"] {
+            let (status, body) = call(&app, "POST", uri, pod_review("u8", namespace)).await;
+            assert_eq!(status, StatusCode::OK, "{namespace} {uri}");
+            assert_eq!(
+                json_body(&body)["response"],
+                json!({"uid": "u8", "allowed": true, "warnings": [
+                    format!("pullthrough: namespace {namespace} is never rewritten; images left unchanged")
+                ]}),
+                "{namespace} {uri}"
+            );
+        }
+    }
+    // Anywhere else the same review is patched.
+    let (_, body) = call(&app, "POST", "/mutate", pod_review("u9", "default")).await;
+    assert_eq!(
+        json_body(&body)["response"]["patchType"],
+        json!("JSONPatch")
+    );
 }

@@ -21,7 +21,7 @@ pub const DEFAULT_FLAT_REGISTRIES: [&str; 1] = ["docker.io"];
 pub const DEFAULT_PREFIXED_REGISTRIES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "gcr.io"];
 
 /// Policy settings (`spec.settings` of a Kubewarden policy, or the host's policies file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
     /// The pull-through cache: `host[:port]` optionally followed by a path prefix.
@@ -56,21 +56,6 @@ pub struct Settings {
     /// other. Loaded with a warning.
     #[serde(default)]
     pub allow_shared_namespace: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            mirror: String::new(),
-            registries: None,
-            layout: Layout::default(),
-            rules: Vec::new(),
-            exclude: Vec::new(),
-            keep_images_with_pull_secrets: false,
-            image_pull_secrets: Vec::new(),
-            allow_shared_namespace: false,
-        }
-    }
 }
 
 /// How a rewritten image's path is formed below the mirror.

@@ -149,7 +149,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     let wasm = Runtime::new(runtime_config).map_err(ScanError::Engine)?;
     let registry = tokio.block_on(PolicyRegistry::load(wasm, args.policy.source(settings)))?;
     let policy = match &args.policy_name {
-        None => registry.default_policy().to_owned(),
+        None => registry.default_policy(),
         Some(name) if registry.policy_names().contains(name) => name.clone(),
         Some(name) => {
             return Err(ScanError::UnknownPolicy {
@@ -159,7 +159,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         }
     };
     let filter = NamespaceFilter {
-        excluded: vec![args.namespace.clone(), "kube-system".to_owned()],
+        excluded: k8s::never_rewritten(&args.namespace),
         only: args.only_namespaces.clone(),
     };
     let progress = Progress::new();

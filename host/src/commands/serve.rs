@@ -15,7 +15,9 @@ use crate::policies::{PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
+mod body_flags;
 mod mirror_flags;
+pub use body_flags::BodyArgs;
 pub use mirror_flags::MirrorCheckArgs;
 
 /// Flags of `pullthrough serve`. Exactly one of `--mirror`, `--settings-json` and `--policies`
@@ -40,6 +42,8 @@ pub struct ServeArgs {
     pub mirror_check: MirrorCheckArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub body: BodyArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -188,6 +192,8 @@ pub struct ServeConfig {
     pub shutdown_timeout: Duration,
     /// Async worker threads (0: one per core).
     pub worker_threads: usize,
+    /// Bytes of request bodies all requests may hold at once.
+    pub body_budget: usize,
 }
 
 impl ServeArgs {
@@ -235,6 +241,7 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_seconds),
             worker_threads: self.worker_threads,
+            body_budget: self.body.bytes(),
         })
     }
 
@@ -369,10 +376,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         }
     }
     let resolver = Arc::clone(certs.resolver());
+    let never_rewritten = k8s::never_rewritten(&registration.namespace);
     certs.spawn_renewal(cluster, registration);
 
     let mut state = AppState::new(registry, config.failure_mode);
     state.certs = Some(Arc::clone(&resolver));
+    state.body_budget = Arc::new(server::BodyBudget::new(config.body_budget));
+    state.protected_namespaces = never_rewritten.into();
     let shutting_down = Arc::clone(&state.shutting_down);
     let metrics = tokio::net::TcpListener::bind(config.metrics)
         .await

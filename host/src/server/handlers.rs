@@ -2,24 +2,20 @@
 //! evaluate, and answer — a verdict is 200, a broken request is a 4xx with a message saying what
 //! was wrong, and a policy failure is fail-open or fail-closed as the operator chose.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
 use super::AppState;
+use super::body::{self, BodyError};
+use super::deadline::deadline;
 use super::metrics::Outcome;
 use crate::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use crate::policies::EvaluationError;
-
-/// The largest review body accepted. An UPDATE review carries the object twice (`object` and
-/// `oldObject`), and the API server escapes `<` as six bytes: the largest it sent in
-/// e2e-cluster/47-limits.bats was 6,292,826 bytes (BENCHMARKS.md).
-pub const MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
 
 /// What the server does when a policy cannot give a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +32,12 @@ pub async fn mutate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let deadline = deadline(query.as_deref());
+    let received = Instant::now();
     review(
         &state,
-        state.registry.default_policy(),
-        deadline,
+        Route::Default,
+        query.as_deref(),
+        received,
         &headers,
         body,
     )
@@ -54,50 +51,24 @@ pub async fn validate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let deadline = deadline(query.as_deref());
-    review(&state, &policy, deadline, &headers, body).await
+    let received = Instant::now();
+    review(
+        &state,
+        Route::Named(policy),
+        query.as_deref(),
+        received,
+        &headers,
+        body,
+    )
+    .await
 }
 
-/// When the answer must be ready: the API server appends `?timeout=` (its `timeoutSeconds`) to
-/// the webhook URL and gives up after that long, counting its own dial and TLS handshake. We
-/// answer a quarter of it plus 100 ms early (2.15 s of the default 3 s), so a slow policy meets
-/// the failure mode chosen here rather than the API server's timeout, on a loaded node too.
-fn deadline(query: Option<&str>) -> Option<Instant> {
-    let timeout = query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("timeout="))
-        .and_then(go_duration)?;
-    let margin = timeout / 4 + Duration::from_millis(100);
-    Some(Instant::now() + timeout.saturating_sub(margin))
-}
-
-/// A Go `time.Duration` string as the API server writes it: `10s`, `1m0s`, `1.5s`, `500ms`.
-fn go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text;
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let value: f64 = number.parse().ok()?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let seconds = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "\u{b5}s" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        total += Duration::try_from_secs_f64(value * seconds).ok()?;
-        rest = after;
-    }
-    (!text.is_empty()).then_some(total)
+/// Which policy a review is for.
+enum Route {
+    /// `POST /mutate`: the policies file's first entry at the time it is evaluated.
+    Default,
+    /// `POST /validate/{policy}`.
+    Named(String),
 }
 
 fn plain(status: StatusCode, message: String) -> Response {
@@ -114,50 +85,46 @@ fn plain(status: StatusCode, message: String) -> Response {
 struct Rejection {
     status: StatusCode,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        plain(self.status, self.message)
+        let mut response = plain(self.status, self.message);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 fn plain_rejection(status: StatusCode, message: String) -> Rejection {
-    Rejection { status, message }
+    Rejection {
+        status,
+        message,
+        retry_after: None,
+    }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; a declared or actual larger body is 413.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
-    let too_large = || {
-        plain_rejection(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the {MAX_BODY_BYTES} byte (7 MiB) limit\n"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(plain_rejection(
-            StatusCode::BAD_REQUEST,
-            format!("could not read the request body: {error}\n"),
-        )),
+impl From<BodyError> for Rejection {
+    fn from(error: BodyError) -> Self {
+        Self {
+            status: error.status(),
+            retry_after: error.retry_after(),
+            message: format!("{}\n", crate::report::one_line(&error)),
+        }
     }
 }
 
 /// The request fields every log line of a review carries.
-struct Request {
-    uid: String,
-    kind: String,
-    namespace: String,
-    name: String,
-    operation: String,
+pub(super) struct Request {
+    pub(super) uid: String,
+    pub(super) kind: String,
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) operation: String,
 }
 
 impl Request {
@@ -187,41 +154,64 @@ impl Request {
 }
 
 /// What a review answered, for the metrics and the log line.
-struct Answered {
-    response: AdmissionResponse,
-    outcome: Outcome,
-    images_rewritten: usize,
+pub(super) struct Answered {
+    pub(super) response: AdmissionResponse,
+    pub(super) outcome: Outcome,
+    pub(super) images_rewritten: usize,
 }
 
-/// One review: parse, evaluate, answer, record.
+/// One review: read, parse, evaluate, answer, record.
 async fn review(
     state: &AppState,
-    policy: &str,
-    deadline: Option<Instant>,
+    route: Route,
+    query: Option<&str>,
+    received: Instant,
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let request = match parse(headers, body).await {
-        Ok(request) => request,
-        Err(rejection) => {
-            state.invalid(policy, started, rejection.status, &rejection.message);
-            return rejection.into_response();
+    let label = match &route {
+        // Only for a review refused before evaluation: the evaluation names its own policy.
+        Route::Default => state.registry.default_policy(),
+        Route::Named(name) => name.clone(),
+    };
+    let refuse = |rejection: Rejection, started: Option<Instant>| {
+        state.invalid(&label, started, rejection.status, &rejection.message);
+        rejection.into_response()
+    };
+    // Before the body is read: an unknown policy is 404 whatever its body.
+    if let Route::Named(name) = &route
+        && !state.registry.has_policy(name)
+    {
+        let message = format!("no policy named {name:?}\n");
+        return refuse(plain_rejection(StatusCode::NOT_FOUND, message), None);
+    }
+    let deadline = match deadline(query, received) {
+        Ok(deadline) => deadline,
+        Err(error) => {
+            let message = format!("{error}\n");
+            return refuse(plain_rejection(StatusCode::BAD_REQUEST, message), None);
         }
     };
+    let buffered = match body::read(&state.body_budget, headers, body, received.into()).await {
+        Ok(buffered) => buffered,
+        Err(error) => return refuse(error.into(), None),
+    };
+    // Latency counts from here: the upload is the client's time, not ours.
+    let started = Instant::now();
+    let request = match parse(&buffered.bytes) {
+        Ok(request) => request,
+        Err(rejection) => return refuse(rejection, Some(started)),
+    };
     let fields = Request::of(&request);
-    let answered = match evaluate(state, policy, deadline, &fields, request).await {
-        Ok(answered) => answered,
-        Err(rejection) => {
-            state.invalid(policy, started, rejection.status, &rejection.message);
-            return rejection.into_response();
-        }
+    let (policy, answered) = match evaluate(state, route, deadline, &fields, request).await {
+        (policy, Ok(answered)) => (policy, answered),
+        (_, Err(rejection)) => return refuse(rejection, Some(started)),
     };
     let Answered {
         response,
         outcome,
         images_rewritten,
-    } = answered;
+    } = state.protect(&policy, &fields, answered);
     let warnings = response.warnings.clone().unwrap_or_default();
     let body = match serde_json::to_vec(&response.into_review()) {
         Ok(body) => body,
@@ -233,7 +223,9 @@ async fn review(
             );
         }
     };
-    record(state, policy, &fields, outcome, images_rewritten, started);
+    // The body's share of the budget goes back once the answer no longer needs the request.
+    drop(buffered);
+    record(state, &policy, &fields, outcome, images_rewritten, started);
     for warning in &warnings {
         tracing::warn!(uid = %fields.uid, policy, kind = %fields.kind, namespace = %fields.namespace, name = %fields.name, %warning, "admitted with a warning");
     }
@@ -245,10 +237,9 @@ async fn review(
         .into_response()
 }
 
-/// The bounded body as an AdmissionRequest, or the 4xx that says what is wrong with it.
-async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Rejection> {
-    let bytes = read_body(headers, body).await?;
-    AdmissionReview::from_slice(&bytes)
+/// The body as an AdmissionRequest, or the 400 that says what is wrong with it.
+fn parse(bytes: &[u8]) -> Result<AdmissionRequest, Rejection> {
+    AdmissionReview::from_slice(bytes)
         .map(|review| review.request)
         .map_err(|error| {
             plain_rejection(
@@ -258,16 +249,23 @@ async fn parse(headers: &HeaderMap, body: Body) -> Result<AdmissionRequest, Reje
         })
 }
 
-/// The policy's verdict, or the operator's fail-open or fail-closed answer when it gave none;
-/// a policy that does not exist is a 404.
+/// The policy's verdict, or the operator's fail-open or fail-closed answer when it gave none,
+/// with the name of the policy that was asked; a policy that does not exist (any more) is a 404.
 async fn evaluate(
     state: &AppState,
-    policy: &str,
+    route: Route,
     deadline: Option<Instant>,
     fields: &Request,
     request: AdmissionRequest,
-) -> Result<Answered, Rejection> {
-    match state.registry.evaluate_by(policy, request, deadline).await {
+) -> (String, Result<Answered, Rejection>) {
+    let (policy, result) = match route {
+        Route::Default => state.registry.evaluate_default_by(request, deadline).await,
+        Route::Named(policy) => {
+            let result = state.registry.evaluate_by(&policy, request, deadline).await;
+            (policy, result)
+        }
+    };
+    let answered = match result {
         Ok(evaluation) => {
             let outcome = if !evaluation.response.allowed {
                 Outcome::denied
@@ -286,8 +284,9 @@ async fn evaluate(
             StatusCode::NOT_FOUND,
             format!("no policy named {name:?}\n"),
         )),
-        Err(error) => Ok(failed(state, policy, fields, &error)),
-    }
+        Err(error) => Ok(failed(state, &policy, fields, &error)),
+    };
+    (policy, answered)
 }
 
 /// A policy that gave no verdict: logged once here in full; the API server and the user get the
@@ -356,40 +355,4 @@ fn record(
         duration_us = elapsed.as_micros() as u64,
         "admission"
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations_as_the_api_server_writes_them() {
-        let cases = [
-            ("10s", Some(Duration::from_secs(10))),
-            ("1m0s", Some(Duration::from_secs(60))),
-            ("1m30s", Some(Duration::from_secs(90))),
-            ("1.5s", Some(Duration::from_millis(1500))),
-            ("500ms", Some(Duration::from_millis(500))),
-            ("", None),
-            ("10", None),
-            ("ten", None),
-            ("5d", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(go_duration(text), expected, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn the_answer_is_due_before_the_api_server_gives_up() {
-        let before = Instant::now();
-        let due = deadline(Some("timeout=3s")).expect("a deadline");
-        let left = due - before;
-        // 3 s less 0.75 s + 0.1 s.
-        assert!(left <= Duration::from_millis(2160), "{left:?}");
-        assert!(left > Duration::from_millis(2050), "{left:?}");
-        assert_eq!(deadline(Some("dryRun=true")), None);
-        assert_eq!(deadline(None), None);
-        assert_eq!(deadline(Some("timeout=soon")), None);
-    }
 }

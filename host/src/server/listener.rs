@@ -24,12 +24,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::Service as _;
 
+use super::linger::Lingering;
 use super::plaintext::PlainHttp;
 
 /// A client that has not finished its TLS handshake by then is dropped, so half-open
 /// connections cannot pile up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Same for request headers on HTTP/1.1 (slowloris).
+/// Same for request headers on HTTP/1.1 (slowloris); the body has as long again
+/// ([`super::BODY_READ_TIMEOUT`]).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` over TLS on `listener` until `shutdown` resolves, then drains connections for at
@@ -98,6 +100,7 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 app.clone().call(request)
             });
+            let stream = Lingering::new(stream);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(error) = Box::pin(watcher.watch(connection)).await {
                 tracing::debug!(%error, %peer, "connection ended with an error");

@@ -92,8 +92,13 @@ pub struct PolicyMetrics {
 
 impl PolicyMetrics {
     pub fn record(&self, outcome: Outcome, seconds: f64) {
-        self.outcomes[outcome as usize].inc();
+        self.count(outcome);
         self.duration.observe(seconds);
+    }
+
+    /// Counts a request whose body never arrived whole: it has no latency to observe.
+    pub fn count(&self, outcome: Outcome) {
+        self.outcomes[outcome as usize].inc();
     }
 }
 
