@@ -39,24 +39,24 @@ generations() {
   [ "$stderr" = "" ]
   # The table is the one for the manifests alone; the cluster adds what the controllers made.
   diff <(echo "$output") - <<'EOF'
-NAMESPACE  KIND                   NAME                      CONTAINER  IMAGE                                                                                                                                                                                                          ACTION
-heal       Deployment             rt-deployment             web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       Deployment             rt-deployment             metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       StatefulSet            rt-statefulset            web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       StatefulSet            rt-statefulset            metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       DaemonSet              rt-daemonset              web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       DaemonSet              rt-daemonset              metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       ReplicaSet             rt-replicaset             web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       ReplicaSet             rt-replicaset             metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       ReplicationController  rt-replicationcontroller  web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       ReplicationController  rt-replicationcontroller  metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       CronJob                rt-cronjob                web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    patch
-heal       CronJob                rt-cronjob                metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          patch
-heal       Job                    rt-job                    web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    report (bare Job: --patch-jobs)
-heal       Job                    rt-job                    metrics    quay.io/prometheus/node-exporter:v1.8.2 → registry-mirror.example.com/prometheus/node-exporter:v1.8.2                                                                                                          report (bare Job: --patch-jobs)
-heal       Pod                    rt-pod                    web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                                    report (bare Pod: --patch-pods)
-heal       Pod                    rt-pod                    app        ghcr.io/example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901 → registry-mirror.example.com/example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901  report (bare Pod: --patch-pods)
-heal       Pod                    rt-pod                    init       busybox:1.36 → registry-mirror.example.com/library/busybox:1.36                                                                                                                                                report (bare Pod: --patch-pods)
+NAMESPACE  KIND                   NAME                      CONTAINER  IMAGE                                                                                                                                                                                                  ACTION
+heal       Deployment             rt-deployment             web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       Deployment             rt-deployment             metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       StatefulSet            rt-statefulset            web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       StatefulSet            rt-statefulset            metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       DaemonSet              rt-daemonset              web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       DaemonSet              rt-daemonset              metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       ReplicaSet             rt-replicaset             web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       ReplicaSet             rt-replicaset             metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       ReplicationController  rt-replicationcontroller  web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       ReplicationController  rt-replicationcontroller  metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       CronJob                rt-cronjob                web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            patch
+heal       CronJob                rt-cronjob                metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      patch
+heal       Job                    rt-job                    web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            report (bare Job: --patch-jobs)
+heal       Job                    rt-job                    metrics    prom/node-exporter:v1.8.2 → registry-mirror.example.com/prom/node-exporter:v1.8.2                                                                                                                      report (bare Job: --patch-jobs)
+heal       Pod                    rt-pod                    web        nginx:1.27 → registry-mirror.example.com/library/nginx:1.27                                                                                                                                            report (bare Pod: --patch-pods)
+heal       Pod                    rt-pod                    app        example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901 → registry-mirror.example.com/example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901  report (bare Pod: --patch-pods)
+heal       Pod                    rt-pod                    init       busybox:1.36 → registry-mirror.example.com/library/busybox:1.36                                                                                                                                        report (bare Pod: --patch-pods)
 
 17 images would change in 8 objects: 6 to patch, 2 reported only.
 Objects they control that change with them: 1 ReplicaSet and 5 Pods.
@@ -119,19 +119,19 @@ EOF
   # The Deployment made exactly one new ReplicaSet, on the mirror; the StatefulSet and the
   # DaemonSet each one new ControllerRevision.
   run k -n "$NS" get replicasets -l app=rt-deployment -o jsonpath='{range .items[*]}{.spec.template.spec.containers[*].image}{"\n"}{end}'
-  [ "$(sort <<<"$output")" = "$(printf '%s\n' "$MIRROR/library/nginx:1.27 $MIRROR/prometheus/node-exporter:v1.8.2" "nginx:1.27 quay.io/prometheus/node-exporter:v1.8.2" | sort)" ]
+  [ "$(sort <<<"$output")" = "$(printf '%s\n' "$MIRROR/library/nginx:1.27 $MIRROR/prom/node-exporter:v1.8.2" "nginx:1.27 prom/node-exporter:v1.8.2" | sort)" ]
   [ "$(k -n "$NS" get deployment rt-deployment -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')" = 2 ]
   [ "$(k -n "$NS" get controllerrevisions -o name | wc -l)" -eq $((revisions_before + 2)) ]
   # What the webhook would have written: the mirror images and the originals annotation.
   for object in deployment/rt-deployment statefulset/rt-statefulset daemonset/rt-daemonset \
     replicaset/rt-replicaset replicationcontroller/rt-replicationcontroller; do
     [ "$(k -n "$NS" get "$object" -o jsonpath='{.spec.template.spec.containers[*].image}')" = \
-      "$MIRROR/library/nginx:1.27 $MIRROR/prometheus/node-exporter:v1.8.2" ]
+      "$MIRROR/library/nginx:1.27 $MIRROR/prom/node-exporter:v1.8.2" ]
     [ "$(k -n "$NS" get "$object" -o jsonpath='{.metadata.annotations.pullthrough\.dev/original-images}')" = \
-      '{"metrics":"quay.io/prometheus/node-exporter:v1.8.2","web":"nginx:1.27"}' ]
+      '{"metrics":"prom/node-exporter:v1.8.2","web":"nginx:1.27"}' ]
   done
   [ "$(k -n "$NS" get cronjob rt-cronjob -o jsonpath='{.spec.jobTemplate.spec.template.spec.containers[*].image}')" = \
-    "$MIRROR/library/nginx:1.27 $MIRROR/prometheus/node-exporter:v1.8.2" ]
+    "$MIRROR/library/nginx:1.27 $MIRROR/prom/node-exporter:v1.8.2" ]
   # Reported, not patched.
   [ "$(k -n "$NS" get pod rt-pod -o jsonpath='{.spec.containers[0].image}')" = nginx:1.27 ]
   [ "$(k -n "$NS" get job rt-job -o jsonpath='{.spec.template.spec.containers[0].image}')" = nginx:1.27 ]
@@ -157,7 +157,7 @@ EOF
   [[ "$output" == *$'\nPatched 1 of 2.\n  heal/Job/rt-job: '*"field is immutable"* ]]
   [[ "$stderr" == *"Error: 1 of 2 patches were not applied (listed above); scan again to retry"* ]]
   [ "$(k -n "$NS" get pod rt-pod -o jsonpath='{.spec.initContainers[0].image} {.spec.containers[*].image}')" = \
-    "$MIRROR/library/busybox:1.36 $MIRROR/library/nginx:1.27 $MIRROR/example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901" ]
+    "$MIRROR/library/busybox:1.36 $MIRROR/library/nginx:1.27 $MIRROR/example/app@sha256:0b3c2f1e7a5d4c6b8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678901 ghcr.io/example/tools:1" ]
   k -n "$NS" delete job rt-job --wait=false >/dev/null
   # Its Pod goes with it (the garbage collector's work): until then it would be an orphan.
   wait_for 30 "the Job and its Pod to go" bash -c \

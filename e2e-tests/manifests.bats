@@ -74,7 +74,8 @@ PY
     if [[ "${args[$i]}" == --metrics-addr ]]; then i=$((i + 1)); else run+=("${args[$i]}"); fi
   done
   start_server "${run[@]}" --write-ca "$BATS_TEST_TMPDIR/ca.crt"
-  out="$(post /mutate "$REPO/fixtures/admission/deployment.json")"
+  # busybox: a Docker Hub image, which the default (flat) layout rewrites.
+  out="$(post /mutate "$REPO/fixtures/admission/cronjob.json")"
   stop_server
   [ "$(tail -n1 <<<"$out")" = 200 ]
   sed '$d' <<<"$out" | decoded_patch | python3 -c '

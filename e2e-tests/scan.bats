@@ -116,3 +116,25 @@ EOF
   [ "$status" -eq 0 ]
   [[ "$output" == *$'\r\e[Kscan: evaluated '*$'\r\e[K'* ]]
 }
+
+@test "-f DIR reads its subdirectories, as kubectl -R does: --exit-code sees manifests in folders" {
+  repo="$BATS_TEST_TMPDIR/gitops"
+  mkdir -p "$repo/apps/shop" "$repo/.github/workflows"
+  cp "$SCAN/workloads.yaml" "$repo/apps/shop/"
+  cp "$SCAN/on-mirror.yaml" "$repo/"
+  # Not a manifest, and hidden: skipped.
+  printf 'on: push\njobs: {}\n' >"$repo/.github/workflows/ci.yml"
+  run --separate-stderr scan --exit-code -o json -f "$repo"
+  [ "$status" -eq 3 ]
+  [ "$(jq -c '[.scanned.Deployment, (.findings | length)]' <<<"$output")" = "[2,3]" ]
+}
+
+@test "settings that share a mirror namespace: refused, or with allowSharedNamespace logged as a warning" {
+  shared='"mirror":"registry-mirror.example.com","registries":["docker.io","ghcr.io"]'
+  run --separate-stderr "$PULLTHROUGH" scan --settings-json "{$shared}" -f "$SCAN/workloads.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'settings.registries with layout flat rewrites docker.io and ghcr.io into the one mirror namespace "registry-mirror.example.com/": whoever owns a repository path on one registry could then supply the image of the same path on the other; use layout: prefixed'* ]]
+  run --separate-stderr "$PULLTHROUGH" scan --settings-json "{$shared,\"allowSharedNamespace\":true}" -f "$SCAN/workloads.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *'WARN'*'the policy accepted its settings with a warning'*'rewrites docker.io and ghcr.io into the one mirror namespace'* ]]
+}
