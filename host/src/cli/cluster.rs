@@ -79,7 +79,7 @@ pub struct WebhookArgs {
     #[arg(long, value_name = "PATH", default_value = crate::server::MUTATE_PATH, env = "PULLTHROUGH_WEBHOOK_PATH")]
     pub webhook_path: String,
     /// What the API server does when the webhook is unreachable or fails.
-    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
     pub failure_policy: FailurePolicy,
     /// Seconds the API server waits for an answer (1 to 30).
     #[arg(long, value_name = "SECONDS", default_value_t = k8s::DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(i32).range(1..=30), env = "PULLTHROUGH_TIMEOUT_SECONDS")]
@@ -100,6 +100,7 @@ pub struct WebhookArgs {
     /// only those.
     #[arg(
         long = "exclude-namespaces",
+        value_name = "NAMESPACE",
         value_delimiter = ',',
         default_value = DEFAULT_EXCLUDED,
         env = "PULLTHROUGH_EXCLUDE_NAMESPACES"
@@ -110,6 +111,7 @@ pub struct WebhookArgs {
     /// the embedded policy's mirror and rule targets itself.
     #[arg(
         long = "skip-image-prefixes",
+        value_name = "PREFIX",
         value_delimiter = ',',
         env = "PULLTHROUGH_SKIP_IMAGE_PREFIXES"
     )]

@@ -12,8 +12,8 @@ use crate::wasm::RuntimeConfig;
 /// Where policies come from and the limits guests run under.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
-    /// Policies file (Kubewarden `policies.yml` shape); without it the embedded mirror policy is
-    /// served as `pullthrough`.
+    /// Policies file (Kubewarden `policies.yml` shape); its first entry is the default policy.
+    /// Without it the embedded mirror policy is used, named `pullthrough`.
     #[arg(long, value_name = "FILE", env = "PULLTHROUGH_POLICIES")]
     pub policies: Option<PathBuf>,
     /// Guest calls running at once; more wait. Defaults to the number of CPUs.

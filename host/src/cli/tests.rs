@@ -104,6 +104,47 @@ fn units_are_in_the_name_and_the_value_name() {
 }
 
 #[test]
+fn placeholders_name_the_kind_of_value_in_one_vocabulary() {
+    // clap's default placeholder is the field's name (`--guest-slots <GUEST_SLOTS>`); one word
+    // per kind of value reads the same in every command's help.
+    let vocabulary = [
+        "ADDRESS",
+        "DAYS",
+        "DIR",
+        "FILE",
+        "FILTER",
+        "FORMAT",
+        "IMAGE",
+        "JSON",
+        "KEY=VALUE",
+        "MIB",
+        "MIRROR",
+        "MS",
+        "N",
+        "NAME",
+        "NAMESPACE",
+        "PATH",
+        "POLICY",
+        "PORT",
+        "PREFIX",
+        "SECONDS",
+        "URL",
+    ];
+    for (command, arg) in flags() {
+        if is_switch(&arg) {
+            continue;
+        }
+        for name in arg.get_value_names().unwrap_or_default() {
+            assert!(
+                vocabulary.contains(&name.as_str()),
+                "`{command} --{}` <{name}>: name its value with one of {vocabulary:?}",
+                long(&arg)
+            );
+        }
+    }
+}
+
+#[test]
 fn every_switch_accepts_what_people_write_in_an_environment() {
     for (command, arg) in flags().into_iter().filter(|(_, arg)| is_switch(arg)) {
         let id = arg.get_id().as_str().to_owned();

@@ -42,11 +42,16 @@ pub struct ManifestsArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = values::positive_i32, env = "PULLTHROUGH_REPLICAS")]
     pub replicas: i32,
     /// What the API server does when the webhook is unreachable or fails (serve's flag).
-    #[arg(long, value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = FailurePolicy::Ignore, env = "PULLTHROUGH_FAILURE_POLICY")]
     pub failure_policy: FailurePolicy,
     /// Namespaces never rewritten (comma-separated), passed to serve as given; without the flag
     /// serve's default list of infrastructure namespaces applies.
-    #[arg(long, value_delimiter = ',', env = "PULLTHROUGH_EXCLUDE_NAMESPACES")]
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        value_delimiter = ',',
+        env = "PULLTHROUGH_EXCLUDE_NAMESPACES"
+    )]
     pub exclude_namespaces: Option<Vec<String>>,
     /// Pull secret the mirror needs (repeatable or comma-separated), passed to serve as
     /// `--mirror-pull-secret NAME`.
@@ -59,13 +64,13 @@ pub struct ManifestsArgs {
     pub mirror_pull_secrets: Vec<String>,
     /// Guest calls one replica runs at once (serve's --max-concurrency); the memory limit grows
     /// by --policy-memory-mib for each.
-    #[arg(long, default_value_t = install::DEFAULT_GUEST_SLOTS, value_parser = clap::value_parser!(u32).range(1..=64), env = "PULLTHROUGH_GUEST_SLOTS")]
+    #[arg(long, value_name = "N", default_value_t = install::DEFAULT_GUEST_SLOTS, value_parser = clap::value_parser!(u32).range(1..=64), env = "PULLTHROUGH_GUEST_SLOTS")]
     pub guest_slots: u32,
     /// Linear-memory cap of one guest in MiB (serve's flag); sizes the memory limit.
     #[arg(long, value_name = "MIB", default_value_t = install::DEFAULT_POLICY_MEMORY_MIB, value_parser = clap::value_parser!(u32).range(1..=4096), env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: u32,
     /// Priority class of the webhook's pods; '' for none.
-    #[arg(long, default_value = install::DEFAULT_PRIORITY_CLASS, env = "PULLTHROUGH_PRIORITY_CLASS_NAME")]
+    #[arg(long, value_name = "NAME", default_value = install::DEFAULT_PRIORITY_CLASS, env = "PULLTHROUGH_PRIORITY_CLASS_NAME")]
     pub priority_class_name: String,
     /// Labels (KEY=VALUE, comma-separated, all required) of the namespaces whose pods may
     /// scrape the metrics port, e.g. where Prometheus runs.

@@ -43,12 +43,17 @@ pub struct ScanArgs {
     pub pull_secrets: crate::cli::PullSecretArgs,
     /// With --policies: the policy to evaluate. Default: the first entry, the one the webhook's
     /// `/mutate` serves.
-    #[arg(long, requires = "policies", env = "PULLTHROUGH_POLICY_NAME")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "policies",
+        env = "PULLTHROUGH_POLICY_NAME"
+    )]
     pub policy_name: Option<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table, env = "PULLTHROUGH_OUTPUT")]
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = Output::Table, env = "PULLTHROUGH_OUTPUT")]
     pub output: Output,
     /// Exit with status 3 when something would change (with --apply: when something was not
     /// patched), e.g. to fail a check of a GitOps repository.
@@ -66,7 +71,12 @@ pub struct ScanArgs {
     #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_PATCH_JOBS")]
     pub patch_jobs: bool,
     /// At most this many patches per second with --apply.
-    #[arg(long, default_value_t = 10.0, env = "PULLTHROUGH_PATCHES_PER_SECOND")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        env = "PULLTHROUGH_PATCHES_PER_SECOND"
+    )]
     pub patches_per_second: f64,
     /// Only these namespaces (comma-separated); default all. As for the webhook, kube-system
     /// and --namespace are never scanned.

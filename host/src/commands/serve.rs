@@ -57,7 +57,7 @@ pub struct ServeArgs {
     pub fail_closed: bool,
     /// Address to serve `GET /metrics` on, over plain HTTP [default: the --listen address's IP,
     /// port 9090].
-    #[arg(long, env = "PULLTHROUGH_METRICS_ADDR")]
+    #[arg(long, value_name = "ADDRESS", env = "PULLTHROUGH_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// Seconds to keep serving after SIGTERM with `/readyz` failing, so the Service's endpoints
     /// drop this replica before it stops accepting (the API server would otherwise meet refused

@@ -19,6 +19,7 @@ pub struct MirrorCheckArgs {
     /// Default: https:// and the host of the mirror setting.
     #[arg(
         long,
+        value_name = "URL",
         env = "PULLTHROUGH_MIRROR_CHECK_URL",
         conflicts_with = "policies"
     )]
@@ -30,7 +31,7 @@ pub struct MirrorCheckArgs {
     pub mirror_check_interval_seconds: u64,
     /// Failed checks in a row after which requests are admitted unchanged (with a warning
     /// naming the mirror) until a check gets an answer again.
-    #[arg(long, env = "PULLTHROUGH_MIRROR_CHECK_FAILURE_THRESHOLD",
+    #[arg(long, value_name = "N", env = "PULLTHROUGH_MIRROR_CHECK_FAILURE_THRESHOLD",
           default_value_t = mirror_check::DEFAULT_FAILURE_THRESHOLD,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub mirror_check_failure_threshold: u32,
@@ -38,6 +39,7 @@ pub struct MirrorCheckArgs {
     /// system's CA certificates).
     #[arg(
         long,
+        value_name = "FILE",
         env = "PULLTHROUGH_MIRROR_CHECK_CA_FILE",
         conflicts_with = "policies"
     )]
