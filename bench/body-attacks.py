@@ -104,7 +104,9 @@ def big(port, clients=16, seconds=20):
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 429:
                     retry_after.add(headers.get("retry-after"))
-            if headers.get("connection") == "close":
+            # An answer given before the body was read ends the connection (hyper does not
+            # say so with Connection: close when it answers early).
+            if headers.get("connection") == "close" or status != 200:
                 sock = None
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -114,7 +116,7 @@ def big(port, clients=16, seconds=20):
         t.join()
     return {"attack": "big", "clients": clients, "body_bytes": len(body), "seconds": seconds,
             "statuses": statuses, "retry_after": sorted(r or "" for r in retry_after),
-            "errors": len(errors)}
+            "errors": len(errors), "error_kinds": sorted(set(errors))}
 
 
 def stalled(port, clients=20, mib=6):

@@ -21,7 +21,7 @@ use tokio::time::{Instant, Sleep};
 /// How long a closing connection may keep reading, at most.
 pub(super) const LINGER_TIME: Duration = Duration::from_secs(2);
 /// How long it waits for the next bytes before closing.
-pub(super) const LINGER_IDLE: Duration = Duration::from_millis(50);
+pub(super) const LINGER_IDLE: Duration = Duration::from_millis(500);
 /// How much it reads and drops, at most: a whole body of the largest size and then some, so an
 /// HTTP/1.1 client refused before its upload (429, 413) still reads the answer.
 pub(super) const LINGER_BYTES: usize = super::MAX_BODY_BYTES + 1024 * 1024;
