@@ -38,8 +38,8 @@ pub enum Command {
     Register(crate::commands::register::RegisterArgs),
     /// Delete the MutatingWebhookConfiguration from the current cluster.
     Unregister(crate::commands::register::UnregisterArgs),
-    /// Print a complete install (Namespace, ServiceAccount, RBAC, Deployment, Service,
-    /// PodDisruptionBudget, NetworkPolicy) as YAML.
+    /// Print a complete install (Namespace, ServiceAccount, RBAC, with --policies a ConfigMap,
+    /// Deployment, Service, PodDisruptionBudget, NetworkPolicy) as YAML.
     Manifests(crate::commands::manifests::ManifestsArgs),
     /// Find the workloads whose images do not go through the mirror (admitted while the
     /// webhook was down), with the policy the webhook runs; `--apply` patches them.
