@@ -4,6 +4,8 @@
 # would, readiness tells the truth, and the log says what changed.
 
 load helpers
+# shellcheck source=../e2e-cluster/controlplane.bash
+source "$REPO/e2e-cluster/controlplane.bash"
 
 CRONJOB="$REPO/fixtures/admission/cronjob.json"
 
@@ -42,14 +44,12 @@ rewritten_to() {
 
 # logged TEXT: waits (up to 10 s) for a log line containing TEXT; prints it.
 logged() {
-  for _ in $(seq 1 100); do
-    grep -F -- "$1" "$BATS_TEST_TMPDIR/server.log" && return 0
-    sleep 0.1
-  done
-  echo "never logged: $1" >&2
-  cat "$BATS_TEST_TMPDIR/server.log" >&2
-  return 1
+  wait_until 10 "the log line '$1'" grep -qF -- "$1" "$BATS_TEST_TMPDIR/server.log" ||
+    { cat "$BATS_TEST_TMPDIR/server.log" >&2; return 1; }
+  grep -F -- "$1" "$BATS_TEST_TMPDIR/server.log"
 }
+
+ready() { [ "$(readyz)" = "ready 200" ]; }
 
 # readyz: the body and status of /readyz on one line ("ready 200").
 readyz() {
@@ -104,10 +104,7 @@ readyz() {
   logged 'POST /mutate cannot answer: policy "later"' >/dev/null
   cp "$REPO/policy.wasm" "$DIR/later.wasm.new"
   mv "$DIR/later.wasm.new" "$DIR/later.wasm"
-  for _ in $(seq 1 100); do
-    [ "$(readyz)" = "ready 200" ] && break
-    sleep 0.1
-  done
+  wait_until 10 "readiness" ready
   [ "$(readyz)" = "ready 200" ]
   [ "$(rewritten_to)" = "e.example.com/library/busybox:1.28" ]
 }

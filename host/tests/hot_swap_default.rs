@@ -6,14 +6,11 @@ mod common;
 
 use std::path::Path;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use common::guests;
-use http_body_util::BodyExt as _;
 use pullthrough::policies::{PolicyRegistry, PolicySource};
 use pullthrough::server::{AppState, FailureMode, metrics_router, router};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
 /// Writes `versioned(N).wasm` for each version and the policies file `entries` (name, version).
 fn write_file(dir: &Path, entries: &[(&str, u32)]) {
@@ -38,21 +35,9 @@ async fn load(dir: &Path) -> PolicyRegistry {
 async fn send(app: &axum::Router, method: &str, uri: &str) -> (StatusCode, String) {
     let mut review = common::fixture("deployment.json");
     review["request"]["uid"] = json!("swap");
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&review).expect("JSON")))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
+    let body = serde_json::to_vec(&review).expect("JSON");
+    let (status, body) = common::call(app, method, uri, body).await;
+    (status, String::from_utf8(body).expect("UTF-8"))
 }
 
 /// What `POST /mutate` answers: the status, and the versioned guest's message or the server's.

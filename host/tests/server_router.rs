@@ -43,25 +43,6 @@ fn review(uid: &str) -> Vec<u8> {
     serde_json::to_vec(&review).expect("json")
 }
 
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(Body::from(body))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    (status, bytes)
-}
-
 fn json_body(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("JSON body")
 }
@@ -70,7 +51,7 @@ fn json_body(bytes: &[u8]) -> Value {
 async fn a_verdict_echoes_the_uid_in_a_v1_review() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
-    let (status, body) = call(&app, "POST", "/mutate", review("uid-accept")).await;
+    let (status, body) = common::call(&app, "POST", "/mutate", review("uid-accept")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         json_body(&body),
@@ -84,7 +65,8 @@ async fn a_failing_policy_is_admitted_with_a_warning_when_fail_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = router(AppState::new(registry(dir.path()).await, FailureMode::Open));
     for (policy, kind) in [("trap", "trap"), ("loop", "timeout")] {
-        let (status, body) = call(&app, "POST", &format!("/validate/{policy}"), review("u1")).await;
+        let (status, body) =
+            common::call(&app, "POST", &format!("/validate/{policy}"), review("u1")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             json_body(&body)["response"],
@@ -95,7 +77,7 @@ async fn a_failing_policy_is_admitted_with_a_warning_when_fail_open() {
         );
     }
     // The same engine keeps answering afterwards.
-    let (status, _) = call(&app, "POST", "/validate/accept", review("u2")).await;
+    let (status, _) = common::call(&app, "POST", "/validate/accept", review("u2")).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -105,7 +87,7 @@ async fn a_failing_policy_is_denied_with_the_reason_when_fail_closed() {
     let state = AppState::new(registry(dir.path()).await, FailureMode::Closed);
     let metrics = state.metrics.clone();
     let app = router(state);
-    let (status, body) = call(&app, "POST", "/validate/trap", review("u3")).await;
+    let (status, body) = common::call(&app, "POST", "/validate/trap", review("u3")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         json_body(&body)["response"],
@@ -166,7 +148,7 @@ async fn broken_requests_get_exact_statuses_and_messages() {
         ),
     ];
     for (uri, body, expected_status, expected_text) in cases {
-        let (status, body) = call(&app, "POST", uri, body).await;
+        let (status, body) = common::call(&app, "POST", uri, body).await;
         assert_eq!(status, expected_status, "{uri}");
         assert_eq!(String::from_utf8_lossy(&body), expected_text, "{uri}");
     }
@@ -178,15 +160,15 @@ async fn health_readiness_and_metrics() {
     let state = AppState::new(registry(dir.path()).await, FailureMode::Open);
     let app = router(state.clone());
     let metrics = metrics_router(state.clone());
-    let (status, body) = call(&app, "GET", "/healthz", Vec::new()).await;
+    let (status, body) = common::call(&app, "GET", "/healthz", Vec::new()).await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok\n"[..]));
-    let (status, body) = call(&app, "GET", "/readyz", Vec::new()).await;
+    let (status, body) = common::call(&app, "GET", "/readyz", Vec::new()).await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ready\n"[..]));
-    call(&app, "POST", "/mutate", review("u5")).await;
+    common::call(&app, "POST", "/mutate", review("u5")).await;
     // Metrics are on their own port only, so a NetworkPolicy can keep them from every pod.
-    let (status, _) = call(&app, "GET", "/metrics", Vec::new()).await;
+    let (status, _) = common::call(&app, "GET", "/metrics", Vec::new()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = call(&metrics, "GET", "/metrics", Vec::new()).await;
+    let (status, body) = common::call(&metrics, "GET", "/metrics", Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(body).expect("utf-8");
     assert!(
@@ -205,12 +187,12 @@ async fn after_sigterm_readiness_fails_while_reviews_are_still_answered() {
     state
         .shutting_down
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let (status, body) = call(&app, "GET", "/readyz", Vec::new()).await;
+    let (status, body) = common::call(&app, "GET", "/readyz", Vec::new()).await;
     assert_eq!(
         (status, body.as_slice()),
         (StatusCode::SERVICE_UNAVAILABLE, &b"shutting down\n"[..])
     );
-    let (status, body) = call(&app, "POST", "/mutate", review("u6")).await;
+    let (status, body) = common::call(&app, "POST", "/mutate", review("u6")).await;
     assert_eq!(status, StatusCode::OK);
     let answer: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(answer["response"]["allowed"], json!(true));
@@ -302,7 +284,7 @@ async fn kube_system_and_its_own_namespace_are_never_rewritten() {
     let app = router(state);
     for namespace in ["kube-system", "webhooks"] {
         for uri in ["/mutate", "/validate/mutate"] {
-            let (status, body) = call(&app, "POST", uri, pod_review("u8", namespace)).await;
+            let (status, body) = common::call(&app, "POST", uri, pod_review("u8", namespace)).await;
             assert_eq!(status, StatusCode::OK, "{namespace} {uri}");
             assert_eq!(
                 json_body(&body)["response"],
@@ -314,7 +296,7 @@ async fn kube_system_and_its_own_namespace_are_never_rewritten() {
         }
     }
     // Anywhere else the same review is patched.
-    let (_, body) = call(&app, "POST", "/mutate", pod_review("u9", "default")).await;
+    let (_, body) = common::call(&app, "POST", "/mutate", pod_review("u9", "default")).await;
     assert_eq!(
         json_body(&body)["response"]["patchType"],
         json!("JSONPatch")
