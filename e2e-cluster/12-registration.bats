@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Registration as an operator lives with it: infrastructure namespaces are never rewritten, an
+# Registration as an operator lives with it: infrastructure namespaces are never rewritten (and
+# kube-system not even with the namespace selector gone), an
 # emergency edit by another field manager stays (reported, not reverted), `register
 # --force-conflicts` takes it back, and a replica never rewrites what a newer version wrote.
 
@@ -24,6 +25,27 @@ teardown_file() {
   not_rewriting_in zot
   not_rewriting_in calico-system
   rewriting_in team-infra
+}
+
+@test "with the namespaceSelector removed by hand, the server still never rewrites in kube-system" {
+  # Defence in depth: the selector is the first line; serve refuses the rewrite itself.
+  k patch mutatingwebhookconfiguration pullthrough --type=json --field-manager=oncall \
+    -p '[{"op":"remove","path":"/webhooks/0/namespaceSelector"}]' >/dev/null
+  image="$(k -n kube-system run guarded --image=nginx:1.27 --restart=Never \
+    -o jsonpath='{.spec.containers[0].image}' 2>"$BATS_TEST_TMPDIR/stderr")"
+  k -n kube-system delete pod guarded --wait=false >/dev/null
+  cat "$BATS_TEST_TMPDIR/stderr"
+  [ "$image" = nginx:1.27 ]
+  grep -q '^Warning: pullthrough: namespace kube-system is never rewritten; images left unchanged$' "$BATS_TEST_TMPDIR/stderr"
+  grep -q 'rewrite refused: this namespace is never rewritten' "$CLUSTER_DIR/logs/replica-a.log"
+  # The same call for another namespace is rewritten: the webhook was called and answered.
+  rewriting_in team-infra
+  # Server-side apply does not put a removed field back: start from a fresh configuration.
+  k delete mutatingwebhookconfiguration pullthrough >/dev/null
+  stop_replica a
+  start_replica a "${REPLICA_IPS[0]}"
+  run k get mutatingwebhookconfiguration pullthrough -o jsonpath='{.webhooks[0].namespaceSelector.matchExpressions[0].values}'
+  [[ "$output" == *'"kube-system"'* ]]
 }
 
 @test "--exclude-namespaces replaces the list; our own namespace and kube-system stay excluded" {
