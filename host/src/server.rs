@@ -42,8 +42,10 @@ pub const LISTEN_PORT: u16 = 8443;
 pub const METRICS_PORT: u16 = 9090;
 
 /// The bytes of request bodies held at once unless told otherwise (`serve
-/// --max-buffered-body-mib`): four of the largest reviews; with what parsing them costs, that
-/// fits the install's 64 MiB base beside `serve` itself (BENCHMARKS.md, "Memory of serve").
+/// --max-buffered-body-mib`): four of the largest reviews, twice what the install's two guest
+/// slots evaluate at once. With the parsing and the guests' own copies, 16 clients posting 7 MB
+/// reviews peaked at 225 to 243 MiB, inside the install's 320 MiB limit (BENCHMARKS.md,
+/// "Request bodies under attack").
 pub const DEFAULT_BODY_BUDGET_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 /// Label for requests addressed to a policy that does not exist: the path is client-chosen and
