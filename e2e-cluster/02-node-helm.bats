@@ -93,7 +93,7 @@ image_id_digest() { pod_field pulls "app=$1" '.status.containerStatuses[0].image
   wait_for 60 "two Ready replicas" ready_pods "$INSTALL_NS" "$SELECTOR" 2
   # The pods run the image scripts/image built (an imported image has no repository digest:
   # the CRI names it by its config's digest).
-  layout="$REPO/${CARGO_TARGET_DIR:-target}/image/oci"
+  layout="$TARGET_DIR/image/oci"
   manifest="$(jq -r '.manifests[0].digest' "$layout/index.json")"
   built="$(jq -r .config.digest "$layout/blobs/sha256/${manifest#sha256:}")"
   run k -n "$INSTALL_NS" get pods -l "$SELECTOR" -o jsonpath='{range .items[*]}{.status.containerStatuses[0].imageID}{"\n"}{end}'

@@ -7,7 +7,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 E2E_ROOT="$REPO"
 # shellcheck source=controlplane.bash
 source "$REPO/e2e-cluster/controlplane.bash"
-PULLTHROUGH="${PULLTHROUGH:-$REPO/${CARGO_TARGET_DIR:-target}/release/pullthrough}"
+# CARGO_TARGET_DIR may be relative to the repository or absolute.
+TARGET_DIR="$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}")"
+PULLTHROUGH="${PULLTHROUGH:-$TARGET_DIR/release/pullthrough}"
 KUBE_BIN="${KUBE_BIN:-$(tool_dir kube)}"
 [[ -x "$KUBE_BIN/kubectl" ]] || {
   echo "no kubectl in $KUBE_BIN: run the cluster suite through scripts/e2e-cluster" >&2

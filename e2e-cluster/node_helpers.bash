@@ -80,7 +80,7 @@ push_busybox() {
 # The pullthrough image scripts/image built, in the node's containerd (the chart's default
 # reference, so no registry serves it).
 import_pullthrough_image() {
-  local archive="$REPO/${CARGO_TARGET_DIR:-target}/image/pullthrough.tar"
+  local archive="$TARGET_DIR/image/pullthrough.tar"
   [[ -f "$archive" ]] || {
     echo "no $archive: scripts/e2e-cluster builds it with scripts/image" >&2
     return 1

@@ -2,7 +2,9 @@
 # started in the background on 127.0.0.1 with its logs kept for failed tests.
 
 REPO="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
-PULLTHROUGH="${PULLTHROUGH:-$REPO/${CARGO_TARGET_DIR:-target}/release/pullthrough}"
+# CARGO_TARGET_DIR may be relative to the repository or absolute.
+TARGET_DIR="$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}")"
+PULLTHROUGH="${PULLTHROUGH:-$TARGET_DIR/release/pullthrough}"
 # The service DNS name curl asks for; --resolve points it at 127.0.0.1 like cluster DNS would.
 HOST="pullthrough.pullthrough.svc"
 # The mirrors these suites name do not exist, so `serve` would find them down and stop

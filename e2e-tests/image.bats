@@ -6,7 +6,7 @@
 load helpers
 
 setup_file() {
-  IMAGE_OUT="$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}/image")"
+  IMAGE_OUT="$TARGET_DIR/image"
   export IMAGE_OUT
 }
 
@@ -25,7 +25,7 @@ blob() { cat "$IMAGE_OUT/oci/blobs/sha256/${1#sha256:}"; }
   [ "$(tail -n1 <<<"$output")" = "$IMAGE_OUT/oci" ]
   first="$(manifest_digest "$IMAGE_OUT/oci")"
   cp "$IMAGE_OUT/pullthrough.tar" "$BATS_TEST_TMPDIR/first.tar"
-  touch "$REPO/policy.wasm" "$REPO/${CARGO_TARGET_DIR:-target}/release/pullthrough"
+  touch "$REPO/policy.wasm" "$TARGET_DIR/release/pullthrough"
   run scripts_image
   [ "$status" -eq 0 ]
   [ "$(manifest_digest "$IMAGE_OUT/oci")" = "$first" ]
