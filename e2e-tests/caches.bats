@@ -7,7 +7,7 @@
 # it, and must resolve to the upstream's manifest digest. Then the mirror check against the real
 # cache: stopped, the server admits unchanged; started again, it rewrites again.
 #
-# zot, the cache the README configures, has its own suite (zot.bats).
+# zot, the cache docs/caches.md configures, has its own suite (zot.bats).
 
 load helpers
 # shellcheck source=../e2e-cluster/controlplane.bash

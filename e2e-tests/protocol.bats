@@ -86,7 +86,7 @@ big_body() {
   [ "$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" "https://localhost:$PORT/healthz")" = ok ]
 }
 
-@test "every metric the README lists exists at zero from the start, and none that cannot move" {
+@test "every metric docs/server.md lists exists at zero from the start, and none that cannot move" {
   start_server --mirror m.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt"
   metrics="$(curl -sS "http://127.0.0.1:$METRICS_PORT/metrics")"
   for series in \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The real-cache suite with zot, the cache the README configures: zot started with
+# The real-cache suite with zot, the cache docs/caches.md configures: zot started with
 # deploy/zot/config-flat.json and config-prefixed.json as shipped (only each sync entry's URL, the
 # storage path and the listening address substituted), in front of Debian's docker-registry on
 # 127.0.0.1 holding the images caches.bats pushes (an OCI manifest, a Docker v2 schema 2
@@ -205,17 +205,17 @@ assert r["warnings"] == ["pullthrough: mirror http://" + sys.argv[2] + " is not 
   [ "$(pull_digest "$FLAT/team/oci-app@$digest")" = "$digest" ]
 }
 
-@test "the zot configurations shipped in deploy/zot and shown in the README pass zot verify" {
-  python3 - "$REPO/README.md" "$BATS_TEST_TMPDIR" <<'PY'
+@test "the zot configurations shipped in deploy/zot and shown in docs/caches.md pass zot verify" {
+  python3 - "$REPO/docs/caches.md" "$BATS_TEST_TMPDIR" <<'PY'
 import json, re, sys
 blocks = re.findall(r"```json\n(.*?)```", open(sys.argv[1]).read(), re.S)
 configs = [b for b in blocks if '"sync"' in b]
-assert len(configs) >= 2, f"{len(configs)} zot configurations in the README"
+assert len(configs) >= 2, f"{len(configs)} zot configurations in docs/caches.md"
 for i, block in enumerate(configs):
     json.loads(block)
-    open(f"{sys.argv[2]}/README.md-zot-{i + 1}.json", "w").write(block)
+    open(f"{sys.argv[2]}/caches.md-zot-{i + 1}.json", "w").write(block)
 PY
-  for config in "$REPO"/deploy/zot/*.json "$BATS_TEST_TMPDIR"/README.md-zot-*.json; do
+  for config in "$REPO"/deploy/zot/*.json "$BATS_TEST_TMPDIR"/caches.md-zot-*.json; do
     run "$ZOT_BIN" verify "$config"
     [ "$status" -eq 0 ] || { echo "$config: $output"; false; }
     [[ "$output" == *'"config file is valid"'* ]]

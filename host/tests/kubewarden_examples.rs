@@ -1,21 +1,15 @@
-//! The README's ClusterAdmissionPolicy examples give Kubewarden what `serve` registers: the same
-//! infrastructure exclusions, the opt-out objectSelector and the same matchConditions (whose CEL
-//! the real API server runs in e2e-cluster/25-calls.bats), so a Kubewarden user is spared the
-//! same calls.
+//! The ClusterAdmissionPolicy examples of docs/kubewarden.md give Kubewarden what `serve`
+//! registers: the same infrastructure exclusions, the opt-out objectSelector and the same
+//! matchConditions (whose CEL the real API server runs in e2e-cluster/25-calls.bats), so a
+//! Kubewarden user is spared the same calls.
 
 use pullthrough::k8s;
 use serde_json::{Value, json};
 
 fn examples() -> Vec<Value> {
-    let readme = std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR")))
-        .expect("README");
-    let section = readme
-        .split_once("\n## Deploying as a Kubewarden policy\n")
-        .expect("the Kubewarden section")
-        .1;
-    let section = section.split("\n## ").next().unwrap_or(section);
-    section
-        .split("```yaml\n")
+    let path = format!("{}/../docs/kubewarden.md", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    doc.split("```yaml\n")
         .skip(1)
         .filter_map(|rest| rest.split("```").next())
         .map(|block| serde_yaml_ng::from_str::<Value>(block).expect("YAML example parses"))

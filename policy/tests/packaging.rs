@@ -130,14 +130,9 @@ fn blocks<'a>(markdown: &'a str, language: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_kubewarden_docs_examples_are_valid() {
-    let readme = read("README.md");
-    let section = readme
-        .split_once("\n## Deploying as a Kubewarden policy\n")
-        .expect("README has the Kubewarden section")
-        .1;
-    let doc = section.split("\n## ").next().unwrap_or(section);
+    let doc = read("docs/kubewarden.md");
     assert!(doc.contains(OPT_OUT_KEY) && doc.contains(ORIGINAL_IMAGES_ANNOTATION));
-    let policies: Vec<Value> = blocks(doc, "yaml")
+    let policies: Vec<Value> = blocks(&doc, "yaml")
         .into_iter()
         .map(|block| serde_yaml::from_str(block).expect("YAML example"))
         .filter(|v: &Value| v["kind"] == "ClusterAdmissionPolicy")
@@ -156,7 +151,8 @@ fn the_kubewarden_docs_examples_are_valid() {
         layouts,
         BTreeSet::from(["Flat".to_owned(), "Prefixed".to_owned()])
     );
-    let zot: Vec<Value> = blocks(doc, "json")
+    let caches = read("docs/caches.md");
+    let zot: Vec<Value> = blocks(&caches, "json")
         .into_iter()
         .map(|b| serde_json::from_str(b).expect("JSON example"))
         .collect();

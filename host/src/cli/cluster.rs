@@ -95,7 +95,7 @@ pub struct WebhookArgs {
     )]
     pub only_namespaces: Vec<String>,
     /// Namespaces never rewritten (comma-separated), replacing the default list of
-    /// infrastructure namespaces that must start before the mirror can (see the README). Our
+    /// infrastructure namespaces that must start before the mirror can (docs/operations.md). Our
     /// own namespace and kube-system are always excluded; `--exclude-namespaces ''` excludes
     /// only those.
     #[arg(
