@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -13,41 +12,13 @@ use pullthrough::policies::{EvaluationError, PolicyError, PolicyRegistry, Policy
 use pullthrough::wasm::{CallError, Runtime, RuntimeConfig};
 use serde_json::json;
 
-/// Writes each `(name, module, extra yaml)` into `dir` and a policies file naming them.
-fn policies_file(dir: &Path, policies: &[(&str, Vec<u8>, &str)]) -> std::path::PathBuf {
-    let mut yaml = String::new();
-    for (name, module, extra) in policies {
-        std::fs::write(dir.join(format!("{name}.wasm")), module).expect("write module");
-        yaml.push_str(&format!("{name}:\n  module: {name}.wasm\n{extra}"));
-    }
-    let path = dir.join("policies.yml");
-    std::fs::write(&path, yaml).expect("write policies file");
-    path
-}
-
-async fn load(policies: &[(&str, Vec<u8>, &str)]) -> (tempfile::TempDir, PolicyRegistry) {
-    load_on(common::runtime(), policies).await
-}
-
-async fn load_on(
-    runtime: Runtime,
-    policies: &[(&str, Vec<u8>, &str)],
-) -> (tempfile::TempDir, PolicyRegistry) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = policies_file(dir.path(), policies);
-    let registry = PolicyRegistry::load(runtime, PolicySource::File(path))
-        .await
-        .expect("policies load");
-    (dir, registry)
-}
-
 fn accept() -> Vec<u8> {
     guests::guest(guests::ACCEPT, guests::SETTINGS_VALID)
 }
 
 #[tokio::test]
 async fn hand_written_guest_is_answered_and_its_host_calls_served() {
-    let (_dir, registry) = load(&[
+    let (_dir, registry) = common::load(&[
         ("accept", accept(), ""),
         (
             "calls",
@@ -84,7 +55,7 @@ async fn hand_written_guest_is_answered_and_its_host_calls_served() {
 #[tokio::test]
 async fn mutated_object_becomes_an_exact_patch_only_where_mutation_is_allowed() {
     let mutate = guests::guest(guests::MUTATE, guests::SETTINGS_VALID);
-    let (_dir, registry) = load(&[
+    let (_dir, registry) = common::load(&[
         ("mutating", mutate.clone(), "  allowedToMutate: true\n"),
         ("audit", mutate, ""),
     ])
@@ -121,7 +92,7 @@ async fn mutated_object_becomes_an_exact_patch_only_where_mutation_is_allowed() 
 
 #[tokio::test]
 async fn faults_fail_one_request_and_the_engine_carries_on() {
-    let (_dir, registry) = load(&[
+    let (_dir, registry) = common::load(&[
         ("accept", accept(), ""),
         (
             "loop",
@@ -245,7 +216,7 @@ async fn assert_accepts(registry: &PolicyRegistry) {
 
 #[tokio::test]
 async fn many_concurrent_evaluations_all_succeed_through_the_bounded_pool() {
-    let (_dir, registry) = load(&[("accept", accept(), "")]).await;
+    let (_dir, registry) = common::load(&[("accept", accept(), "")]).await;
     let tasks = spawn_evaluations(&registry, "accept", "c", 64);
     for (i, task) in tasks.into_iter().enumerate() {
         let evaluation = task.await.expect("task").expect("evaluates");
@@ -265,7 +236,7 @@ async fn a_policy_that_hangs_cannot_take_every_guest_slot_from_the_others() {
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    let (_dir, registry) = load_on(
+    let (_dir, registry) = common::load_on(
         runtime,
         &[
             ("accept", accept(), ""),
@@ -341,7 +312,7 @@ async fn modules_that_cannot_serve_are_refused_at_load_with_the_reason() {
     ];
     for (name, module, expected, cause) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = policies_file(dir.path(), &[(name, module, "")]);
+        let path = common::policies_file(dir.path(), &[(name, module, "")]);
         let error = PolicyRegistry::load(common::runtime(), PolicySource::File(path))
             .await
             .expect_err("refused");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
+use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, UpdateDeadline, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
@@ -132,8 +132,22 @@ impl WapcModule {
         store.limiter(|state| &mut state.limiter);
         // One budget for the whole evaluation: start functions included. The first tick may come
         // at any moment within EPOCH_TICK, hence the extra tick.
-        let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        let ticks = u64::try_from(budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1)
+            .unwrap_or(u64::MAX);
+        // A call still running at the first tick is a long one: it hands the worker's other
+        // tasks, and the I/O driver, to another worker (see `hand_off_worker`), then runs on
+        // to its deadline, where the second callback interrupts it. Calls shorter than a tick,
+        // nearly all of them, never get here and cost nothing.
+        store.set_epoch_deadline(1);
+        let mut long = false;
+        store.epoch_deadline_callback(move |_| {
+            if long {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            long = true;
+            super::engine::hand_off_worker();
+            Ok(UpdateDeadline::Continue(ticks - 1))
+        });
 
         let instance = match self.pre.instantiate(&mut store) {
             Ok(instance) => instance,

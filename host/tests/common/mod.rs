@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use pullthrough::admission::AdmissionRequest;
+use pullthrough::policies::{PolicyRegistry, PolicySource};
 use pullthrough::wasm::{Runtime, RuntimeConfig};
 use serde_json::{Value, json};
 
@@ -121,4 +122,33 @@ pub async fn call(
         .to_bytes()
         .to_vec();
     (status, bytes)
+}
+
+/// Writes each `(name, module, extra yaml)` into `dir` and a policies file naming them.
+pub fn policies_file(dir: &Path, policies: &[(&str, Vec<u8>, &str)]) -> PathBuf {
+    let mut yaml = String::new();
+    for (name, module, extra) in policies {
+        std::fs::write(dir.join(format!("{name}.wasm")), module).expect("write module");
+        yaml.push_str(&format!("{name}:\n  module: {name}.wasm\n{extra}"));
+    }
+    let path = dir.join("policies.yml");
+    std::fs::write(&path, yaml).expect("write policies file");
+    path
+}
+
+pub async fn load_on(
+    runtime: Runtime,
+    policies: &[(&str, Vec<u8>, &str)],
+) -> (tempfile::TempDir, PolicyRegistry) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = policies_file(dir.path(), policies);
+    let registry = PolicyRegistry::load(runtime, PolicySource::File(path))
+        .await
+        .expect("policies load");
+    (dir, registry)
+}
+
+/// [`load_on`] the shared test runtime.
+pub async fn load(policies: &[(&str, Vec<u8>, &str)]) -> (tempfile::TempDir, PolicyRegistry) {
+    load_on(runtime(), policies).await
 }

@@ -1,0 +1,67 @@
+"""Puts each line of `perf report --sort dso,symbol` into one stage of an admission.
+
+Reads the report on stdin and the server's CPU µs per admission as its argument; prints one row
+per stage with its share of the samples and its µs per admission, then the ten hottest
+functions left in "other", so a rule that is missing shows. The first rule that matches wins:
+order matters (a `serde_json` frame inside `kube` is JSON, not Kubernetes).
+"""
+
+import re
+import sys
+
+# (stage, pattern matched against "dso symbol"), in order.
+RULES = [
+    ("guest (wasm code)", r"\[JIT\]|jitted|memfd:|wasm-function|\[unknown\]"),
+    ("guest (wasmtime runtime, instantiation, wasi)", r"wasmtime|cranelift|wasi|cap_std|wiggle|wapc"),
+    ("TLS (rustls, ring, aws-lc)", r"rustls|ring_core|\bring\b|aws_lc|gcm|aes|chacha|poly1305|x25519|sha256|sha512"),
+    ("JSON parse and write (serde_json)", r"serde|\bryu\b|itoa"),
+    ("JSON objects (BTreeMap, serde_json's Map)", r"btree"),
+    ("patch (json-patch, base64)", r"json_patch|jsonptr|base64"),
+    ("metrics (prometheus-client)", r"prometheus"),
+    ("logging (tracing)", r"tracing"),
+    ("HTTP (hyper, h2, httparse, axum, tower)", r"hyper|\bh2\b|h2::|httparse|axum|tower|http_body|::http::"),
+    ("async runtime (tokio)", r"tokio|mio|futures"),
+    ("allocator (jemalloc)", r"_rjem|jemalloc|je_|\bmalloc|\bfree\b|realloc|calloc|rallocx|mallocx|sdallocx|tcache|arena_|extent_|emap_"),
+    ("our code (pullthrough)", r"pullthrough"),
+    ("libc (memcpy, memset, ...)", r"libc[.-]|ld-linux"),
+    ("kernel (network, syscalls, scheduling)", r"\[kernel|kallsyms|vmlinux"),
+]
+
+LINE = re.compile(r"^\s*([\d.]+)%\s+(\S+)\s+\[[.kgu]\]\s+(.*)$")
+
+
+def main() -> None:
+    cpu_us = float(sys.argv[1])
+    stages: dict[str, float] = {name: 0.0 for name, _ in RULES}
+    stages["other"] = 0.0
+    others: list[tuple[float, str]] = []
+    total = 0.0
+    for line in sys.stdin:
+        m = LINE.match(line)
+        if not m:
+            continue
+        share, dso, symbol = float(m.group(1)), m.group(2), m.group(3).strip()
+        total += share
+        text = f"{dso} {symbol}"
+        for name, pattern in RULES:
+            if re.search(pattern, text):
+                stages[name] += share
+                break
+        else:
+            stages["other"] += share
+            others.append((share, text))
+    if total == 0:
+        sys.exit("stages: no samples in the report (is perf allowed to read this process?)")
+    print(f"{'stage':50} {'share':>7} {'µs/admission':>13}")
+    for name, share in sorted(stages.items(), key=lambda item: -item[1]):
+        part = share / total
+        print(f"{name:50} {part:7.1%} {part * cpu_us:13.1f}")
+    others.sort(reverse=True)
+    if others:
+        print("\nhottest functions in other:")
+        for share, text in others[:10]:
+            print(f"  {share / total:6.2%} {text[:110]}")
+
+
+if __name__ == "__main__":
+    main()
