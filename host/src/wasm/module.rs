@@ -25,6 +25,9 @@ pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     pub(crate) wapc: Invocation,
     pub(crate) policy: Arc<str>,
+    /// Ticks of the call's budget left after the first: taken at the first tick (see
+    /// `WapcModule::call_by`), so the second deadline interrupts the call.
+    pub(crate) after_first_tick: Option<u64>,
 }
 
 /// A compiled waPC module, ready to be instantiated once per call. Cheap to clone.
@@ -127,6 +130,7 @@ impl WapcModule {
                 limiter: Limiter::new(self.limits.memory_limit),
                 wapc: Invocation::new(operation, payload),
                 policy: Arc::clone(&self.policy),
+                after_first_tick: None,
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -137,16 +141,16 @@ impl WapcModule {
         // A call still running at the first tick is a long one: it hands the worker's other
         // tasks, and the I/O driver, to another worker (see `hand_off_worker`), then runs on
         // to its deadline, where the second callback interrupts it. Calls shorter than a tick,
-        // nearly all of them, never get here and cost nothing.
+        // nearly all of them, never get here. The callback captures nothing (its state is in
+        // the store), so setting it allocates nothing on this per-request path.
+        store.data_mut().after_first_tick = Some(ticks - 1);
         store.set_epoch_deadline(1);
-        let mut long = false;
-        store.epoch_deadline_callback(move |_| {
-            if long {
-                return Ok(UpdateDeadline::Interrupt);
+        store.epoch_deadline_callback(|mut store| match store.data_mut().after_first_tick.take() {
+            Some(rest) => {
+                super::engine::hand_off_worker();
+                Ok(UpdateDeadline::Continue(rest))
             }
-            long = true;
-            super::engine::hand_off_worker();
-            Ok(UpdateDeadline::Continue(ticks - 1))
+            None => Ok(UpdateDeadline::Interrupt),
         });
 
         let instance = match self.pre.instantiate(&mut store) {
