@@ -1,0 +1,34 @@
+# Shared by bench/ab-serve and bench/cpu-profile: serve with the bundled policy on 127.0.0.1 and
+# the wrk load both put on it. Source it after setting `work` (a scratch directory) and `pid=""`.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+metrics="$(free_port)"
+# The three fixtures wrk sends round-robin (bench/admission.lua).
+fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontainers-digests.json fixtures/admission/cronjob.json)
+
+# start BINARY: serve with the bundled policy, pid in $pid, once /readyz answers; flags an older
+# binary lacks are given only to a binary whose --help lists them.
+start() {
+  local bin="$1" extra=()
+  "$bin" serve --help >"$work/help"
+  grep -q -- '--metrics-addr' "$work/help" && extra+=(--metrics-addr "127.0.0.1:$metrics")
+  grep -q -- '--no-mirror-check' "$work/help" && extra+=(--no-mirror-check)
+  grep -q -- '--shutdown-grace-seconds' "$work/help" && extra+=(--shutdown-grace-seconds 0)
+  "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
+    --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 1 500); do
+    curl -sk --max-time 1 -o /dev/null "https://127.0.0.1:$port/readyz" && return 0
+    sleep 0.02
+  done
+  cat "$work/log" >&2
+  exit 1
+}
+stop() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+# Server CPU so far, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# Warms the connections and the allocator before measuring.
+warm() {
+  wrk -t2 -c8 -d1s --timeout 5s -s bench/admission.lua "https://127.0.0.1:$port/mutate" -- "${fixtures[@]}" >/dev/null
+}
