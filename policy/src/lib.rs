@@ -5,6 +5,8 @@
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
 mod guest;
+#[cfg(test)]
+mod listed;
 mod mutate;
 mod reference;
 mod rewrite;
@@ -17,7 +19,7 @@ pub use mutate::{
     Outcome,
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
-pub use rewrite::{Rewrite, RewriteError, Rewriter, Unchanged};
+pub use rewrite::{Description, Rewrite, RewriteError, Rewriter, RuleView, TargetView, Unchanged};
 pub use settings::{
     DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, Layout, Rule, Settings, SettingsError,
     SharedNamespace,
