@@ -35,6 +35,16 @@ pub const NOTES: [&str; 2] = [
      once rewritten) unchanged without the warning the webhook adds",
 ];
 
+/// What to say on standard error with the policy for `settings`: [`NOTES`], then the warning
+/// the policy logs when it loads such settings (`allowSharedNamespace`).
+pub fn notes(settings: &Settings) -> Vec<String> {
+    NOTES
+        .iter()
+        .map(|note| (*note).to_owned())
+        .chain(settings.warning())
+        .collect()
+}
+
 /// A named CEL expression: a variable or a match condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {

@@ -2,7 +2,9 @@
 //! each kind keeps its pod spec, the containers whose image an admission may change, the pull
 //! secrets, the originals annotation, and the JSON patch.
 
-use pullthrough_policy::{Description, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION};
+use pullthrough_policy::{
+    Description, MAX_ANNOTATIONS_BYTES, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION,
+};
 
 use super::Named;
 use super::cel::{fill, regex, string, string_list};
@@ -18,6 +20,12 @@ const ORIGINALS_MEMBER: &str = r#""[^"\\\x00-\x1f]*":"[^"\\\x00-\x1f]*""#;
 pub(super) fn match_conditions() -> Vec<Named> {
     let key = string(OPT_OUT_KEY);
     vec![
+        Named::new(
+            "not-in-kube-system",
+            "// The binding's namespaceSelector already leaves kube-system out; this holds should the
+// selector be edited away, as the webhook's server refuses a rewrite there whatever reaches it.
+request.namespace != 'kube-system'",
+        ),
         Named::new(
             "not-a-static-pod",
             fill(
@@ -175,6 +183,20 @@ object.metadata.?annotations[?@ANNOTATION@].orValue('').matches(@OBJECT@)
       : variables.recordedOriginals.filter(p, p[0] == name).reverse()[0][1]) + '\"')
   .join(',') + '}'",
     ));
+    variables.push(Named::new(
+        "originalsFit",
+        fill(
+            "// The API server refuses an object whose annotations, keys and values, pass @LIMIT@ bytes;
+// without the originals annotation it accepts it (the webhook leaves it out, with a warning).
+object.metadata.?annotations.orValue({})
+  .map(k, k == @ANNOTATION@ ? 0 : size(bytes(k)) + size(bytes(object.metadata.annotations[k])))
+  .sum() + size(bytes(@ANNOTATION@)) + size(bytes(variables.originals)) <= @LIMIT@",
+            &[
+                ("ANNOTATION", &string(ORIGINAL_IMAGES_ANNOTATION)),
+                ("LIMIT", &MAX_ANNOTATIONS_BYTES.to_string()),
+            ],
+        ),
+    ));
     variables
 }
 
@@ -203,7 +225,7 @@ pub(super) fn mutation(description: &Description<'_>) -> String {
   path: variables.podSpecPath + '/' + c.list + '/' + c.index + '/image',
   value: variables.rewrites[c.image]})@SECRETS@
 // The originals, but not through a subresource (the API server keeps the Pod's metadata).
-+ (variables.edits.size() == 0 || request.?subResource.orValue('') != '' ? []
++ (variables.edits.size() == 0 || request.?subResource.orValue('') != '' || !variables.originalsFit ? []
    : has(object.metadata.annotations)
      ? [JSONPatch{op: 'add', path: '/metadata/annotations/@ESCAPED@', value: variables.originals}]
      : [JSONPatch{op: 'add', path: '/metadata/annotations', value: {@ANNOTATION@: variables.originals}}])",

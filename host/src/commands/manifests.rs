@@ -23,6 +23,17 @@ pub use admission_policy::Output;
         .args(["mirror", "policies", "settings_json", "settings_path"])
         .required(true)
 ))]
+// The install's own flags mean nothing to an admission policy. The conflict sits on the group,
+// not on the switch, so the switch stands alone (the CLI tests probe each switch by itself).
+#[command(group(
+    clap::ArgGroup::new("install_only")
+        .args([
+            "policies", "namespace", "image", "replicas", "guest_slots", "policy_memory_mib",
+            "priority_class_name", "metrics_namespace_selector", "shutdown_grace_seconds",
+        ])
+        .multiple(true)
+        .conflicts_with("admission_policy")
+))]
 pub struct ManifestsArgs {
     /// Print a MutatingAdmissionPolicy and its binding instead of the install: the same rewrite
     /// as CEL the API server runs (admissionregistration.k8s.io/v1, Kubernetes 1.36 or later),
@@ -31,10 +42,6 @@ pub struct ManifestsArgs {
     #[arg(
         long,
         value_parser = values::boolish(),
-        conflicts_with_all = [
-            "policies", "image", "replicas", "guest_slots", "policy_memory_mib",
-            "priority_class_name", "metrics_namespace_selector", "shutdown_grace_seconds",
-        ],
         env = "PULLTHROUGH_ADMISSION_POLICY"
     )]
     pub admission_policy: bool,

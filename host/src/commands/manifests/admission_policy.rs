@@ -4,13 +4,13 @@
 use pullthrough_policy::Settings;
 
 use super::{Error, ManifestsArgs};
-use crate::admission_policy::{self, NOTES, Options};
+use crate::admission_policy::{self, Options};
 
 /// What `manifests` prints: YAML on standard output, notes on standard error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub yaml: String,
-    pub notes: Vec<&'static str>,
+    pub notes: Vec<String>,
 }
 
 /// The settings the flags give: `--settings-json` or `--settings-path`, else `--mirror` with
@@ -55,7 +55,7 @@ pub(super) fn render(args: &ManifestsArgs) -> Result<Output, Error> {
     )?;
     Ok(Output {
         yaml,
-        notes: NOTES.to_vec(),
+        notes: admission_policy::notes(&settings),
     })
 }
 
@@ -95,7 +95,11 @@ mod tests {
         );
         let dir = tempfile::tempdir().expect("a temporary directory");
         let file = dir.path().join("settings.yml");
-        std::fs::write(&file, "mirror: m.example.com\nregistries: ['*']\nlayout: prefixed\n").expect("write");
+        std::fs::write(
+            &file,
+            "mirror: m.example.com\nregistries: ['*']\nlayout: prefixed\n",
+        )
+        .expect("write");
         assert_eq!(
             settings_of(&[
                 "--admission-policy",
@@ -161,6 +165,7 @@ mod tests {
             vec!["--settings-json", "{}"],
             vec!["--admission-policy", "--policies", "p.yml"],
             vec!["--admission-policy", "--mirror", "m", "--replicas", "3"],
+            vec!["--admission-policy", "--mirror", "m", "--namespace", "ops"],
             vec![
                 "--admission-policy",
                 "--settings-json",
@@ -180,7 +185,7 @@ mod tests {
             &parse(&["--admission-policy", "--mirror", "m.example.com"]).expect("parses"),
         )
         .expect("renders");
-        assert_eq!(output.notes, NOTES);
+        assert_eq!(output.notes, admission_policy::NOTES);
         let kinds: Vec<String> = output
             .yaml
             .split("\n---\n")
