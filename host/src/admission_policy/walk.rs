@@ -12,9 +12,18 @@ use super::cel::{fill, regex, string, string_list};
 /// The kubelet's annotation on the API copy of a static pod.
 const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
-/// One `"name":"image"` member of the originals annotation as the policy writes it (compact
-/// JSON, no character that needs escaping).
-const ORIGINALS_MEMBER: &str = r#""[^"\\\x00-\x1f]*":"[^"\\\x00-\x1f]*""#;
+/// One `"name": "image"` member of the originals annotation: JSON strings without a character
+/// that needs escaping (a container name or image never has one), JSON's whitespace around the
+/// colon.
+const ORIGINALS_MEMBER: &str = r#""[^"\\\x00-\x1f]*"[ \t\n\r]*:[ \t\n\r]*"[^"\\\x00-\x1f]*""#;
+
+/// JSON's whitespace.
+const WS: &str = r"[ \t\n\r]*";
+
+/// A whole originals annotation [`ORIGINALS_MEMBER`] can read: a JSON object of such members.
+fn originals_object() -> String {
+    format!(r"^{WS}\{{{WS}(?:{ORIGINALS_MEMBER}(?:{WS},{WS}{ORIGINALS_MEMBER})*)?{WS}\}}{WS}$")
+}
 
 /// The conditions under which the policy runs at all.
 pub(super) fn match_conditions() -> Vec<Named> {
@@ -155,20 +164,16 @@ request.kind.kind == 'Pod' && request.operation == 'UPDATE'
     variables.push(Named::new(
         "recordedOriginals",
         fill(
-            "// [name, image] pairs an earlier admission recorded in @ANNOTATION@ (the compact JSON
-// the policy writes; anything else is replaced, as the webhook replaces what is not JSON).
+            "// [name, image] pairs an earlier admission recorded in @ANNOTATION@: a JSON object of
+// strings, as the policy writes it or reformatted. Anything else is replaced, as the webhook
+// replaces what is not such an object. m.split('\"') is ['', name, ':', image, ''].
 object.metadata.?annotations[?@ANNOTATION@].orValue('').matches(@OBJECT@)
   ? object.metadata.annotations[@ANNOTATION@].findAll(@MEMBER@)
-      .map(m, m.substring(1, size(m) - 1).split('\":\"'))
+      .map(m, m.split('\"')).map(p, [p[1], p[3]])
   : []",
             &[
                 ("ANNOTATION", &string(ORIGINAL_IMAGES_ANNOTATION)),
-                (
-                    "OBJECT",
-                    &regex(&format!(
-                        "^\\{{(?:{ORIGINALS_MEMBER}(?:,{ORIGINALS_MEMBER})*)?\\}}$"
-                    )),
-                ),
+                ("OBJECT", &regex(&originals_object())),
                 ("MEMBER", &regex(ORIGINALS_MEMBER)),
             ],
         ),
@@ -235,4 +240,54 @@ pub(super) fn mutation(description: &Description<'_>) -> String {
             ("ANNOTATION", &annotation),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use regex::Regex;
+
+    use super::*;
+
+    /// The pairs `recordedOriginals` reads from `annotation`, as its CEL does; the last pair for
+    /// a name wins, as in `originals`.
+    fn read(annotation: &str) -> BTreeMap<String, String> {
+        let object = Regex::new(&originals_object()).expect("compiles");
+        let member = Regex::new(ORIGINALS_MEMBER).expect("compiles");
+        if !object.is_match(annotation) {
+            return BTreeMap::new();
+        }
+        member
+            .find_iter(annotation)
+            .map(|m| {
+                let parts: Vec<&str> = m.as_str().split('"').collect();
+                (parts[1].to_owned(), parts[3].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recorded_originals_are_read_as_the_policy_reads_json() {
+        for annotation in [
+            r#"{"a":"nginx:1","b":"ghcr.io/o/b@sha256:00"}"#,
+            r#"{ "a" : "nginx:1" ,
+                "b":"x" }"#,
+            "{}",
+            " {\t} ",
+            r#"{"a":"1","a":"2"}"#,
+            r#"{"a":1}"#,
+            r#"{"a":"1",}"#,
+            r#"["a","1"]"#,
+            r#"{"a":"1"}{"b":"2"}"#,
+            r#"{"a":"1""b":"2"}"#,
+            r#"{"a":null}"#,
+            "not json",
+            "",
+        ] {
+            let policy: BTreeMap<String, String> =
+                serde_json::from_str(annotation).unwrap_or_default();
+            assert_eq!(read(annotation), policy, "{annotation:?}");
+        }
+    }
 }
