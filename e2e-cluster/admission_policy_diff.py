@@ -3,6 +3,7 @@ e2e-cluster/75-admission-policy.bats:
 
     admission_policy_diff.py prepare NAMESPACE
     admission_policy_diff.py compare NAMESPACE CONFIG SETTINGS_JSON [--variants]
+                             [--wasm-settings JSON]
 
 prepare stores the old objects of the UPDATE fixtures as they are (run it before any policy is
 bound). compare installs the policy `pullthrough manifests --admission-policy` generates from
@@ -19,6 +20,8 @@ already there (compact, reformatted, or with a JSON escape).
 
 One JSON line per difference, then a summary line; exits 1 on a difference LISTED does not name,
 or when a LISTED difference no longer occurs.
+--wasm-settings gives policy.wasm other settings than the admission policy's: the suite's check
+that a difference is caught.
 Environment: KUBE_BIN, CLUSTER_DIR, APISERVER, PULLTHROUGH, REPO, RECORDS.
 """
 import base64
@@ -196,10 +199,31 @@ def prepare(namespace):
         request = load(path)
         if request["operation"] != "UPDATE":
             continue
-        old = sanitize(request["oldObject"], namespace, f"old-{base(path)}")
+        name = f"old-{base(path)}"
+        old = sanitize(request["oldObject"], namespace, name)
+        # Stored anew, as sent: a copy from an earlier run may have been stored under a policy.
+        url = f"{collection(request['resource'], namespace)}/{name}"
+        api("DELETE", f"{url}?gracePeriodSeconds=0")
+        wait_for(f"{url} deleted", lambda: api("GET", url)[0] == 404)
         status, answer = api("POST", collection(request["resource"], namespace), old)
         if status >= 300:
             raise RuntimeError(f"{path}: storing the old object: {answer.get('message')}")
+
+
+def static(obj):
+    """OBJ as the kubelet's API copy of a static pod, which the ServiceAccount admission plugin
+    refuses if it names a service account or mounts its token; validation wants its node."""
+    obj["metadata"].setdefault("annotations", {})["kubernetes.io/config.mirror"] = "x"
+    spec = obj["spec"]
+    spec["nodeName"] = "node-a"
+    spec.pop("serviceAccountName", None)
+    spec.pop("serviceAccount", None)
+    token = {v["name"] for v in spec.get("volumes") or [] if "projected" in v or "secret" in v}
+    spec["volumes"] = [v for v in spec.get("volumes") or [] if v["name"] not in token]
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(field) or []:
+            container["volumeMounts"] = [m for m in container.get("volumeMounts") or []
+                                         if m["name"] not in token]
 
 
 def variants(obj):
@@ -213,7 +237,7 @@ def variants(obj):
     variant("mirror-secret", lambda o: pod_spec(o).update(imagePullSecrets=[{"name": "mirror-creds"}]))
     annotations = lambda o: o["metadata"].setdefault("annotations", {})
     if obj["kind"] == "Pod":
-        variant("static", lambda o: annotations(o).update({"kubernetes.io/config.mirror": "x"}))
+        variant("static", static)
         variant("opted-out", lambda o: annotations(o).update({"pullthrough.dev/rewrite": "false"}))
     else:
         template = lambda o: (o["spec"]["jobTemplate"]["spec"] if o["kind"] == "CronJob" else o["spec"])["template"]
@@ -266,9 +290,8 @@ def cases(namespace, config, with_variants):
 
 
 def dry_run_view(probe):
-    method, path, body = probe
-    status, answer = api(method, f"{path}?dryRun=All", body)
-    return view(answer) if status < 300 else None
+    """What the API server makes of PROBE now, stored or refused after admission."""
+    return view(admit(*probe)[0])
 
 
 def wait_for(what, condition):
@@ -293,10 +316,11 @@ def install(settings, probe, want):
     wait_for("the policy in force", lambda: dry_run_view(probe) == view(want))
 
 
-def compare(namespace, config, settings, with_variants):
-    computed = [(case, wasm(settings, case[4])) for case in cases(namespace, config, with_variants)]
+def compare(namespace, config, settings, with_variants, wasm_settings=None):
+    computed = [(case, wasm(wasm_settings or settings, case[4]))
+                for case in cases(namespace, config, with_variants)]
     # A stored request policy.wasm changes tells when the policy is in force.
-    probe = next(((c[1], c[2], c[3]), w) for c, w in computed
+    probe = next(((c[1], c[2], c[3], namespace, c[4]["name"]), w) for c, w in computed
                  if c[1] == "POST" and view(w) != view(c[3]))
     install(settings, *probe)
     differences, unlisted, seen, differing = 0, 0, {}, set()
@@ -326,6 +350,8 @@ if __name__ == "__main__":
     if command == "prepare":
         prepare(namespace)
     elif command == "compare":
-        sys.exit(0 if compare(namespace, sys.argv[3], sys.argv[4], "--variants" in sys.argv[5:]) else 1)
+        options = sys.argv[5:]
+        other = options[options.index("--wasm-settings") + 1] if "--wasm-settings" in options else None
+        sys.exit(0 if compare(namespace, sys.argv[3], sys.argv[4], "--variants" in options, other) else 1)
     else:
         sys.exit(f"unknown command {command}")

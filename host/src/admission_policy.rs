@@ -25,14 +25,18 @@ use crate::k8s::FailurePolicy;
 use crate::k8s::admission_policy::{self as objects, PolicyObjects};
 
 /// What the webhook does that the admission policy cannot, said on standard error with every
-/// policy: each degrades to leaving images unchanged, which is what the webhook does too when
-/// it cannot help.
-pub const NOTES: [&str; 2] = [
+/// policy. Each degrades safely: images left unchanged (what the webhook does too when it cannot
+/// help), or a record of originals that loses pairs no admission wrote. The cluster suite's
+/// differential test lists the last as the one difference it finds
+/// (`e2e-cluster/admission_policy_diff.py`, LISTED).
+pub const NOTES: [&str; 3] = [
     "the admission policy has no mirror check: while the mirror is down, the webhook \
      (pullthrough serve) admits pods unchanged, but the admission policy keeps rewriting, so \
      new pods cannot pull until the mirror is back",
     "the admission policy leaves an image it cannot rewrite (not a valid reference, or too long \
      once rewritten) unchanged without the warning the webhook adds",
+    "the admission policy cannot parse JSON: an originals annotation edited by hand to hold a \
+     JSON escape (\\u...) is replaced with this admission's originals, where the webhook merges it",
 ];
 
 /// What to say on standard error with the policy for `settings`: [`NOTES`], then the warning
