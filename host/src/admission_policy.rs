@@ -100,7 +100,7 @@ pub fn program(settings: &Settings) -> Result<Program, Error> {
     variables.extend(decide::variables(&description));
     variables.extend(walk::edits(&description));
     Ok(Program {
-        match_conditions: walk::match_conditions(),
+        match_conditions: walk::match_conditions(&description),
         variables,
         mutation: walk::mutation(&description),
     })

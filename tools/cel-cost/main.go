@@ -11,9 +11,10 @@
 // binding). The Pod's images are distinct Docker Hub references with a tag and a digest, so
 // every one is rewritten under the default settings, and the Pod carries kubectl's
 // last-applied-configuration annotation, as an applied Pod does. It prints one JSON line per
-// request (a CREATE, and an UPDATE that changes one image) with the cost and the limits:
-// PerCallLimit for any one expression, RuntimeCELCostBudget for the policy's evaluation. It
-// exits 1 when the patch does not succeed within the budget.
+// request (a CREATE, and an UPDATE that changes one image) with the cost of the patch and of the
+// match conditions (each has a budget of its own) and the limits: PerCallLimit for any one
+// expression, RuntimeCELCostBudget for each budget. It exits 1 when a match condition does not
+// hold or the patch does not succeed within the budget.
 //
 // Admission policies get no estimated-cost check when they are created (the API server only
 // compiles them), so the runtime cost of a worst case is what can fail an admission.
@@ -28,6 +29,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/cel-go/common/types"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +39,7 @@ import (
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
 	"sigs.k8s.io/yaml"
@@ -61,10 +64,34 @@ func readPolicy(path string) (*admissionregistrationv1.MutatingAdmissionPolicy, 
 	return nil, fmt.Errorf("%s holds no MutatingAdmissionPolicy", path)
 }
 
-// compiled is the policy's JSON patcher and the compiler holding its variables.
+// compiled is the policy's JSON patcher, its match conditions and the compiler holding its
+// variables.
 type compiled struct {
-	patcher  patch.Patcher
-	compiler *plugincel.CompositedCompiler
+	patcher    patch.Patcher
+	conditions plugincel.ConditionEvaluator
+	compiler   *plugincel.CompositedCompiler
+}
+
+// matchCost is what the match conditions cost (the plugin's matcher runs them under a budget of
+// their own), or an error unless every one holds: the patch runs only then.
+func (c compiled) matchCost(r patch.Request) (int64, error) {
+	attrs := r.VersionedAttributes
+	request := plugincel.CreateAdmissionRequest(attrs.Attributes, metav1.GroupVersionResource(podGVR),
+		metav1.GroupVersionKind(podGVK))
+	results, remaining, err := c.conditions.ForInput(c.compiler.CreateContext(context.Background()), attrs,
+		request, r.OptionalVariables, nil, celconfig.RuntimeCELCostBudget)
+	if err != nil {
+		return 0, err
+	}
+	for _, result := range results {
+		if result.Error != nil {
+			return 0, result.Error
+		}
+		if result.EvalResult != types.True {
+			return 0, fmt.Errorf("match condition %q is %v", result.ExpressionAccessor.GetExpression(), result.EvalResult)
+		}
+	}
+	return celconfig.RuntimeCELCostBudget - remaining, nil
 }
 
 // patch runs the patch under budget in a fresh composition context, as the plugin's dispatcher
@@ -86,6 +113,10 @@ func compile(policy *admissionregistrationv1.MutatingAdmissionPolicy) (compiled,
 		variables[i] = &validating.Variable{Name: v.Name, Expression: v.Expression}
 	}
 	compiler.CompileAndStoreVariables(variables, opts, environment.StoredExpressions)
+	conditions := make([]plugincel.ExpressionAccessor, len(policy.Spec.MatchConditions))
+	for i := range policy.Spec.MatchConditions {
+		conditions[i] = (*matchconditions.MatchCondition)(&policy.Spec.MatchConditions[i])
+	}
 	if len(policy.Spec.Mutations) != 1 || policy.Spec.Mutations[0].JSONPatch == nil {
 		return compiled{}, fmt.Errorf("expected one JSONPatch mutation, got %d mutations", len(policy.Spec.Mutations))
 	}
@@ -97,7 +128,11 @@ func compile(policy *admissionregistrationv1.MutatingAdmissionPolicy) (compiled,
 	if errs := evaluator.CompilationErrors(); len(errs) > 0 {
 		return compiled{}, fmt.Errorf("the patch does not compile: %v", errs)
 	}
-	return compiled{patcher: patch.NewJSONPatcher(evaluator), compiler: compiler}, nil
+	return compiled{
+		patcher:    patch.NewJSONPatcher(evaluator),
+		conditions: compiler.CompileCondition(conditions, opts, environment.StoredExpressions),
+		compiler:   compiler,
+	}, nil
 }
 
 // image is the i-th distinct image: a Docker Hub reference of realistic length with both a
@@ -162,6 +197,9 @@ func request(scheme *runtime.Scheme, object, old *corev1.Pod) patch.Request {
 
 // cost is the smallest budget under which the patch succeeds, and the patched Pod.
 func cost(policy compiled, r patch.Request) (int64, *corev1.Pod, error) {
+	if _, err := policy.matchCost(r); err != nil {
+		return 0, nil, fmt.Errorf("the policy would not run: %w", err)
+	}
 	patched, err := policy.patch(r, celconfig.RuntimeCELCostBudget)
 	if err != nil {
 		return 0, nil, fmt.Errorf("the patch fails within the API server's budget of %d: %w",
@@ -232,22 +270,26 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	createCost, stored, err := cost(compiledPolicy, request(scheme, created, nil))
+	createRequest := request(scheme, created, nil)
+	createCost, stored, err := cost(compiledPolicy, createRequest)
 	if err != nil {
 		return fmt.Errorf("CREATE: %w", err)
 	}
+	createMatch, _ := compiledPolicy.matchCost(createRequest)
 	// An UPDATE of the stored Pod that changes one image: every container is compared with
 	// the old object's.
 	updated := stored.DeepCopy()
 	updated.Spec.Containers[0].Image = image(1000)
-	updateCost, updatedAfter, err := cost(compiledPolicy, request(scheme, updated, stored))
+	updateRequest := request(scheme, updated, stored)
+	updateCost, updatedAfter, err := cost(compiledPolicy, updateRequest)
 	if err != nil {
 		return fmt.Errorf("UPDATE: %w", err)
 	}
+	updateMatch, _ := compiledPolicy.matchCost(updateRequest)
 	var out bytes.Buffer
 	for _, line := range []map[string]any{
-		{"request": "CREATE", "imagesRewritten": rewritten(created, stored), "cost": createCost},
-		{"request": "UPDATE", "imagesRewritten": rewritten(updated, updatedAfter), "cost": updateCost},
+		{"request": "CREATE", "imagesRewritten": rewritten(created, stored), "cost": createCost, "matchConditionsCost": createMatch},
+		{"request": "UPDATE", "imagesRewritten": rewritten(updated, updatedAfter), "cost": updateCost, "matchConditionsCost": updateMatch},
 	} {
 		line["containers"], line["initContainers"], line["ephemeralContainers"] = *main, *init, *ephemeral
 		line["perCallLimit"], line["runtimeBudget"] = celconfig.PerCallLimit, celconfig.RuntimeCELCostBudget

@@ -9,9 +9,6 @@ use pullthrough_policy::{
 use super::Named;
 use super::cel::{fill, regex, string, string_list};
 
-/// The kubelet's annotation on the API copy of a static pod.
-const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-
 /// One `"name": "image"` member of the originals annotation: JSON strings without a character
 /// that needs escaping (a container name or image never has one), JSON's whitespace around the
 /// colon.
@@ -25,23 +22,18 @@ fn originals_object() -> String {
     format!(r"^{WS}\{{{WS}(?:{ORIGINALS_MEMBER}(?:{WS},{WS}{ORIGINALS_MEMBER})*)?{WS}\}}{WS}$")
 }
 
-/// The conditions under which the policy runs at all.
-pub(super) fn match_conditions() -> Vec<Named> {
+/// The conditions under which the policy runs at all: its own, then the webhook's registration
+/// conditions (a static pod, an UPDATE that changes no image, an object whose every image is on
+/// the mirror or a rule's target), which skip what the rewrite would leave unchanged anyway, so a
+/// ReplicaSet made from a rewritten template costs no evaluation of the variables.
+pub(super) fn match_conditions(description: &Description<'_>) -> Vec<Named> {
     let key = string(OPT_OUT_KEY);
-    vec![
+    let mut conditions = vec![
         Named::new(
             "not-in-kube-system",
             "// The binding's namespaceSelector already leaves kube-system out; this holds should the
 // selector be edited away, as the webhook's server refuses a rewrite there whatever reaches it.
 request.namespace != 'kube-system'",
-        ),
-        Named::new(
-            "not-a-static-pod",
-            fill(
-                "// The kubelet's API copy of a static pod must stay what the node's manifest says.
-request.kind.kind != 'Pod' || !object.metadata.?annotations[?@MIRROR@].hasValue()",
-                &[("MIRROR", &string(MIRROR_POD_ANNOTATION))],
-            ),
         ),
         Named::new(
             "not-opted-out",
@@ -56,7 +48,22 @@ request.kind.kind != 'Pod' || !object.metadata.?annotations[?@MIRROR@].hasValue(
                 &[("KEY", &key)],
             ),
         ),
-    ]
+    ];
+    let mut cache_prefixes: Vec<String> = Vec::new();
+    for target in
+        std::iter::once(&description.mirror).chain(description.rules.iter().map(|r| &r.target))
+    {
+        let prefix = format!("{}/", target.host);
+        if !cache_prefixes.contains(&prefix) {
+            cache_prefixes.push(prefix);
+        }
+    }
+    conditions.extend(
+        crate::k8s::match_conditions(&cache_prefixes)
+            .into_iter()
+            .map(|c| Named::new(&c.name, c.expression)),
+    );
+    conditions
 }
 
 /// `object` or `oldObject` at the request's pod spec, as an optional.
