@@ -4,10 +4,12 @@
 
 mod cluster;
 mod policy;
+mod settings;
 pub mod values;
 
 pub use cluster::{SanArgs, ServiceArgs, WebhookArgs, WebhookNameArgs};
 pub use policy::{ArgsError, PolicyArgs, PullSecretArgs, embedded_settings};
+pub use settings::{SettingsArgsError, read_settings};
 
 use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};

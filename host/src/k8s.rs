@@ -2,6 +2,7 @@
 //! MutatingWebhookConfiguration it registers and the Secret its replicas share the certificate in
 //! — and the objects of its install. No other module names a kube or k8s-openapi type.
 
+pub mod admission_policy;
 pub mod install;
 mod scan;
 mod secret;

@@ -4,6 +4,7 @@
 //! Everything below them is library code by concern, each module owning its foreign crate.
 
 pub mod admission;
+pub mod admission_policy;
 pub mod certificates;
 pub mod cli;
 pub mod commands;

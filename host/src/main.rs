@@ -68,7 +68,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             status => std::process::exit(status.into()),
         },
         Command::Manifests(args) => {
-            print!("{}", pullthrough::commands::manifests::render(&args)?);
+            let output = pullthrough::commands::manifests::output(&args)?;
+            for note in &output.notes {
+                eprintln!("note: {note}");
+            }
+            print!("{}", output.yaml);
             Ok(())
         }
     }

@@ -5,6 +5,8 @@
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
 mod guest;
+#[cfg(test)]
+mod listed;
 mod mutate;
 mod reference;
 mod rewrite;
@@ -13,11 +15,11 @@ mod skeleton;
 
 pub use guest::{validate, validate_settings};
 pub use mutate::{
-    AdmissionRequest, GroupVersionKind, MAX_WARNINGS, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION,
-    Outcome,
+    AdmissionRequest, GroupVersionKind, MAX_ANNOTATIONS_BYTES, MAX_WARNINGS, OPT_OUT_KEY,
+    ORIGINAL_IMAGES_ANNOTATION, Outcome,
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
-pub use rewrite::{Rewrite, RewriteError, Rewriter, Unchanged};
+pub use rewrite::{Description, Rewrite, RewriteError, Rewriter, RuleView, TargetView, Unchanged};
 pub use settings::{
     DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, Layout, Rule, Settings, SettingsError,
     SharedNamespace,

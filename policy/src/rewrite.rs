@@ -6,6 +6,9 @@ use crate::mutate::{self, AdmissionRequest, Outcome, View};
 use crate::reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
 use crate::settings::Layout;
 
+mod describe;
+pub use describe::{Description, RuleView, TargetView};
+
 /// Validated settings, ready to rewrite references. Built by [`crate::Settings::compile`].
 #[derive(Debug, Clone)]
 pub struct Rewriter {

@@ -4,6 +4,8 @@
 
 #[path = "../../fuzz/checks.rs"]
 mod checks;
+#[path = "../src/listed.rs"]
+mod listed;
 
 use std::path::{Path, PathBuf};
 
@@ -188,4 +190,14 @@ fn legacy_hub_name_as_mirror_is_rejected() {
         let named = ["settings.mirror ", "settings.rules[0].target "];
         assert!(named.iter().any(|field| message.starts_with(field)), "{message}");
     }
+}
+
+#[test]
+fn reference_inputs_are_listed_for_the_cluster_suite() {
+    let seeds = seeds("fuzz/seeds/reference");
+    let seeds = seeds
+        .iter()
+        .filter_map(|(_, bytes)| std::str::from_utf8(bytes).ok());
+    let images = listed::distinct(REFERENCES.iter().map(|&(_, input, _)| input).chain(seeds));
+    listed::check("fuzz-regressions.json", &json!({ "images": images }));
 }

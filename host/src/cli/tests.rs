@@ -212,7 +212,7 @@ fn usage_lines_show_what_is_required() {
     );
     assert_eq!(
         usage("manifests"),
-        "Usage: pullthrough manifests [OPTIONS] <--mirror <MIRROR>|--policies <FILE>>"
+        "Usage: pullthrough manifests [OPTIONS] <--mirror <MIRROR>|--policies <FILE>|--settings-json <JSON>|--settings-path <FILE>>"
     );
 }
 

@@ -1,6 +1,7 @@
 //! `pullthrough manifests`: prints a complete install (Namespace, ServiceAccount, RBAC,
 //! Deployment, Service, PodDisruptionBudget, NetworkPolicy) as YAML, after checking that every
-//! flag gives an install that can run.
+//! flag gives an install that can run; with `--admission-policy`, a MutatingAdmissionPolicy
+//! instead (`manifests/admission_policy.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,15 +11,60 @@ use crate::k8s::FailurePolicy;
 pub use crate::k8s::install::DEFAULT_IMAGE;
 use crate::k8s::install::{self, IMAGE_POLICY_MODULE, Install, POLICIES_DIR, Policy};
 
+mod admission_policy;
+pub use admission_policy::Output;
+
 /// Flags of `pullthrough manifests`. Exactly one of `--mirror` and `--policies` says what the
-/// webhook serves.
+/// webhook serves (`--settings-json` or `--settings-path` instead of `--mirror` for an admission
+/// policy).
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(
     clap::ArgGroup::new("what_to_serve")
-        .args(["mirror", "policies"])
+        .args(["mirror", "policies", "settings_json", "settings_path"])
         .required(true)
 ))]
+// The install's own flags mean nothing to an admission policy. The conflict sits on the group,
+// not on the switch, so the switch stands alone (the CLI tests probe each switch by itself).
+#[command(group(
+    clap::ArgGroup::new("install_only")
+        .args([
+            "policies", "namespace", "image", "replicas", "guest_slots", "policy_memory_mib",
+            "priority_class_name", "metrics_namespace_selector", "shutdown_grace_seconds",
+        ])
+        .multiple(true)
+        .conflicts_with("admission_policy")
+))]
 pub struct ManifestsArgs {
+    /// Print a MutatingAdmissionPolicy and its binding instead of the install: the same rewrite
+    /// as CEL the API server runs (admissionregistration.k8s.io/v1, Kubernetes 1.36 or later),
+    /// with no webhook to run. Takes --mirror (and --mirror-pull-secret), --settings-json or
+    /// --settings-path; --failure-policy and --exclude-namespaces apply to it.
+    #[arg(
+        long,
+        value_parser = values::boolish(),
+        env = "PULLTHROUGH_ADMISSION_POLICY"
+    )]
+    pub admission_policy: bool,
+    /// Settings of the policy as JSON, in the shape `run` takes (instead of --mirror), e.g.
+    /// `{"mirror":"m.example.com","layout":"prefixed"}`; with --admission-policy.
+    #[arg(
+        long,
+        value_name = "JSON",
+        requires = "admission_policy",
+        conflicts_with_all = ["settings_path", "mirror_pull_secrets"],
+        env = "PULLTHROUGH_SETTINGS_JSON"
+    )]
+    pub settings_json: Option<String>,
+    /// Settings of the policy as a YAML or JSON file (instead of --mirror); with
+    /// --admission-policy.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "admission_policy",
+        conflicts_with = "mirror_pull_secrets",
+        env = "PULLTHROUGH_SETTINGS_PATH"
+    )]
+    pub settings_path: Option<PathBuf>,
     /// Namespace to install into (created by the output, and never rewritten).
     #[arg(long, value_name = "NAMESPACE", default_value = crate::k8s::NAME, value_parser = values::dns_label, env = "PULLTHROUGH_NAMESPACE")]
     pub namespace: String,
@@ -149,6 +195,12 @@ pub enum Error {
     SharedNamespace(String),
     #[error(transparent)]
     Render(#[from] install::Error),
+    /// `--settings-json` or `--settings-path` gives no settings.
+    #[error(transparent)]
+    SettingsArgs(#[from] crate::cli::SettingsArgsError),
+    /// The admission policy could not be generated (the settings are refused).
+    #[error(transparent)]
+    AdmissionPolicy(#[from] crate::admission_policy::Error),
 }
 
 impl ManifestsArgs {
@@ -239,6 +291,18 @@ fn validate_policies(path: &Path) -> Result<String, Error> {
 pub fn render(args: &ManifestsArgs) -> Result<String, Error> {
     let policy = args.validate()?;
     Ok(install::render(&args.install(policy))?)
+}
+
+/// What `pullthrough manifests` prints: the install, or the admission policy and its notes.
+pub fn output(args: &ManifestsArgs) -> Result<Output, Error> {
+    if args.admission_policy {
+        admission_policy::render(args)
+    } else {
+        Ok(Output {
+            yaml: render(args)?,
+            notes: Vec::new(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::admission::{AdmissionError, AdmissionRequest, AdmissionResponse};
-use crate::cli::values;
+use crate::cli::{SettingsArgsError, values};
 use crate::policies::{EvaluationError, LoadedPolicy, PolicyError};
 use crate::wasm::{LoadError, Runtime, RuntimeConfig};
 
@@ -82,37 +82,9 @@ pub enum RunError {
         #[source]
         source: AdmissionError,
     },
-    /// The settings file cannot be read.
-    #[error("cannot read settings {path}")]
-    ReadSettings {
-        /// The path given.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `--settings-json` is not JSON.
-    #[error("--settings-json is not JSON")]
-    SettingsJson(#[source] serde_json::Error),
-    /// The settings file is not JSON or YAML.
-    #[error("settings {path} are not valid JSON or YAML")]
-    ParseSettings {
-        /// The path given.
-        path: PathBuf,
-        /// The parse error.
-        #[source]
-        source: serde_yaml_ng::Error,
-    },
-    /// The settings are JSON or YAML, but not a mapping.
-    #[error(
-        "{origin} must be a mapping such as {{\"mirror\": \"registry-mirror.example.com\"}}, got {got}"
-    )]
-    SettingsNotAMapping {
-        /// `--settings-json` or the file.
-        origin: String,
-        /// What it is instead.
-        got: &'static str,
-    },
+    /// `--settings-json` or `--settings-path` gives no settings mapping.
+    #[error(transparent)]
+    Settings(#[from] SettingsArgsError),
     /// The module file cannot be read.
     #[error("cannot read module {path}")]
     ReadModule {
@@ -136,7 +108,10 @@ pub enum RunError {
 /// Evaluates the request and returns the response `kwctl run` would print.
 pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
     let request = read_request(&args.request_path)?;
-    let settings = read_settings(args)?;
+    // No settings flag: an empty mapping, on which the policy says what is missing.
+    let settings =
+        crate::cli::read_settings(args.settings_json.as_deref(), args.settings_path.as_deref())?
+            .unwrap_or_else(|| Value::Object(Default::default()));
     let module_path = Path::new(args.module.strip_prefix("file://").unwrap_or(&args.module));
     let bytes = std::fs::read(module_path).map_err(|source| RunError::ReadModule {
         path: module_path.to_owned(),
@@ -189,36 +164,4 @@ fn read_request(path: &Path) -> Result<AdmissionRequest, RunError> {
         path: path.to_owned(),
         source,
     })
-}
-
-fn read_settings(args: &RunArgs) -> Result<Value, RunError> {
-    let (settings, origin) = match (&args.settings_json, &args.settings_path) {
-        (Some(json), _) => (
-            serde_json::from_str(json).map_err(RunError::SettingsJson)?,
-            "--settings-json".to_owned(),
-        ),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|source| RunError::ReadSettings {
-                path: path.clone(),
-                source,
-            })?;
-            // YAML is a superset of JSON: one parser takes both.
-            let settings =
-                serde_yaml_ng::from_str(&text).map_err(|source| RunError::ParseSettings {
-                    path: path.clone(),
-                    source,
-                })?;
-            (settings, format!("settings {}", path.display()))
-        }
-        (None, None) => return Ok(Value::Object(Default::default())),
-    };
-    let got = match settings {
-        Value::Null => return Ok(Value::Object(Default::default())),
-        Value::Object(_) => return Ok(settings),
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-    };
-    Err(RunError::SettingsNotAMapping { origin, got })
 }

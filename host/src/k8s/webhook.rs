@@ -69,7 +69,7 @@ pub const VERSION_ANNOTATION: &str = "pullthrough.dev/version";
 pub const OPT_OUT_LABEL: &str = "pullthrough.dev/rewrite";
 
 /// The label every namespace carries with its own name (set by the API server since 1.21).
-const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+pub(super) const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Everything needed to build the webhook configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl Default for Registration {
 
 /// The kinds the policy rewrites, by API group: pods and their ephemeral containers, and every
 /// workload that carries a pod template.
-const RULES: &[(&str, &[&str])] = &[
+pub(super) const RULES: &[(&str, &[&str])] = &[
     (
         "",
         &["pods", "pods/ephemeralcontainers", "replicationcontrollers"],

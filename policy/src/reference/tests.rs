@@ -367,3 +367,16 @@ fn hub_names_borrow_unless_library_is_added() {
     let familiar = parse_reference("nginx:1").expect("valid reference");
     assert!(matches!(familiar.path, Cow::Owned(_)));
 }
+
+#[test]
+fn inputs_are_listed_for_the_cluster_suite() {
+    let normalized = normalized_cases();
+    let parse = parse_cases();
+    let images = crate::listed::distinct(
+        normalized
+            .iter()
+            .chain(&parse)
+            .map(|case| case.input.as_str()),
+    );
+    crate::listed::check("parse-table.json", &serde_json::json!({ "images": images }));
+}

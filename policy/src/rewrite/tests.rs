@@ -30,7 +30,14 @@ fn shared(settings: Settings) -> Settings {
 
 /// The configurations the table runs against.
 fn config(name: &str) -> Rewriter {
-    let s = match name {
+    settings_of(name)
+        .compile()
+        .expect("table settings are valid")
+}
+
+/// The settings of each configuration, as users write them.
+fn settings_of(name: &str) -> Settings {
+    match name {
         "flat" => settings("m.example.com", Layout::Flat),
         "flat-ghcr" => Settings {
             registries: Some(vec!["ghcr.io".into()]),
@@ -88,8 +95,7 @@ fn config(name: &str) -> Rewriter {
             ..shared(settings("m.example.com", Layout::Flat))
         },
         other => panic!("no configuration {other}"),
-    };
-    s.compile().expect("table settings are valid")
+    }
 }
 
 enum Want {
@@ -260,4 +266,22 @@ fn rewriting_a_rewrite_changes_nothing() {
             );
         }
     }
+}
+
+#[test]
+fn inputs_are_listed_for_the_cluster_suite() {
+    let cases = cases();
+    let configs = crate::listed::distinct(cases.iter().map(|case| case.config));
+    let settings: serde_json::Map<String, serde_json::Value> = configs
+        .iter()
+        .map(|name| {
+            let settings = serde_json::to_value(settings_of(name)).expect("settings serialise");
+            ((*name).to_owned(), settings)
+        })
+        .collect();
+    let images = crate::listed::distinct(cases.iter().map(|case| case.image.as_str()));
+    crate::listed::check(
+        "rewrite-table.json",
+        &serde_json::json!({ "settings": settings, "images": images }),
+    );
 }
