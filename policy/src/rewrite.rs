@@ -95,6 +95,19 @@ pub enum RewriteError {
     },
 }
 
+impl RewriteError {
+    /// Why, without the rewrite itself: a warning quotes the image, and the rewrite is that image
+    /// below the mirror, as long again.
+    pub fn reason(&self) -> String {
+        match self {
+            RewriteError::Parse(_) => self.to_string(),
+            RewriteError::Invalid { source, hint, .. } => {
+                format!("its rewrite would not be a valid reference: {source}{hint}")
+            }
+        }
+    }
+}
+
 impl Rewriter {
     pub(crate) fn new(
         mirror: Target,
@@ -265,4 +278,4 @@ fn same_registry(registry: &str, domain: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
