@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::admission::{AdmissionRequest, AdmissionResponse, PatchType, ResponseStatus};
+use crate::admission::{AdmissionRequest, AdmissionResponse, ImagePath, PatchType, ResponseStatus};
 use crate::wasm::{CallError, CallLimits, Runtime, WapcModule};
 
 use super::{Evaluation, EvaluationError, PolicyError};
@@ -264,7 +264,8 @@ fn count_image_replacements(patch: &Value) -> usize {
                     && op
                         .get("path")
                         .and_then(Value::as_str)
-                        .is_some_and(|path| path.ends_with("/image"))
+                        .and_then(ImagePath::parse)
+                        .is_some()
             })
             .count()
     })
