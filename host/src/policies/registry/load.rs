@@ -92,6 +92,7 @@ pub(super) async fn load_spec(
     let spec = spec.clone();
     let worker = runtime.clone();
     let policy = spec.name.clone();
+    let mirrors = spec.mirror_check.as_ref().map_or(1, |c| c.urls().len());
     runtime
         .run_blocking(move || {
             LoadedPolicy::load(
@@ -102,6 +103,7 @@ pub(super) async fn load_spec(
                 spec.allowed_to_mutate,
                 limits,
             )
+            .and_then(|loaded| loaded.with_mirror_choices(mirrors))
         })
         .await
         .map_err(|source| PolicyError::Call {
