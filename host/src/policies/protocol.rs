@@ -145,6 +145,11 @@ impl LoadedPolicy {
         Ok(self)
     }
 
+    /// The mirrors its settings have a version for (see [`Self::with_mirror_choices`]).
+    pub(crate) fn mirror_choices(&self) -> usize {
+        self.by_choice.len().max(1)
+    }
+
     /// The limits every evaluation of this version runs under.
     pub(crate) fn limits(&self) -> CallLimits {
         self.module.limits()
