@@ -39,7 +39,7 @@ async fn serve_rewrites_the_captured_image_volumes_and_no_other_volume() {
     let state = AppState::new(registry, FailureMode::Closed);
     let metrics = state.metrics.clone();
     let app = router(state);
-    for (capture, patch, spec) in CASES {
+    for (capture, wanted, spec) in CASES {
         let review = common::fixture(capture);
         let body = serde_json::to_vec(&review).expect("JSON");
         let (status, answer) = common::call(&app, "POST", "/mutate", body).await;
@@ -54,11 +54,11 @@ async fn serve_rewrites_the_captured_image_volumes_and_no_other_volume() {
                 .expect("base64"),
         )
         .expect("a JSON patch");
-        assert_eq!(ops, expected(patch), "{capture}");
+        assert_eq!(ops, expected(wanted), "{capture}");
         // Applied, the patch changes the image volumes' references and nothing else of the volumes.
         let mut object = review["request"]["object"].clone();
-        json_patch::patch(&mut object, &serde_json::from_value(ops).expect("a patch"))
-            .expect("applies");
+        let patch: json_patch::Patch = serde_json::from_value(ops).expect("a patch");
+        json_patch::patch(&mut object, &patch).expect("applies");
         let before = review["request"]["object"]
             .pointer(&format!("{spec}/volumes"))
             .and_then(Value::as_array)

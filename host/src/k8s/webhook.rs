@@ -281,15 +281,15 @@ fn images_of(spec: &str) -> String {
     let list = |field: &str| {
         format!("(has({spec}.{field}) ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
     };
+    let volumes = format!(
+        "(has({spec}.volumes) ? {spec}.volumes.map(v, \
+         has(v.image) && has(v.image.reference) ? v.image.reference : '') : [])"
+    );
     format!(
-        "{} + {} + {} + {}",
+        "{} + {} + {} + {volumes}",
         list("initContainers"),
         list("containers"),
         list("ephemeralContainers"),
-        format!(
-            "(has({spec}.volumes) ? {spec}.volumes.map(v, \
-             has(v.image) && has(v.image.reference) ? v.image.reference : '') : [])"
-        )
     )
 }
 

@@ -114,8 +114,9 @@ mod tests {
     fn the_first_mirror_that_is_up_is_chosen_and_each_change_reported_once() {
         const T: bool = true;
         const F: bool = false;
-        // Two mirrors, threshold 2: (answers of a and b, change reported).
-        let rounds: &[([bool; 2], Option<(Option<usize>, Option<usize>)>)] = &[
+        // Two mirrors, threshold 2: (answers of a and b, change reported as (from, to)).
+        type Round = ([bool; 2], Option<(Option<usize>, Option<usize>)>);
+        let rounds: &[Round] = &[
             ([T, T], None),
             ([F, T], None),
             // a down at its second failure: b.

@@ -92,7 +92,7 @@ pub(super) async fn load_spec(
     let spec = spec.clone();
     let worker = runtime.clone();
     let policy = spec.name.clone();
-    let mirrors = mirror_choices(spec);
+    let mirrors = mirror_choices(&spec);
     runtime
         .run_blocking(move || {
             LoadedPolicy::load(
