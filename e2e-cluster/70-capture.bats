@@ -99,7 +99,8 @@ replay() {
 @test "Pod CREATE with image volumes as sent: the image volume is rewritten, no other volume" {
   file="$(record Pod CREATE "" with-volumes)"
   keep "$file" pod-image-volume-create
-  [ "$(jq -c '[.review.request.object.spec.volumes[] | keys[]] | sort' "$file")" = '["configMap","emptyDir","image","image","name","name","name","name"]' ]
+  # The API server adds the service account token's projected volume before any webhook.
+  [ "$(jq -c '[.review.request.object.spec.volumes[] | keys[]] | sort' "$file")" = '["configMap","emptyDir","image","image","name","name","name","name","name","projected"]' ]
   [ "$(replay "$file")" = "[{\"op\":\"replace\",\"path\":\"/spec/containers/0/image\",\"value\":\"$MIRROR/library/nginx:1.27\"},{\"op\":\"replace\",\"path\":\"/spec/volumes/1/image/reference\",\"value\":\"$MIRROR/library/busybox:1.36\"}]" ]
 }
 
@@ -124,4 +125,34 @@ replay() {
   k -n capture run only-volume --restart=Never --image="$MIRROR/library/nginx:1.27" \
     --overrides='{"spec": {"volumes": [{"name": "models", "image": {"reference": "busybox:1.36"}}]}}' >/dev/null
   [ "$(k -n capture get pod only-volume -o jsonpath='{.spec.volumes[0].image.reference}')" = "$MIRROR/library/busybox:1.36" ]
+}
+
+@test "warnings through the real API server name the container and why within 256 characters" {
+  # The longest references of the reference tables: a path of 256 and a hub name over 255 once
+  # normalised; the API server itself takes any image that is not blank.
+  local name=the-longest-container-name-a-dns-label-allows-is-sixty-three-ch
+  local path256 hub248
+  path256="example.com/$(printf 'a%.0s' {1..256})"
+  hub248="$(printf 'a%.0s' {1..248})"
+  warnings="$(k -n capture apply --dry-run=server -o name -f - 2>&1 >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: long-references}
+spec:
+  containers:
+    - {name: $name, image: "$path256:tag"}
+    - {name: hub, image: "$hub248"}
+  volumes:
+    - {name: $name, image: {reference: "$path256@sha256:$(printf 'f%.0s' {1..64})"}}
+YAML
+)"
+  echo "$warnings" >&3
+  [ "$(grep -c '^Warning: ' <<<"$warnings")" -eq 3 ]
+  while IFS= read -r line; do
+    text="${line#Warning: }"
+    (($(LC_ALL=C.UTF-8 wc -m <<<"$text") - 1 <= 256))
+    [[ "$text" == "pullthrough: container \"$name\" left unchanged: not a valid image reference: repository name must not be more than 255 characters; image \"example.com/aaa"*"aaa:tag\"" ||
+      "$text" == "pullthrough: container \"hub\" left unchanged: not a valid image reference: repository name must not be more than 255 characters; image \"aaa"*"aaa\"" ||
+      "$text" == "pullthrough: volume \"$name\" left unchanged: not a valid image reference: repository name must not be more than 255 characters; image \"example.com/aaa"*"ffff\"" ]]
+  done < <(grep '^Warning: ' <<<"$warnings")
 }
