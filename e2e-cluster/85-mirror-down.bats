@@ -64,26 +64,8 @@ cache_rewriting() {
     -o jsonpath='{.spec.containers[0].image}')" == "$CACHE/library/nginx:1.27" ]]
 }
 
-now() { date +%s.%N; }
-
-last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "$1" ]]; }
-
 @test "the mirror stopped and started under a stream of Pod creations: none fails, none points at it once detected, rewriting resumes" {
-  : >"$BATS_TEST_TMPDIR/admissions"
-  (
-    i=0
-    while [[ ! -f "$BATS_TEST_TMPDIR/stop" ]]; do
-      i=$((i + 1))
-      start="$(now)"
-      if image="$("$KUBE_BIN/kubectl" -n mirror-down run "p$i" --image=nginx:1.27 --restart=Never \
-        -o jsonpath='{.spec.containers[0].image}' 2>>"$BATS_TEST_TMPDIR/errors")"; then
-        echo "$start $(now) $image" >>"$BATS_TEST_TMPDIR/admissions"
-      else
-        echo "p$i failed" >>"$BATS_TEST_TMPDIR/errors"
-      fi
-    done
-  ) 3>&- &
-  loop=$!
+  pod_stream mirror-down nginx:1.27
   sleep 3
   stopped="$(now)"
   stop_registry cache

@@ -138,6 +138,33 @@ stop_replica() {
   rm -f "$CLUSTER_DIR/pids/replica-$1"
 }
 
+# pod_stream NAMESPACE IMAGE: creates Pods of IMAGE one after the other in the background until
+# $BATS_TEST_TMPDIR/stop appears, each as a row "<start> <end> <image as stored>" in
+# $BATS_TEST_TMPDIR/admissions (kubectl's stderr, the webhook's warnings included, in
+# $BATS_TEST_TMPDIR/errors); the loop's pid is left in $loop for stop_loop.
+pod_stream() {
+  : >"$BATS_TEST_TMPDIR/admissions"
+  (
+    local i=0 start image
+    while [[ ! -f "$BATS_TEST_TMPDIR/stop" ]]; do
+      i=$((i + 1))
+      start="$(date +%s.%N)"
+      if image="$("$KUBE_BIN/kubectl" -n "$1" run "p$i" --image="$2" --restart=Never \
+        -o jsonpath='{.spec.containers[0].image}' 2>>"$BATS_TEST_TMPDIR/errors")"; then
+        echo "$start $(date +%s.%N) $image" >>"$BATS_TEST_TMPDIR/admissions"
+      else
+        echo "p$i failed" >>"$BATS_TEST_TMPDIR/errors"
+      fi
+    done
+  ) 3>&- &
+  loop=$!
+}
+
+now() { date +%s.%N; }
+
+# last_is IMAGE: whether the stream's last admitted Pod got IMAGE.
+last_is() { [[ "$(tail -n1 "$BATS_TEST_TMPDIR/admissions" | cut -d' ' -f3)" == "$1" ]]; }
+
 # stop_loop: for a test's teardown: ends the background loop of creations a test keeps in $loop
 # (it stops when $BATS_TEST_TMPDIR/stop appears). A test that fails before it stops the loop
 # would otherwise leave it running, and bats would wait for it forever.

@@ -22,7 +22,7 @@ scan() { "$PULLTHROUGH" scan --mirror "$MIRROR" "$@"; }
   run --separate-stderr scan -f "$SCAN/workloads.yaml"
   [ "$status" -eq 0 ]
   diff -u "$BATS_TEST_DIRNAME/expected/scan-workloads.txt" <(printf '%s\n' "$output")
-  [ "$stderr" = 'warning: shop/Job/seed: pullthrough: image "Example/Seed:1" of container "seed" left unchanged: not a valid image reference: invalid reference format: repository name (Seed) must be lowercase' ]
+  [ "$stderr" = 'warning: shop/Job/seed: pullthrough: container "seed" left unchanged: not a valid image reference: invalid reference format: repository name (Seed) must be lowercase; image "Example/Seed:1"' ]
 }
 
 @test "a kubectl get -A -o json list: owned objects are reported once, at their owner" {

@@ -5,10 +5,14 @@
 //! fields it does not know, and the JSONPatch we answer with must be computed against exactly the
 //! object the API server sent.
 
+mod image_path;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use image_path::ImagePath;
 
 /// The only AdmissionReview version this webhook speaks.
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";

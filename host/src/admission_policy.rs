@@ -88,6 +88,14 @@ pub enum Error {
     /// The policy refuses the settings (the message names the field).
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// The admission policy has no mirror check to choose among mirrors, so it could only ever
+    /// use the first; refused rather than silently ignoring the others.
+    #[error(
+        "settings.mirrors names {count} mirrors, but an admission policy has no mirror check to \
+         choose among them and would always rewrite to {first}: give one mirror, or use the \
+         webhook (pullthrough serve), which switches to the next mirror when one is down"
+    )]
+    SeveralMirrors { count: usize, first: String },
     #[error(transparent)]
     Render(#[from] crate::k8s::Error),
 }
@@ -96,6 +104,17 @@ pub enum Error {
 pub fn program(settings: &Settings) -> Result<Program, Error> {
     let rewriter = settings.compile()?;
     let description = rewriter.describe();
+    if !description.other_mirrors.is_empty() {
+        let first = &description.mirror;
+        return Err(Error::SeveralMirrors {
+            count: description.other_mirrors.len() + 1,
+            first: if first.prefix.is_empty() {
+                first.host.to_owned()
+            } else {
+                format!("{}/{}", first.host, first.prefix)
+            },
+        });
+    }
     let mut variables = walk::containers();
     variables.extend(decide::variables(&description));
     variables.extend(walk::edits(&description));

@@ -1,22 +1,25 @@
-//! The mirror check: a background probe of a policy's pull-through cache (the registry API's
-//! `GET /v2/`) that tells the admission path, through one atomic flag, whether rewriting to that
-//! mirror is still a good idea.
+//! The mirror check: a background probe of a policy's pull-through caches (the registry API's
+//! `GET /v2/`) that tells the admission path, through one atomic value, which mirror to rewrite
+//! to now, if any.
 //!
-//! Once every image points at the mirror, a mirror that is down stops every new pod from
-//! starting. After [`MirrorCheck::failure_threshold`] failed checks in a row the policy's requests
-//! are admitted unchanged (pulled from their own registries, as with no webhook at all), and the
-//! first check that gets an answer again turns rewriting back on. The probe never runs on the
-//! admission path: a request reads one `AtomicBool`.
+//! Once every image points at a mirror, a mirror that is down stops every new pod from
+//! starting. A policy names one mirror or several in priority order; each is checked every
+//! interval, counts as down after [`MirrorCheck::failure_threshold`] failed checks in a row and
+//! as up again at its first answer, and the policy rewrites to the first that is up. When none is,
+//! its requests are admitted unchanged (pulled from their own registries, as with no webhook at
+//! all). The probes never run on the admission path: a request reads one `AtomicUsize`.
 
+mod choice;
 mod probe;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
+use choice::{Change, Chooser};
 use probe::Probe;
 
 /// How often the mirror is asked when nothing says otherwise.
@@ -25,10 +28,12 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Failed checks in a row after which the mirror counts as down, unless told otherwise.
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 
-/// What to check, and how often. Built validated by [`MirrorCheck::new`].
+/// What to check, and how often. Built validated by [`MirrorCheck::new`] (one mirror) or
+/// [`MirrorCheck::for_mirrors`] (several, in priority order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorCheck {
-    url: String,
+    /// Never empty; the policy's mirrors in the same order.
+    urls: Vec<String>,
     interval: Duration,
     failure_threshold: u32,
     ca_file: Option<PathBuf>,
@@ -43,6 +48,9 @@ pub enum Error {
          e.g. https://registry-mirror.example.com, got {0:?}"
     )]
     InvalidUrl(String),
+    /// No URL at all.
+    #[error("at least one mirror URL is needed")]
+    NoUrl,
     /// A zero interval would probe in a busy loop.
     #[error("the check interval must be more than zero")]
     ZeroInterval,
@@ -93,7 +101,23 @@ impl MirrorCheck {
         failure_threshold: u32,
         ca_file: Option<PathBuf>,
     ) -> Result<Self, Error> {
-        probe::Target::parse(url)?;
+        Self::for_mirrors(&[url], interval, failure_threshold, ca_file)
+    }
+
+    /// [`Self::new`] for several registries, one per mirror of the policy in its priority order;
+    /// the policy rewrites to the first that is up.
+    pub fn for_mirrors<S: AsRef<str>>(
+        urls: &[S],
+        interval: Duration,
+        failure_threshold: u32,
+        ca_file: Option<PathBuf>,
+    ) -> Result<Self, Error> {
+        if urls.is_empty() {
+            return Err(Error::NoUrl);
+        }
+        for url in urls {
+            probe::Target::parse(url.as_ref())?;
+        }
         if interval.is_zero() {
             return Err(Error::ZeroInterval);
         }
@@ -101,7 +125,10 @@ impl MirrorCheck {
             return Err(Error::ZeroThreshold);
         }
         Ok(Self {
-            url: url.trim_end_matches('/').to_owned(),
+            urls: urls
+                .iter()
+                .map(|url| url.as_ref().trim_end_matches('/').to_owned())
+                .collect(),
             interval,
             failure_threshold,
             ca_file,
@@ -114,9 +141,14 @@ impl MirrorCheck {
         format!("https://{host}")
     }
 
-    /// The registry, `http(s)://host[:port]`.
+    /// The first registry, `http(s)://host[:port]`: the one rewritten to while it answers.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.urls[0]
+    }
+
+    /// Every registry, in priority order.
+    pub fn urls(&self) -> &[String] {
+        &self.urls
     }
 
     /// Time between checks; a check that has no answer within it fails.
@@ -142,25 +174,31 @@ pub struct MirrorHealth {
     task: tokio::task::AbortHandle,
 }
 
+/// [`Shared::choice`] while no mirror is up.
+const NONE: usize = usize::MAX;
+
 #[derive(Debug)]
 struct Shared {
     policy: String,
     check: MirrorCheck,
-    up: AtomicBool,
+    /// Index of the mirror rewritten to, [`NONE`] while none answers.
+    choice: AtomicUsize,
     transitions: AtomicU64,
     warning: String,
 }
 
-/// What the metrics publish about one mirror.
+/// What the metrics publish about one policy's mirrors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorStatus {
-    /// The policy whose mirror it is.
+    /// The policy whose mirrors they are.
     pub policy: String,
-    /// The mirror checked.
+    /// The mirror rewritten to now, or the first when none answers.
     pub url: String,
-    /// Whether the policy rewrites to it now.
+    /// Whether the policy rewrites to a mirror now.
     pub up: bool,
-    /// Up/down changes since the check started.
+    /// The chosen mirror's place in priority order (0 the first), `None` while none answers.
+    pub choice: Option<usize>,
+    /// Changes of choice since the check started (with one mirror: down and up again).
     pub transitions: u64,
 }
 
@@ -168,31 +206,49 @@ impl MirrorHealth {
     /// Starts checking at once and then every interval. Counts the mirror as up until the
     /// threshold of failures is reached. Must be called inside a Tokio runtime.
     pub fn start(policy: &str, check: MirrorCheck) -> Result<Self, Error> {
-        let probe = Probe::new(&check)?;
+        let probes = check
+            .urls
+            .iter()
+            .map(|url| Probe::new(url, &check).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let shared = Arc::new(Shared {
             policy: policy.to_owned(),
-            warning: format!(
-                "pullthrough: mirror {} is not answering; images left unchanged",
-                check.url
-            ),
+            warning: match check.urls.as_slice() {
+                [url] => {
+                    format!("pullthrough: mirror {url} is not answering; images left unchanged")
+                }
+                urls => format!(
+                    "pullthrough: none of the {} mirrors is answering; images left unchanged",
+                    urls.len()
+                ),
+            },
             check,
-            up: AtomicBool::new(true),
+            choice: AtomicUsize::new(0),
             transitions: AtomicU64::new(0),
         });
         tracing::info!(
             policy,
-            mirror = %shared.check.url,
+            mirror = %shared.check.urls.join(" "),
             interval_ms = shared.check.interval.as_millis() as u64,
             failure_threshold = shared.check.failure_threshold,
             "checking the mirror"
         );
-        let task = tokio::spawn(watch(Arc::clone(&shared), probe)).abort_handle();
+        let task = tokio::spawn(watch(Arc::clone(&shared), probes)).abort_handle();
         Ok(Self { shared, task })
     }
 
-    /// Whether requests should be rewritten to the mirror: one relaxed load, for the request path.
+    /// The mirror to rewrite to, by its place in priority order; `None` while none answers.
+    /// One relaxed load, for the request path.
+    pub fn choice(&self) -> Option<usize> {
+        match self.shared.choice.load(Ordering::Relaxed) {
+            NONE => None,
+            index => Some(index),
+        }
+    }
+
+    /// Whether requests should be rewritten to a mirror.
     pub fn is_up(&self) -> bool {
-        self.shared.up.load(Ordering::Relaxed)
+        self.choice().is_some()
     }
 
     /// The warning a request admitted unchanged because of the mirror carries.
@@ -207,10 +263,12 @@ impl MirrorHealth {
 
     /// The state for the metrics.
     pub fn status(&self) -> MirrorStatus {
+        let choice = self.choice();
         MirrorStatus {
             policy: self.shared.policy.clone(),
-            url: self.shared.check.url.clone(),
-            up: self.is_up(),
+            url: self.shared.check.urls[choice.unwrap_or(0)].clone(),
+            up: choice.is_some(),
+            choice,
             transitions: self.shared.transitions.load(Ordering::Relaxed),
         }
     }
@@ -223,75 +281,79 @@ impl Drop for MirrorHealth {
 }
 
 impl Shared {
-    /// Publishes a change of state, counted and logged once.
-    fn change(&self, up: bool, failures: u32, reason: &str) {
-        self.up.store(up, Ordering::Relaxed);
+    /// Publishes a change of choice, counted and logged once.
+    fn change(&self, change: Change, failures: &[u32], reasons: &[String]) {
+        self.choice
+            .store(change.to.unwrap_or(NONE), Ordering::Relaxed);
         self.transitions.fetch_add(1, Ordering::Relaxed);
-        if up {
-            tracing::info!(policy = %self.policy, mirror = %self.check.url, "mirror answers again; rewriting resumes");
-        } else {
-            tracing::warn!(
-                policy = %self.policy,
-                mirror = %self.check.url,
-                failures,
-                error = reason,
+        let urls = &self.check.urls;
+        let policy = &self.policy;
+        match (change.from, change.to) {
+            (_, None) if urls.len() == 1 => tracing::warn!(
+                policy,
+                mirror = %urls[0],
+                failures = failures[0],
+                error = %reasons[0],
                 "mirror is not answering; admitting this policy's requests unchanged until it does"
-            );
+            ),
+            (_, None) => tracing::warn!(
+                policy,
+                mirrors = %urls.join(" "),
+                errors = %reasons.join("; "),
+                "no mirror is answering; admitting this policy's requests unchanged until one does"
+            ),
+            (None, Some(to)) => tracing::info!(
+                policy,
+                mirror = %urls[to],
+                "mirror answers again; rewriting resumes"
+            ),
+            (Some(from), Some(to)) if to > from => tracing::warn!(
+                policy,
+                from = %urls[from],
+                to = %urls[to],
+                failures = failures[from],
+                error = %reasons[from],
+                "mirror is not answering; rewriting to the next mirror that does"
+            ),
+            (Some(from), Some(to)) => tracing::info!(
+                policy,
+                from = %urls[from],
+                to = %urls[to],
+                "a mirror earlier in the list answers again; rewriting to it"
+            ),
         }
     }
 }
 
-/// Up or down from the results so far: down after `threshold` failures in a row, up again at
-/// the first success.
-#[derive(Debug)]
-struct Tracker {
-    threshold: u32,
-    failures: u32,
-    up: bool,
-}
-
-impl Tracker {
-    fn new(threshold: u32) -> Self {
-        Self {
-            threshold,
-            failures: 0,
-            up: true,
-        }
-    }
-
-    /// Records one check; the new state when it changed.
-    fn record(&mut self, answered: bool) -> Option<bool> {
-        self.failures = if answered {
-            0
-        } else {
-            self.failures.saturating_add(1)
-        };
-        let up = answered || (self.up && self.failures < self.threshold);
-        (up != self.up).then(|| {
-            self.up = up;
-            up
-        })
-    }
-}
-
-/// The check loop: one probe per tick, never two at once (a probe is bounded by the interval).
-async fn watch(shared: Arc<Shared>, probe: Probe) {
+/// The check loop: one round per tick, every mirror probed at once, never two rounds at once (a
+/// probe is bounded by the interval).
+async fn watch(shared: Arc<Shared>, probes: Vec<Arc<Probe>>) {
     let mut ticker = tokio::time::interval(shared.check.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut tracker = Tracker::new(shared.check.failure_threshold);
+    let mut chooser = Chooser::new(probes.len(), shared.check.failure_threshold);
+    let mut reasons = vec![String::new(); probes.len()];
     loop {
         ticker.tick().await;
-        let result = probe.check(shared.check.interval).await;
-        let reason = match &result {
-            Ok(()) => String::new(),
-            Err(error) => {
-                let reason = crate::report::one_line(error);
-                tracing::debug!(policy = %shared.policy, mirror = %shared.check.url, failures = tracker.failures + 1, error = %reason, "mirror check failed");
-                reason
+        let mut round = tokio::task::JoinSet::new();
+        for (index, probe) in probes.iter().enumerate() {
+            let probe = Arc::clone(probe);
+            let timeout = shared.check.interval;
+            round.spawn(async move { (index, probe.check(timeout).await) });
+        }
+        let mut answered = vec![false; probes.len()];
+        while let Some(done) = round.join_next().await {
+            // A probe task only ends by returning: the set is never aborted while awaited.
+            let Ok((index, result)) = done else { continue };
+            answered[index] = result.is_ok();
+            if let Err(error) = result {
+                let reason = crate::report::one_line(&error);
+                tracing::debug!(policy = %shared.policy, mirror = %shared.check.urls[index], failures = chooser.trackers[index].failures + 1, error = %reason, "mirror check failed");
+                reasons[index] = reason;
             }
-        };
-        if let Some(up) = tracker.record(result.is_ok()) {
-            shared.change(up, tracker.failures, &reason);
+        }
+        if let Some(change) = chooser.record(&answered) {
+            let failures: Vec<u32> = chooser.trackers.iter().map(|t| t.failures).collect();
+            shared.change(change, &failures, &reasons);
         }
     }
 }

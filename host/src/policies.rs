@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::admission::AdmissionResponse;
 
 pub use config::ConfigError;
-pub(crate) use config::parse as parse_file;
+pub(crate) use config::{mirrors_of, parse as parse_file};
 pub use error::{EvaluationError, PolicyError};
 pub(crate) use protocol::LoadedPolicy;
 pub use registry::PolicyRegistry;

@@ -165,7 +165,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     for mirror in state.registry.mirror_statuses() {
         state
             .metrics
-            .set_mirror(&mirror.policy, mirror.up, mirror.transitions);
+            .set_mirror(&mirror.policy, mirror.choice, mirror.transitions);
     }
     if let Some(certs) = &state.certs {
         let expiry = certs

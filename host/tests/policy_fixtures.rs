@@ -343,7 +343,7 @@ async fn invalid_images_are_kept_with_a_warning_naming_the_container() {
         evaluate(registry(&registries, "flat"), request).await,
         Evaluation {
             response: AdmissionResponse::allow(uid).with_warning(
-                "pullthrough: image \"nginx/Nginx:1\" of container \"nginx\" left unchanged: not a valid image reference: invalid reference format: repository name (nginx/Nginx) must be lowercase"
+                "pullthrough: container \"nginx\" left unchanged: not a valid image reference: invalid reference format: repository name (nginx/Nginx) must be lowercase; image \"nginx/Nginx:1\""
             ),
             images_rewritten: 0,
         }
@@ -394,7 +394,7 @@ async fn an_existing_pod_without_the_pull_secrets_keeps_its_images() {
         evaluate(registry, request.clone()).await,
         Evaluation {
             response: AdmissionResponse::allow(uid).with_warning(
-                "pullthrough: image \"busybox:1.36\" of container \"debugger\" left unchanged: the pod lacks imagePullSecrets mirror-pull, team-pull for the mirror, and a pod's imagePullSecrets cannot change after it is created"
+                "pullthrough: container \"debugger\" left unchanged: the pod lacks imagePullSecrets mirror-pull, team-pull for the mirror, and a pod's imagePullSecrets cannot change after it is created; image \"busybox:1.36\""
             ),
             images_rewritten: 0,
         }

@@ -81,6 +81,21 @@ fn stdout_json(output: &Output) -> Value {
     value
 }
 
+/// `run` of `module` on `request` with the flat layout's settings: its response.
+fn run_flat(module: &Path, request: &Path) -> Value {
+    let output = run(
+        &[
+            "--settings-json",
+            r#"{"mirror":"registry-mirror.example.com"}"#,
+            "--request-path",
+            request.to_str().expect("UTF-8 path"),
+            module.to_str().expect("UTF-8 path"),
+        ],
+        None,
+    );
+    stdout_json(&output)
+}
+
 /// (fixture, expected patch in policy/tests/expected, or None).
 const CASES: &[(&str, Option<&str>)] = &[
     (
@@ -108,17 +123,7 @@ fn fixtures_print_the_kwctl_shape_with_the_exact_patch() {
             .find(|(fixture, _)| *fixture == name)
             .unwrap_or_else(|| panic!("no case for {name}"));
         let request = common::repo_root().join("fixtures/admission").join(&name);
-        let output = run(
-            &[
-                "--settings-json",
-                r#"{"mirror":"registry-mirror.example.com"}"#,
-                "--request-path",
-                request.to_str().expect("UTF-8 path"),
-                module.to_str().expect("UTF-8 path"),
-            ],
-            None,
-        );
-        let response = stdout_json(&output);
+        let response = run_flat(&module, &request);
         let fixture = common::fixture(&name);
         let object = response.as_object().expect("an object");
         assert_eq!(object["uid"], fixture["request"]["uid"], "{name}");
@@ -304,4 +309,44 @@ fn failures_exit_non_zero_with_a_clear_message() {
         String::from_utf8(output.stderr).expect("UTF-8"),
         "Error: policy \"empty\" does not load\n\nCaused by:\n    module is not a waPC policy: it does not export `__guest_call`\n"
     );
+}
+
+/// Image volumes as kube-apiserver v1.37.2 sent them: `run` prints the same patch `serve` answers
+/// with (`image_volumes.rs`).
+#[test]
+fn the_captured_image_volumes_are_rewritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let module = policy_wasm(dir.path());
+    for (capture, expected) in [
+        (
+            "pod-image-volume-create.json",
+            "pod-image-volume-create.flat.json",
+        ),
+        (
+            "deployment-image-volume-create.json",
+            "deployment-image-volume-create.flat.json",
+        ),
+    ] {
+        let request = common::repo_root()
+            .join("fixtures/admission/kube-apiserver-v1.37.2")
+            .join(capture);
+        let response = run_flat(&module, &request);
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(response["patch"].as_str().expect("a patch"))
+            .expect("base64");
+        let want: Value = serde_json::from_slice(
+            &std::fs::read(
+                common::repo_root()
+                    .join("policy/tests/expected")
+                    .join(expected),
+            )
+            .expect("expected"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&patch).expect("JSON patch"),
+            want,
+            "{capture}"
+        );
+    }
 }

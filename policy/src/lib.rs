@@ -15,8 +15,8 @@ mod skeleton;
 
 pub use guest::{validate, validate_settings};
 pub use mutate::{
-    AdmissionRequest, GroupVersionKind, MAX_ANNOTATIONS_BYTES, MAX_WARNINGS, OPT_OUT_KEY,
-    ORIGINAL_IMAGES_ANNOTATION, Outcome,
+    AdmissionRequest, GroupVersionKind, MAX_ANNOTATIONS_BYTES, MAX_WARNING_CHARS, MAX_WARNINGS,
+    OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome,
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
 pub use rewrite::{Description, Rewrite, RewriteError, Rewriter, RuleView, TargetView, Unchanged};

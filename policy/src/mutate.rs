@@ -1,43 +1,38 @@
-//! The admission request walk: every container image of a pod or pod template, rewritten in
-//! the raw JSON so that the patch derived from the result holds only what changed.
+//! The admission request walk: every image of a pod or pod template (each container's `image`
+//! and each image volume's `image.reference`, which the kubelet pulls alike), rewritten in the
+//! raw JSON so that the patch derived from the result holds only what changed.
 //!
 //! The walk first reads the object and plans its edits without copying it; only a request
 //! that changes something pays for a mutated object (a copy for [`Rewriter::mutate`], none
 //! for [`Rewriter::mutate_request`], which owns the object it was handed). Those two methods
 //! live with the rest of `impl Rewriter` in `rewrite.rs`; this module is the walk they call.
 
-use std::collections::BTreeMap;
+mod originals;
+mod sites;
+mod warning;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::rewrite::{Rewrite, Rewriter};
+pub use originals::MAX_ANNOTATIONS_BYTES;
+use originals::record_originals;
+use sites::{PodPaths, SITES, Site, old_image};
+pub use warning::{MAX_WARNING_CHARS, MAX_WARNINGS};
+use warning::{left_unchanged, summarised};
 
 /// Label or annotation that opts an object out when set to `"false"`. On a workload it is
 /// read from the object and from its pod template (and a CronJob's job template).
 pub const OPT_OUT_KEY: &str = "pullthrough.dev/rewrite";
 
-/// Annotation recording the images that were rewritten: a JSON object from container name to
-/// the image as it was written, merged with what an earlier admission recorded.
+/// Annotation recording the images that were rewritten: a JSON object from container name (or
+/// `volume:NAME` for an image volume) to the image as it was written, merged with what an
+/// earlier admission recorded.
 pub const ORIGINAL_IMAGES_ANNOTATION: &str = "pullthrough.dev/original-images";
 
 /// The kubelet marks the API copy of a static pod with this annotation; its spec must stay
 /// what the node's manifest says.
 const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-
-/// At most this many warnings per admission: the API server drops warnings past 4096
-/// characters in all (other webhooks' included), so the rest are summarised in the last one.
-pub const MAX_WARNINGS: usize = 4;
-
-/// Longest warning, in characters: the API server may truncate one past 256.
-pub const MAX_WARNING_CHARS: usize = 200;
-
-/// The API server refuses an object whose annotations, keys and values together, pass this many
-/// bytes (`TotalAnnotationSizeLimitB` of apimachinery's `ValidateAnnotationsSize`).
-pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
-
-/// Container lists of a pod spec, in the order the kubelet starts them.
-const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
 /// What the rewrite did to one admission request.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -128,11 +123,11 @@ pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
     let Some(paths) = PodPaths::of(kind) else {
         return plan;
     };
-    let lists: &[&'static str] = match view.sub_resource {
-        "" => &CONTAINER_LISTS,
+    let sites: &[Site] = match view.sub_resource {
+        "" => &SITES,
         // `kubectl debug` adds ephemeral containers through this subresource; the API
         // server takes nothing else from the object, so no annotation either.
-        "ephemeralcontainers" if kind == "Pod" => &["ephemeralContainers"],
+        "ephemeralcontainers" if kind == "Pod" => &[Site::Containers("ephemeralContainers")],
         _ => return plan,
     };
     plan.annotate = view.sub_resource.is_empty();
@@ -176,14 +171,12 @@ pub(crate) fn plan(rewriter: &Rewriter, view: &View<'_>) -> Plan {
         "UPDATE" => at(view.old_object, paths.spec),
         _ => None,
     };
-    for &list in lists {
-        let Some(containers) = spec.get(list).and_then(Value::as_array) else {
+    for &site in sites {
+        let Some(items) = spec.get(site.list()).and_then(Value::as_array) else {
             continue;
         };
-        for (index, container) in containers.iter().enumerate() {
-            plan_container(
-                rewriter, &mut plan, &paths, list, index, container, old_spec,
-            );
+        for (index, item) in items.iter().enumerate() {
+            plan_item(rewriter, &mut plan, &paths, site, index, item, old_spec);
         }
     }
     if !plan.edits.is_empty() {
@@ -219,82 +212,58 @@ fn plan_pull_secrets(
         return;
     }
     if kind == "Pod" && operation == "UPDATE" {
-        let names = missing.join(", ");
+        let reason = format!(
+            "the pod lacks imagePullSecrets {} for the mirror, and a pod's imagePullSecrets \
+             cannot change after it is created",
+            missing.join(", ")
+        );
         for edit in plan.edits.drain(..) {
-            plan.warnings.push(format!(
-                "pullthrough: image {:?} of container {:?} left unchanged: the pod lacks \
-                 imagePullSecrets {names} for the mirror, and a pod's imagePullSecrets cannot \
-                 change after it is created",
-                edit.original, edit.name
-            ));
+            let warning = left_unchanged(edit.site.holder(), &edit.name, &reason, &edit.original);
+            plan.warnings.push(warning);
         }
         return;
     }
     plan.pull_secrets = Some((paths.spec, missing));
 }
 
-fn plan_container(
+fn plan_item(
     rewriter: &Rewriter,
     plan: &mut Plan,
     paths: &PodPaths,
-    list: &'static str,
+    site: Site,
     index: usize,
-    container: &Value,
+    item: &Value,
     old_spec: Option<&Value>,
 ) {
     // An empty image is legal in a workload template: something else fills it in later.
-    let Some(image) = container
-        .get("image")
-        .and_then(Value::as_str)
-        .filter(|i| !i.is_empty())
-    else {
+    let Some(image) = site.image_of(item).filter(|i| !i.is_empty()) else {
         return;
     };
-    let name = container.get("name").and_then(Value::as_str);
+    let name = item.get("name").and_then(Value::as_str);
     // An update that leaves an image as it was must not change it: for a pod that would
-    // restart the container, for an existing ephemeral container the API server refuses.
+    // restart the container, for an existing ephemeral container or a pod's volume the API
+    // server refuses it.
     if let (Some(old_spec), Some(name)) = (old_spec, name)
-        && old_image(old_spec, list, name) == Some(image)
+        && old_image(old_spec, site, name) == Some(image)
     {
         return;
     }
-    let name = name.map_or_else(|| format!("{list}[{index}]"), str::to_owned);
+    let name = name.map_or_else(|| format!("{}[{index}]", site.list()), str::to_owned);
     match rewriter.rewrite(image) {
         Ok(Rewrite::Rewritten(rewritten)) => plan.edits.push(Edit {
             spec: paths.spec,
-            list,
+            site,
             index,
             name,
             original: image.to_owned(),
             rewritten,
         }),
         Ok(Rewrite::Unchanged(_)) => {}
-        Err(error) => plan.warnings.push(bounded(format!(
-            "pullthrough: image {image:?} of container {name:?} left unchanged: {error}"
-        ))),
-    }
-}
-
-/// `text` cut to [`MAX_WARNING_CHARS`] characters, ending in `…` when cut.
-fn bounded(text: String) -> String {
-    match text.char_indices().nth(MAX_WARNING_CHARS - 1) {
-        Some((end, _)) if text.chars().count() > MAX_WARNING_CHARS => {
-            format!("{}…", &text[..end])
+        Err(error) => {
+            let warning = left_unchanged(site.holder(), &name, &error.reason(), image);
+            plan.warnings.push(warning);
         }
-        _ => text,
     }
-}
-
-/// At most `room` warnings: past that, the last one counts the rest.
-fn summarised(mut warnings: Vec<String>, room: usize) -> Vec<String> {
-    if warnings.len() > room {
-        let rest = warnings.len() - (room - 1);
-        warnings.truncate(room - 1);
-        warnings.push(format!(
-            "pullthrough: {rest} more images left unchanged (not valid references)"
-        ));
-    }
-    warnings
 }
 
 /// Builds the outcome; `object` is asked for only when there is something to change.
@@ -350,44 +319,21 @@ pub(crate) struct Plan {
 
 struct Edit {
     spec: &'static [&'static str],
-    list: &'static str,
+    site: Site,
     index: usize,
     name: String,
     original: String,
     rewritten: String,
 }
 
-/// Where a kind keeps its pod spec, and the template metadata that may opt it out.
-struct PodPaths {
-    spec: &'static [&'static str],
-    templates: &'static [&'static [&'static str]],
-}
-
-impl PodPaths {
-    fn of(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "Pod" => Self {
-                spec: &["spec"],
-                templates: &[],
-            },
-            "Deployment"
-            | "ReplicaSet"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "ReplicationController" => Self {
-                spec: &["spec", "template", "spec"],
-                templates: &[&["spec", "template", "metadata"]],
-            },
-            "CronJob" => Self {
-                spec: &["spec", "jobTemplate", "spec", "template", "spec"],
-                templates: &[
-                    &["spec", "jobTemplate", "metadata"],
-                    &["spec", "jobTemplate", "spec", "template", "metadata"],
-                ],
-            },
-            _ => return None,
-        })
+impl Edit {
+    /// Its key in the originals annotation: the container's name, `volume:NAME` for a volume
+    /// (names are DNS labels, so no container is called that).
+    fn key(&self) -> String {
+        match self.site {
+            Site::Containers(_) => self.name.clone(),
+            Site::Volumes => format!("volume:{}", self.name),
+        }
     }
 }
 
@@ -412,26 +358,16 @@ fn opts_out(metadata: Option<&Value>) -> bool {
     })
 }
 
-fn old_image<'a>(old_spec: &'a Value, list: &str, name: &str) -> Option<&'a str> {
-    old_spec
-        .get(list)?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))?
-        .get("image")?
-        .as_str()
-}
-
 fn set_image(object: &mut Value, edit: Edit) {
-    let container = edit
+    let item = edit
         .spec
         .iter()
         .try_fold(object, |v, key| v.get_mut(key))
-        .and_then(|spec| spec.get_mut(edit.list))
+        .and_then(|spec| spec.get_mut(edit.site.list()))
         .and_then(|list| list.get_mut(edit.index));
-    // The plan was made from this very object, so the container is there.
-    if let Some(Value::Object(container)) = container {
-        container.insert("image".to_owned(), Value::String(edit.rewritten));
+    // The plan was made from this very object, so the item is there.
+    if let Some(item) = item {
+        edit.site.set_image(item, edit.rewritten);
     }
 }
 
@@ -455,56 +391,7 @@ fn add_pull_secrets(object: &mut Value, spec: &[&str], secrets: Vec<String>) {
     }
 }
 
-/// Merges this admission's originals into the annotation, keyed by container name. A value
-/// that is not such a map (edited by hand) is replaced. Leaves the object as it was, and says
-/// why, when the annotations would then pass [`MAX_ANNOTATIONS_BYTES`]: the API server would
-/// refuse the object, which it accepts without the annotation.
-fn record_originals(object: &mut Value, edits: &[Edit]) -> Result<(), String> {
-    let annotations = object
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object);
-    let mut originals: BTreeMap<String, String> = annotations
-        .and_then(|a| a.get(ORIGINAL_IMAGES_ANNOTATION))
-        .and_then(Value::as_str)
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default();
-    for edit in edits {
-        originals.insert(edit.name.clone(), edit.original.clone());
-    }
-    // A map of strings always serialises; the fallback only keeps this free of a panic path.
-    let value = serde_json::to_string(&originals).unwrap_or_default();
-    // The API server's count: the bytes of every key and every string value.
-    let others: usize = annotations
-        .into_iter()
-        .flatten()
-        .filter(|(key, _)| key.as_str() != ORIGINAL_IMAGES_ANNOTATION)
-        .map(|(key, value)| key.len() + value.as_str().map_or(0, str::len))
-        .sum();
-    if others + ORIGINAL_IMAGES_ANNOTATION.len() + value.len() > MAX_ANNOTATIONS_BYTES {
-        return Err(format!(
-            "pullthrough: annotation {ORIGINAL_IMAGES_ANNOTATION} left out: the object's \
-             annotations would pass the API server's {MAX_ANNOTATIONS_BYTES}-byte limit"
-        ));
-    }
-    let Value::Object(object) = object else {
-        return Ok(());
-    };
-    let metadata = object.entry("metadata").or_insert(Value::Null);
-    if !metadata.is_object() {
-        *metadata = Value::Object(serde_json::Map::new());
-    }
-    let Value::Object(metadata) = metadata else {
-        return Ok(());
-    };
-    let annotations = metadata.entry("annotations").or_insert(Value::Null);
-    if !annotations.is_object() {
-        *annotations = Value::Object(serde_json::Map::new());
-    }
-    if let Value::Object(annotations) = annotations {
-        annotations.insert(ORIGINAL_IMAGES_ANNOTATION.to_owned(), Value::String(value));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod volume_tests;

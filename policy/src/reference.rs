@@ -367,4 +367,4 @@ fn is_identifier(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,8 @@ pub use describe::{Description, RuleView, TargetView};
 /// Validated settings, ready to rewrite references. Built by [`crate::Settings::compile`].
 #[derive(Debug, Clone)]
 pub struct Rewriter {
-    mirror: Target,
+    /// In priority order, never empty: rewrites go to the first.
+    mirrors: Vec<Target>,
     registries: Registries,
     layout: Layout,
     rules: Vec<Rule>,
@@ -98,9 +99,22 @@ pub enum RewriteError {
     },
 }
 
+impl RewriteError {
+    /// Why, without the rewrite itself: a warning quotes the image, and the rewrite is that image
+    /// below the mirror, as long again.
+    pub fn reason(&self) -> String {
+        match self {
+            RewriteError::Parse(_) => self.to_string(),
+            RewriteError::Invalid { source, hint, .. } => {
+                format!("its rewrite would not be a valid reference: {source}{hint}")
+            }
+        }
+    }
+}
+
 impl Rewriter {
     pub(crate) fn new(
-        mirror: Target,
+        mirrors: Vec<Target>,
         registries: Registries,
         layout: Layout,
         rules: Vec<Rule>,
@@ -108,7 +122,7 @@ impl Rewriter {
         pull_secrets: Vec<String>,
     ) -> Self {
         Self {
-            mirror,
+            mirrors,
             registries,
             layout,
             rules,
@@ -152,6 +166,9 @@ impl Rewriter {
     pub fn rewrite(&self, image: &str) -> Result<Rewrite, RewriteError> {
         let reference = parse_reference(image)?;
         let domain = reference.domain();
+        if let Some(moved) = self.to_first_mirror(&reference) {
+            return moved;
+        }
         if self.is_cache_host(domain) {
             return Ok(Rewrite::Unchanged(Unchanged::OnCache));
         }
@@ -161,7 +178,7 @@ impl Rewriter {
             .find(|r| same_registry(&r.registry, domain))
         {
             Some(rule) => (&rule.target, false),
-            None if self.selects(domain) => (&self.mirror, self.layout == Layout::Prefixed),
+            None if self.selects(domain) => (self.first_mirror(), self.layout == Layout::Prefixed),
             None => return Ok(Rewrite::Unchanged(Unchanged::RegistryNotSelected)),
         };
         if self.is_excluded(&reference) {
@@ -226,8 +243,42 @@ impl Rewriter {
         Ok(Rewrite::Rewritten(rewritten))
     }
 
+    fn first_mirror(&self) -> &Target {
+        // `Settings::compile` refuses settings without a mirror.
+        &self.mirrors[0]
+    }
+
+    /// An image on another mirror than the first, below its prefix, moved to the first: every
+    /// mirror serves the same paths, and the first is the one to pull from now.
+    fn to_first_mirror(&self, reference: &Reference<'_>) -> Option<Result<Rewrite, RewriteError>> {
+        let domain = reference.domain();
+        let (first, others) = self.mirrors.split_first()?;
+        let on = others
+            .iter()
+            .find(|m| domain.eq_ignore_ascii_case(&m.host))?;
+        let below = if on.prefix.is_empty() {
+            reference.path()
+        } else {
+            reference
+                .path()
+                .strip_prefix(on.prefix.as_str())?
+                .strip_prefix('/')?
+        };
+        let mut moved = first.host.clone();
+        for part in [first.prefix.as_str(), below] {
+            if !part.is_empty() {
+                moved.push('/');
+                moved.push_str(part);
+            }
+        }
+        reference.write_suffix(&mut moved);
+        Some(self.check(moved, &first.host, None))
+    }
+
     fn is_cache_host(&self, domain: &str) -> bool {
-        domain.eq_ignore_ascii_case(&self.mirror.host)
+        self.mirrors
+            .iter()
+            .any(|m| domain.eq_ignore_ascii_case(&m.host))
             || self
                 .rules
                 .iter()
@@ -268,4 +319,4 @@ fn same_registry(registry: &str, domain: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

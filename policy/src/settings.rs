@@ -24,9 +24,16 @@ pub const DEFAULT_PREFIXED_REGISTRIES: [&str; 4] = ["docker.io", "ghcr.io", "qua
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
-    /// The pull-through cache: `host[:port]` optionally followed by a path prefix.
-    #[serde(default)]
+    /// The pull-through cache: `host[:port]` optionally followed by a path prefix. One mirror;
+    /// for several, `mirrors`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mirror: String,
+    /// Pull-through caches in priority order, each written as `mirror` is (instead of `mirror`).
+    /// Images are rewritten to the first; an image on another is moved to the first, as it
+    /// serves the same paths. `pullthrough serve` checks each and passes the first that answers
+    /// as the first (see the host's mirror check).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
     /// Source registries to rewrite; `["*"]` means every registry but the mirror. Absent:
     /// [`DEFAULT_FLAT_REGISTRIES`] or [`DEFAULT_PREFIXED_REGISTRIES`], by `layout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +105,15 @@ pub enum SettingsError {
          e.g. registry-mirror.example.com"
     )]
     MirrorMissing,
+    /// Both `mirror` and `mirrors`: which comes first would be a guess.
+    #[error(
+        "settings.mirror and settings.mirrors are both given: list every mirror in \
+         settings.mirrors, in priority order, and leave out settings.mirror"
+    )]
+    MirrorAndMirrors,
+    /// The same mirror host twice in `mirrors`.
+    #[error("settings.{field}: mirror host {host:?} is already listed")]
+    DuplicateMirror { field: String, host: String },
     /// A mirror or rule target that is not `host[:port][/path]`.
     #[error(
         "settings.{field} must be host[:port] optionally followed by a path, got {value:?}: {reason}"
@@ -185,9 +201,11 @@ impl Settings {
         if !self.allow_shared_namespace {
             return None;
         }
-        let mirror = parse_target("mirror", &self.mirror).ok()?;
+        let mirrors = self.compile_mirrors().ok()?;
         let (registries, rules) = self.compile_sources().ok()?;
-        let shared = namespaces::shared(self.layout, &mirror, &registries, &rules)?;
+        let shared = mirrors
+            .iter()
+            .find_map(|mirror| namespaces::shared(self.layout, mirror, &registries, &rules))?;
         Some(format!(
             "{shared}: allowSharedNamespace accepts that whoever owns a repository path on one \
              registry can supply the image of the same path on the other"
@@ -206,6 +224,36 @@ impl Settings {
                 defaults.iter().map(|r| (*r).to_owned()).collect()
             }
         }
+    }
+
+    /// The mirrors in priority order: `mirrors`, or `mirror` alone; each checked, no host twice.
+    pub(crate) fn compile_mirrors(&self) -> Result<Vec<Target>, SettingsError> {
+        let listed: Vec<(String, &str)> = match (self.mirror.is_empty(), self.mirrors.is_empty()) {
+            (false, false) => return Err(SettingsError::MirrorAndMirrors),
+            (true, true) => return Err(SettingsError::MirrorMissing),
+            (false, true) => vec![("mirror".to_owned(), self.mirror.as_str())],
+            (true, false) => self
+                .mirrors
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("mirrors[{i}]"), m.as_str()))
+                .collect(),
+        };
+        let mut mirrors: Vec<Target> = Vec::with_capacity(listed.len());
+        for (field, value) in listed {
+            let target = parse_target(&field, value)?;
+            if mirrors
+                .iter()
+                .any(|m| m.host().eq_ignore_ascii_case(target.host()))
+            {
+                return Err(SettingsError::DuplicateMirror {
+                    field,
+                    host: target.host().to_owned(),
+                });
+            }
+            mirrors.push(target);
+        }
+        Ok(mirrors)
     }
 
     /// The registries and rules, each host checked and lowercased.
@@ -241,10 +289,7 @@ impl Settings {
 
     /// Validates the settings and prepares them for rewriting.
     pub fn compile(&self) -> Result<Rewriter, SettingsError> {
-        if self.mirror.is_empty() {
-            return Err(SettingsError::MirrorMissing);
-        }
-        let mirror = parse_target("mirror", &self.mirror)?;
+        let mirrors = self.compile_mirrors()?;
         let (registries, rules) = self.compile_sources()?;
         let exclude = self
             .exclude
@@ -275,12 +320,14 @@ impl Settings {
         }
         // Last: a field that is wrong in itself is the first thing to fix.
         if !self.allow_shared_namespace
-            && let Some(shared) = namespaces::shared(self.layout, &mirror, &registries, &rules)
+            && let Some(shared) = mirrors
+                .iter()
+                .find_map(|mirror| namespaces::shared(self.layout, mirror, &registries, &rules))
         {
             return Err(SettingsError::SharedNamespace(shared));
         }
         Ok(Rewriter::new(
-            mirror,
+            mirrors,
             registries,
             self.layout,
             rules,
@@ -377,5 +424,7 @@ fn parse_target(field: &str, value: &str) -> Result<Target, SettingsError> {
     Ok(Target::new(host, prefix))
 }
 
+#[cfg(test)]
+mod mirrors_tests;
 #[cfg(test)]
 mod tests;

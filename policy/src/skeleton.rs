@@ -1,7 +1,7 @@
-//! Reads only the container skeleton of an `oldObject`.
+//! Reads only the image skeleton of an `oldObject`.
 //!
 //! On UPDATE the rewrite needs nothing from the old object but each container's name and
-//! image, yet building the whole of it as a `Value` doubles the cost of decoding the request.
+//! image and each image volume's name and reference, yet building the whole of it as a `Value` doubles the cost of decoding the request.
 //! This deserialiser keeps the members on the way to an image and skips the rest unbuilt.
 
 use std::fmt;
@@ -10,8 +10,9 @@ use serde::Deserializer;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// Members on a path from an object to a container's `name` and `image`.
-const KEPT: [&str; 10] = [
+/// Members on a path from an object to a container's `name` and `image`, or a volume's `name`
+/// and `image.reference`.
+const KEPT: [&str; 12] = [
     "spec",
     "template",
     "jobTemplate",
@@ -20,6 +21,8 @@ const KEPT: [&str; 10] = [
     "ephemeralContainers",
     "name",
     "image",
+    "volumes",
+    "reference",
     // Read by the walk when the request names no kind.
     "kind",
     "metadata",
@@ -143,7 +146,8 @@ mod tests {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "d", "labels": {"a": "b"}, "managedFields": [{"manager": "kubectl"}]},
             "spec": {"replicas": 3, "template": {"metadata": {"name": "t"}, "spec": {
-                "volumes": [{"name": "v"}],
+                "volumes": [{"name": "v", "configMap": {"name": "c"}},
+                            {"name": "w", "image": {"reference": "ghcr.io/o/m:1", "pullPolicy": "Always"}}],
                 "containers": [{"name": "c", "image": "nginx", "env": [{"name": "E", "value": "1"}], "ports": null}],
                 "initContainers": [{"name": "i", "image": "busybox", "args": ["a", 1, true, 2.5]}]
             }}},
@@ -156,6 +160,7 @@ mod tests {
                 "kind": "Deployment",
                 "metadata": {"name": "d"},
                 "spec": {"template": {"metadata": {"name": "t"}, "spec": {
+                    "volumes": [{"name": "v"}, {"name": "w", "image": {"reference": "ghcr.io/o/m:1"}}],
                     "containers": [{"name": "c", "image": "nginx"}],
                     "initContainers": [{"name": "i", "image": "busybox"}]
                 }}}

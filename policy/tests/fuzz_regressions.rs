@@ -100,7 +100,11 @@ fn settings_seeds_and_cases_compile_or_fail_consistently() {
         ("not an object", b"[]"),
         (
             "unknown field",
-            br#"{"mirror":"m.example.com","mirrors":[]}"#,
+            br#"{"mirror":"m.example.com","mirrorz":[]}"#,
+        ),
+        (
+            "mirror and mirrors",
+            br#"{"mirror":"m.example.com","mirrors":["n.example.com"]}"#,
         ),
         (
             "wildcard with others",

@@ -277,6 +277,8 @@ impl ServeArgs {
 /// The registry hosts the embedded policy writes to (its mirror and rule targets), each as an
 /// image prefix `host/`: the policy leaves every image under them alone, so the API server need
 /// not send an object whose images all start with one. Settings the policy will refuse give none.
+/// With several mirrors none of them is a prefix: an image on one that is not the first moves to
+/// the first, so the API server must send it.
 fn cache_prefixes(settings: &serde_json::Value) -> Vec<String> {
     let mirror = settings.get("mirror").into_iter();
     let targets = settings

@@ -274,35 +274,48 @@ fn per_kind(objects: &[&str], expression: impl Fn(&str) -> String, absent: &str)
     )
 }
 
-/// The pod spec's images in start order (init, app, ephemeral containers); a container without
-/// an image reads as `''`.
+/// The pod spec's images in start order (init, app, ephemeral containers), then its image
+/// volumes' references; a container without an image reads as `''`, and so does every volume
+/// that is not an image volume (its place keeps the lists comparable).
 fn images_of(spec: &str) -> String {
     let list = |field: &str| {
         format!("(has({spec}.{field}) ? {spec}.{field}.map(c, has(c.image) ? c.image : '') : [])")
     };
+    let volumes = format!(
+        "(has({spec}.volumes) ? {spec}.volumes.map(v, \
+         has(v.image) && has(v.image.reference) ? v.image.reference : '') : [])"
+    );
     format!(
-        "{} + {} + {}",
+        "{} + {} + {} + {volumes}",
         list("initContainers"),
         list("containers"),
-        list("ephemeralContainers")
+        list("ephemeralContainers"),
     )
 }
 
-/// True when some image of the pod spec starts with none of `prefixes`.
+/// True when some image of the pod spec (a container's, or an image volume's) starts with none
+/// of `prefixes`.
 fn some_image_off(spec: &str, prefixes: &[String]) -> String {
-    let on_cache = prefixes
-        .iter()
-        .map(|p| format!("c.image.startsWith({})", cel_string(p)))
-        .collect::<Vec<_>>()
-        .join(" || ");
+    let on_cache = |image: &str| {
+        prefixes
+            .iter()
+            .map(|p| format!("{image}.startsWith({})", cel_string(p)))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    };
     let list = |field: &str| {
-        format!("(has({spec}.{field}) && {spec}.{field}.exists(c, !has(c.image) || !({on_cache})))")
+        format!(
+            "(has({spec}.{field}) && {spec}.{field}.exists(c, !has(c.image) || !({})))",
+            on_cache("c.image")
+        )
     };
     format!(
-        "{} || {} || {}",
+        "{} || {} || {} || (has({spec}.volumes) && {spec}.volumes.exists(v, has(v.image) && \
+         has(v.image.reference) && !({})))",
         list("initContainers"),
         list("containers"),
-        list("ephemeralContainers")
+        list("ephemeralContainers"),
+        on_cache("v.image.reference")
     )
 }
 

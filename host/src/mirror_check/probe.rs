@@ -95,12 +95,13 @@ impl std::fmt::Debug for Probe {
 }
 
 impl Probe {
-    pub(super) fn new(check: &MirrorCheck) -> Result<Self, Error> {
-        let target = Target::parse(&check.url)?;
+    /// A probe of `url`, one of `check`'s, with its CA.
+    pub(super) fn new(url: &str, check: &MirrorCheck) -> Result<Self, Error> {
+        let target = Target::parse(url)?;
         let tls = if target.https {
             let name = ServerName::try_from(target.host.clone())
-                .map_err(|_| Error::InvalidUrl(check.url.clone()))?;
-            Some((connector(check)?, name))
+                .map_err(|_| Error::InvalidUrl(url.to_owned()))?;
+            Some((connector(url, check)?, name))
         } else {
             None
         };
@@ -167,7 +168,7 @@ where
 }
 
 /// TLS 1.2 and 1.3 against the CA file, or the system's CA certificates.
-fn connector(check: &MirrorCheck) -> Result<TlsConnector, Error> {
+fn connector(url: &str, check: &MirrorCheck) -> Result<TlsConnector, Error> {
     let mut roots = RootCertStore::empty();
     match &check.ca_file {
         Some(path) => {
@@ -189,7 +190,7 @@ fn connector(check: &MirrorCheck) -> Result<TlsConnector, Error> {
             roots.add_parsable_certificates(native.certs);
             if roots.is_empty() {
                 return Err(Error::NoRoots {
-                    url: check.url.clone(),
+                    url: url.to_owned(),
                 });
             }
         }
@@ -197,7 +198,7 @@ fn connector(check: &MirrorCheck) -> Result<TlsConnector, Error> {
     let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|source| Error::Tls {
-            url: check.url.clone(),
+            url: url.to_owned(),
             source,
         })?
         .with_root_certificates(roots)

@@ -80,36 +80,6 @@ fn a_mirror_setting_is_checked_at_its_host() {
     }
 }
 
-#[test]
-fn down_after_the_threshold_up_at_the_first_answer() {
-    // (threshold, results, state after each result)
-    let cases: &[(u32, &[bool], &[bool])] = &[
-        (
-            3,
-            &[false, false, false, false],
-            &[true, true, false, false],
-        ),
-        (3, &[false, false, true, false, false], &[true; 5]),
-        (1, &[false, true, false], &[false, true, false]),
-        (
-            2,
-            &[true, false, false, true, true],
-            &[true, true, false, true, true],
-        ),
-    ];
-    for (threshold, results, states) in cases {
-        let mut tracker = Tracker::new(*threshold);
-        let mut previous = true;
-        for (i, (&answered, &state)) in results.iter().zip(states.iter()).enumerate() {
-            let changed = tracker.record(answered);
-            let case = format!("threshold {threshold}, {results:?} at {i}");
-            assert_eq!(tracker.up, state, "{case}");
-            assert_eq!(changed, (state != previous).then_some(state), "{case}");
-            previous = state;
-        }
-    }
-}
-
 /// A registry's `/v2/` as far as the check sees it: answers every request with the status held
 /// in `status` (0: accept and never answer), and keeps what it was asked.
 struct Server {
@@ -206,7 +176,7 @@ async fn respond<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 }
 
 async fn probe_once(check: &MirrorCheck) -> Result<(), ProbeError> {
-    Probe::new(check)
+    Probe::new(check.url(), check)
         .expect("probe")
         .check(Duration::from_millis(500))
         .await
@@ -255,7 +225,7 @@ async fn a_closed_port_and_a_silent_server_are_down() {
         Err(ProbeError::Connect(_))
     ));
     let silent = Server::start(0, None).await;
-    let error = Probe::new(&self::check(&silent.url("http")))
+    let error = Probe::new(&silent.url("http"), &self::check(&silent.url("http")))
         .expect("probe")
         .check(Duration::from_millis(100))
         .await
@@ -287,7 +257,7 @@ async fn https_is_verified_against_the_ca_file() {
     probe_once(&trusted).await.expect("verified and up");
     // The system's CAs did not sign it; and plain HTTP to a TLS port gets no HTTP answer.
     let system = MirrorCheck::new(&server.url("https"), DEFAULT_INTERVAL, 1, None).expect("check");
-    match Probe::new(&system) {
+    match Probe::new(system.url(), &system) {
         Ok(probe) => assert!(matches!(
             probe.check(Duration::from_millis(500)).await,
             Err(ProbeError::Tls(_))
@@ -372,6 +342,7 @@ async fn the_running_check_goes_down_after_the_threshold_and_up_again() {
             policy: "mirror".into(),
             url: server.url("http"),
             up: false,
+            choice: None,
             transitions: 1,
         }
     );
@@ -385,4 +356,53 @@ async fn the_running_check_goes_down_after_the_threshold_and_up_again() {
     server.status.store(401, Ordering::SeqCst);
     eventually("up again", || health.is_up()).await;
     assert_eq!(health.status().transitions, 2);
+}
+
+#[tokio::test]
+async fn two_mirrors_the_first_that_answers_is_chosen() {
+    let a = Server::start(200, None).await;
+    let b = Server::start(200, None).await;
+    let urls = [a.url("http"), b.url("http")];
+    let check = MirrorCheck::for_mirrors(&urls, Duration::from_millis(20), 3, None).expect("check");
+    assert_eq!(check.urls(), urls);
+    let health = MirrorHealth::start("two", check).expect("started");
+    eventually("a first check of both", || {
+        !a.requests.lock().expect("lock").is_empty() && !b.requests.lock().expect("lock").is_empty()
+    })
+    .await;
+    assert_eq!(health.choice(), Some(0));
+    a.status.store(503, Ordering::SeqCst);
+    eventually("the second chosen", || health.choice() == Some(1)).await;
+    assert_eq!(health.status().url, urls[1]);
+    b.status.store(503, Ordering::SeqCst);
+    eventually("none chosen", || health.choice().is_none()).await;
+    assert_eq!(
+        health.warning(),
+        "pullthrough: none of the 2 mirrors is answering; images left unchanged"
+    );
+    b.status.store(200, Ordering::SeqCst);
+    eventually("the second again", || health.choice() == Some(1)).await;
+    a.status.store(401, Ordering::SeqCst);
+    eventually("the first again", || health.choice() == Some(0)).await;
+    assert_eq!(
+        health.status(),
+        MirrorStatus {
+            policy: "two".into(),
+            url: urls[0].clone(),
+            up: true,
+            choice: Some(0),
+            transitions: 4,
+        }
+    );
+}
+
+#[test]
+fn a_check_needs_a_url() {
+    let none: [&str; 0] = [];
+    assert_eq!(
+        MirrorCheck::for_mirrors(&none, DEFAULT_INTERVAL, 1, None)
+            .expect_err("no URL")
+            .to_string(),
+        "at least one mirror URL is needed"
+    );
 }

@@ -9,7 +9,7 @@
 //!   settings:
 //!     mirror: registry-mirror.example.com
 //!   mirrorCheck:                   # optional: admit unchanged while the mirror is down
-//!     url: https://registry-mirror.example.com
+//!     url: https://registry-mirror.example.com   # or urls: [...], one per settings.mirrors
 //!     intervalSeconds: 10          # optional
 //!     failureThreshold: 3          # optional
 //!     caFile: mirror-ca.crt        # optional, relative to this file
@@ -22,7 +22,13 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::PolicyError;
-use crate::mirror_check::{self, MirrorCheck};
+#[cfg(test)]
+use crate::mirror_check;
+use crate::mirror_check::MirrorCheck;
+
+mod check;
+pub(crate) use check::mirrors_of;
+use check::{RawMirrorCheck, validate_check};
 
 /// Why a policies file is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -48,19 +54,6 @@ struct RawPolicy {
     timeout_eval_seconds: Option<u64>,
     #[serde(default)]
     mirror_check: Option<RawMirrorCheck>,
-}
-
-/// `mirrorCheck` as written: what `serve` checks in the background for this policy.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawMirrorCheck {
-    url: String,
-    #[serde(default)]
-    interval_seconds: Option<u64>,
-    #[serde(default)]
-    failure_threshold: Option<u32>,
-    #[serde(default)]
-    ca_file: Option<String>,
 }
 
 /// One validated policy entry.
@@ -160,7 +153,7 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
     };
     let mirror_check = raw
         .mirror_check
-        .map(|check| validate_check(&name, check, base))
+        .map(|check| validate_check(&name, check, base, mirrors_of(&settings).len()))
         .transpose()?;
     Ok(PolicySpec {
         module: Some(base.join(module)),
@@ -171,42 +164,6 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
         timeout,
         mirror_check,
     })
-}
-
-fn validate_check(
-    name: &str,
-    raw: RawMirrorCheck,
-    base: &Path,
-) -> Result<MirrorCheck, ConfigError> {
-    let interval = match raw.interval_seconds {
-        Some(0) => {
-            return Err(invalid(format!(
-                "{name}.mirrorCheck.intervalSeconds must be at least 1"
-            )));
-        }
-        Some(seconds) => Duration::from_secs(seconds),
-        None => mirror_check::DEFAULT_INTERVAL,
-    };
-    let threshold = match raw.failure_threshold {
-        Some(0) => {
-            return Err(invalid(format!(
-                "{name}.mirrorCheck.failureThreshold must be at least 1"
-            )));
-        }
-        Some(threshold) => threshold,
-        None => mirror_check::DEFAULT_FAILURE_THRESHOLD,
-    };
-    let ca_file = match raw.ca_file.as_deref() {
-        Some("") => {
-            return Err(invalid(format!(
-                "{name}.mirrorCheck.caFile must be a file path, got \"\""
-            )));
-        }
-        Some(path) => Some(base.join(path)),
-        None => None,
-    };
-    MirrorCheck::new(&raw.url, interval, threshold, ca_file)
-        .map_err(|error| invalid(format!("{name}.mirrorCheck.url {error}")))
 }
 
 #[cfg(test)]
@@ -279,7 +236,7 @@ alpha:
             (
                 "check without a url",
                 "p:\n  module: a.wasm\n  mirrorCheck: {intervalSeconds: 5}\n",
-                "p.mirrorCheck: missing field `url` at line 3 column 16",
+                "p.mirrorCheck.url is required: the mirror's registry, e.g. https://registry-mirror.example.com (or urls, one per mirror of settings.mirrors)",
             ),
             (
                 "check url without scheme",
@@ -304,7 +261,7 @@ alpha:
             (
                 "check with an unknown field",
                 "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', timeout: 3}\n",
-                "p.mirrorCheck: unknown field `timeout`, expected one of `url`, `intervalSeconds`, `failureThreshold`, `caFile` at line 3 column 47",
+                "p.mirrorCheck: unknown field `timeout`, expected one of `url`, `urls`, `intervalSeconds`, `failureThreshold`, `caFile` at line 3 column 47",
             ),
             (
                 "bad name",

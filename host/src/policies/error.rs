@@ -142,6 +142,19 @@ pub enum PolicyError {
         #[source]
         source: crate::mirror_check::Error,
     },
+    /// A mirror check of several URLs for settings that do not list as many mirrors.
+    #[error(
+        "policy {policy}: the mirror check has {urls} URLs but settings.mirrors lists {mirrors} \
+         mirrors: give one URL per mirror, in the same order"
+    )]
+    MirrorCount {
+        /// The policy.
+        policy: String,
+        /// URLs checked.
+        urls: usize,
+        /// Mirrors in the settings.
+        mirrors: usize,
+    },
     /// The file watcher or the SIGHUP handler could not be set up.
     #[error("cannot watch for policy changes")]
     Watch(#[source] std::io::Error),

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::admission::{AdmissionRequest, AdmissionResponse, PatchType, ResponseStatus};
+use crate::admission::{AdmissionRequest, AdmissionResponse, ImagePath, PatchType, ResponseStatus};
 use crate::wasm::{CallError, CallLimits, Runtime, WapcModule};
 
 use super::{Evaluation, EvaluationError, PolicyError};
@@ -50,6 +50,9 @@ pub(crate) struct LoadedPolicy {
     pub(crate) settings: Value,
     // The settings as JSON text, spliced into every `validate` payload without re-serialising.
     settings_json: Arc<str>,
+    // With several mirrors checked: the settings for each choice of mirror, `mirrors` with the
+    // chosen one first (the bundled policy rewrites to the first). Empty otherwise.
+    by_choice: Vec<Arc<str>>,
     module: WapcModule,
 }
 
@@ -87,26 +90,9 @@ impl LoadedPolicy {
             }
         }
         let settings_json: Arc<str> = settings.to_string().into();
-        let answer = module
-            .call("validate_settings", settings_json.as_bytes().to_vec())
-            .map_err(|source| call_error(source, "validate_settings"))?;
-        let verdict: SettingsValidationResponse =
-            serde_json::from_slice(&answer).map_err(|source| PolicyError::BadAnswer {
-                policy: name.to_owned(),
-                operation: "validate_settings",
-                source,
-            })?;
-        if !verdict.valid {
-            return Err(PolicyError::InvalidSettings {
-                policy: name.to_owned(),
-                message: verdict
-                    .message
-                    .unwrap_or_else(|| "no reason given".to_owned()),
-            });
-        }
         // Valid with a message: settings the policy accepts but warns about (the bundled
         // policy's allowSharedNamespace). Kubewarden's policy-server ignores it; we say it.
-        if let Some(warning) = verdict.message.as_deref().filter(|m| !m.is_empty()) {
+        if let Some(warning) = validate_settings(&module, name, &settings_json)? {
             tracing::warn!(policy = name, %warning, "the policy accepted its settings with a warning");
         }
         Ok(Self {
@@ -116,8 +102,52 @@ impl LoadedPolicy {
             allowed_to_mutate,
             settings,
             settings_json,
+            by_choice: Vec::new(),
             module,
         })
+    }
+
+    /// Prepares one version of the settings per mirror a check of `mirrors` URLs can choose:
+    /// `settings.mirrors` with the chosen mirror first and the others after it in their order,
+    /// each validated by the guest. Blocking. One mirror needs nothing.
+    pub(crate) fn with_mirror_choices(mut self, mirrors: usize) -> Result<Self, PolicyError> {
+        if mirrors <= 1 {
+            return Ok(self);
+        }
+        let listed = self
+            .settings
+            .get("mirrors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if listed.len() != mirrors {
+            return Err(PolicyError::MirrorCount {
+                policy: self.name.clone(),
+                urls: mirrors,
+                mirrors: listed.len(),
+            });
+        }
+        let mut by_choice = Vec::with_capacity(mirrors);
+        for first in 0..mirrors {
+            let mut order = vec![listed[first].clone()];
+            order.extend(
+                (0..mirrors)
+                    .filter(|i| *i != first)
+                    .map(|i| listed[i].clone()),
+            );
+            let mut settings = self.settings.clone();
+            settings["mirrors"] = Value::Array(order);
+            let json: Arc<str> = settings.to_string().into();
+            validate_settings(&self.module, &self.name, &json)?;
+            by_choice.push(json);
+        }
+        self.by_choice = by_choice;
+        Ok(self)
+    }
+
+    /// The mirrors its settings have a version for (see [`Self::with_mirror_choices`]).
+    pub(crate) fn mirror_choices(&self) -> usize {
+        self.by_choice.len().max(1)
     }
 
     /// The limits every evaluation of this version runs under.
@@ -130,37 +160,72 @@ impl LoadedPolicy {
         &self,
         request: &AdmissionRequest,
     ) -> Result<Evaluation, EvaluationError> {
-        self.validate_by(request, None)
+        self.validate_by(request, None, 0)
     }
 
-    /// [`Self::validate`], interrupted at `deadline` if that comes first.
+    /// [`Self::validate`], interrupted at `deadline` if that comes first, with the settings of
+    /// the mirror `choice` (see [`Self::with_mirror_choices`]; the settings as written when
+    /// there is no such choice).
     pub(crate) fn validate_by(
         &self,
         request: &AdmissionRequest,
         deadline: Option<std::time::Instant>,
+        choice: usize,
     ) -> Result<Evaluation, EvaluationError> {
-        let payload = self.payload(request);
+        let settings = self.by_choice.get(choice).unwrap_or(&self.settings_json);
+        let payload = payload(request, settings);
         let answer = self.module.call_by("validate", payload, deadline)?;
         let verdict: ValidationResponse =
             serde_json::from_slice(&answer).map_err(EvaluationError::InvalidResponse)?;
         to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)
     }
+}
 
-    /// `{"request": <request without nulls>, "settings": <settings>}`.
-    fn payload(&self, request: &AdmissionRequest) -> Vec<u8> {
-        let request = WithoutNulls {
-            fields: request.fields(),
-            top_level: true,
-        };
-        let mut payload = Vec::with_capacity(256 + self.settings_json.len());
-        payload.extend_from_slice(br#"{"request":"#);
-        // Serialising JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut payload, &request);
-        payload.extend_from_slice(br#","settings":"#);
-        payload.extend_from_slice(self.settings_json.as_bytes());
-        payload.push(b'}');
-        payload
+/// `{"request": <request without nulls>, "settings": <settings>}`.
+fn payload(request: &AdmissionRequest, settings_json: &str) -> Vec<u8> {
+    let request = WithoutNulls {
+        fields: request.fields(),
+        top_level: true,
+    };
+    let mut payload = Vec::with_capacity(256 + settings_json.len());
+    payload.extend_from_slice(br#"{"request":"#);
+    // Serialising JSON values into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut payload, &request);
+    payload.extend_from_slice(br#","settings":"#);
+    payload.extend_from_slice(settings_json.as_bytes());
+    payload.push(b'}');
+    payload
+}
+
+/// The guest's `validate_settings` on `settings_json`: its warning when valid with a message,
+/// an error naming the policy when refused.
+fn validate_settings(
+    module: &WapcModule,
+    name: &str,
+    settings_json: &str,
+) -> Result<Option<String>, PolicyError> {
+    let answer = module
+        .call("validate_settings", settings_json.as_bytes().to_vec())
+        .map_err(|source| PolicyError::Call {
+            policy: name.to_owned(),
+            operation: "validate_settings",
+            source,
+        })?;
+    let verdict: SettingsValidationResponse =
+        serde_json::from_slice(&answer).map_err(|source| PolicyError::BadAnswer {
+            policy: name.to_owned(),
+            operation: "validate_settings",
+            source,
+        })?;
+    if !verdict.valid {
+        return Err(PolicyError::InvalidSettings {
+            policy: name.to_owned(),
+            message: verdict
+                .message
+                .unwrap_or_else(|| "no reason given".to_owned()),
+        });
     }
+    Ok(verdict.message.filter(|m| !m.is_empty()))
 }
 
 /// Turns the guest's verdict into the AdmissionResponse policy-evaluator would build.
@@ -264,7 +329,8 @@ fn count_image_replacements(patch: &Value) -> usize {
                     && op
                         .get("path")
                         .and_then(Value::as_str)
-                        .is_some_and(|path| path.ends_with("/image"))
+                        .and_then(ImagePath::parse)
+                        .is_some()
             })
             .count()
     })

@@ -105,12 +105,12 @@ impl PolicyRegistry {
                 .module
                 .as_ref()
                 .map_or_else(|| "embedded".to_owned(), |path| path.display().to_string());
-            let mirror_host = spec.settings.get("mirror").and_then(|m| m.as_str());
+            let mirrors = super::config::mirrors_of(&spec.settings).join(" ");
             tracing::info!(
                 policy = %spec.name,
                 %module,
                 sha256 = %loaded.sha256,
-                mirror = mirror_host.unwrap_or_default(),
+                mirror = mirrors,
                 allowed_to_mutate = spec.allowed_to_mutate,
                 "policy loaded"
             );
@@ -196,8 +196,8 @@ impl PolicyRegistry {
         request: AdmissionRequest,
         deadline: Option<std::time::Instant>,
     ) -> Result<Evaluation, EvaluationError> {
-        let (loaded, gate) = match active? {
-            Active::Evaluate(loaded, gate) => (loaded, gate),
+        let (loaded, gate, choice) = match active? {
+            Active::Evaluate(loaded, gate, choice) => (loaded, gate, choice),
             // The mirror is down: the images stay where they can be pulled from.
             Active::MirrorDown(warning) => {
                 return Ok(Evaluation::unchanged(
@@ -208,7 +208,7 @@ impl PolicyRegistry {
         self.inner
             .runtime
             .run_gated_by(&gate, deadline, move || {
-                loaded.validate_by(&request, deadline)
+                loaded.validate_by(&request, deadline, choice)
             })
             .await?
     }
@@ -312,23 +312,25 @@ impl PolicyRegistry {
         )
     }
 
-    /// What a request to `policy` gets in `table`: its active version and gate, or, while its
-    /// mirror is down, the warning to admit it unchanged with.
+    /// What a request to `policy` gets in `table`: its active version, gate and the mirror its
+    /// check chose, or, while no mirror of it answers, the warning to admit it unchanged with.
     fn active(&self, table: &Table, policy: &str) -> Result<Active, EvaluationError> {
         let slot = table
             .slots
             .get(policy)
             .ok_or_else(|| EvaluationError::UnknownPolicy(policy.to_owned()))?;
-        if let Some(mirror) = &slot.mirror
-            && !mirror.is_up()
-        {
-            return Ok(Active::MirrorDown(mirror.warning().to_owned()));
-        }
+        let choice = match &slot.mirror {
+            Some(mirror) => match mirror.choice() {
+                Some(choice) => choice,
+                None => return Ok(Active::MirrorDown(mirror.warning().to_owned())),
+            },
+            None => 0,
+        };
         let active = slot
             .active
             .clone()
             .ok_or_else(|| EvaluationError::NotLoaded(policy.to_owned()))?;
-        Ok(Active::Evaluate(active, Arc::clone(&slot.gate)))
+        Ok(Active::Evaluate(active, Arc::clone(&slot.gate), choice))
     }
 
     /// The active version of `policy`, whatever its mirror's state.
@@ -345,6 +347,6 @@ impl PolicyRegistry {
 
 /// See [`PolicyRegistry::active`].
 enum Active {
-    Evaluate(Arc<LoadedPolicy>, Arc<CallGate>),
+    Evaluate(Arc<LoadedPolicy>, Arc<CallGate>, usize),
     MirrorDown(String),
 }

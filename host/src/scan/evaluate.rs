@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Kind;
-use crate::admission::{AdmissionError, AdmissionRequest};
+use crate::admission::{AdmissionError, AdmissionRequest, ImagePath};
 use crate::policies::PolicyRegistry;
 
 /// Who the scan says it is, in the requests it builds.
@@ -60,12 +60,13 @@ pub struct Owner {
     pub uid: Option<String>,
 }
 
-/// One `image` the policy would change.
+/// One image reference the policy would change: a container's `image` or an image volume's
+/// `image.reference`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageChange {
-    /// The container's name.
+    /// The container's name, or `volume:NAME` for an image volume.
     pub container: String,
-    /// JSON pointer of the `image` field.
+    /// JSON pointer of the `image` (or `image/reference`) field.
     pub path: String,
     /// The image now.
     pub from: String,
@@ -301,24 +302,16 @@ pub(crate) fn changes(object: &Value, ops: Vec<Value>) -> Verdict {
     for op in &ops {
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
         guard(path);
-        let replaces_image =
-            op.get("op").and_then(Value::as_str) == Some("replace") && path.ends_with("/image");
-        if let (true, Some(to)) = (replaces_image, op.get("value").and_then(Value::as_str)) {
-            let container = &path[..path.len() - "/image".len()];
-            let name_path = format!("{container}/name");
+        let replaced = (op.get("op").and_then(Value::as_str) == Some("replace"))
+            .then(|| ImagePath::parse(path))
+            .flatten();
+        if let (Some(image), Some(to)) = (replaced, op.get("value").and_then(Value::as_str)) {
+            let name_path = image.name_pointer();
             guard(&name_path);
             images.push(ImageChange {
-                container: object
-                    .pointer(&name_path)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
+                container: image.label(str_at(object, &name_path)),
                 path: path.to_owned(),
-                from: object
-                    .pointer(path)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
+                from: str_at(object, path).to_owned(),
                 to: to.to_owned(),
             });
         }
@@ -403,6 +396,36 @@ mod tests {
                 {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "app"},
                 ops[0],
                 ops[1],
+            ])
+        );
+    }
+
+    #[test]
+    fn an_image_volume_is_a_change_named_by_its_volume() {
+        let object = json!({"spec": {
+            "containers": [{"name": "app", "image": "m.example/app:1"}],
+            "volumes": [{"name": "config", "configMap": {"name": "c"}},
+                        {"name": "models", "image": {"reference": "ghcr.io/o/models:v3"}}]
+        }});
+        let op = json!({"op": "replace", "path": "/spec/volumes/1/image/reference", "value": "m.example/o/models:v3"});
+        let Verdict::Changes { images, patch } = changes(&object, vec![op.clone()]) else {
+            panic!("changes expected");
+        };
+        assert_eq!(
+            images,
+            vec![ImageChange {
+                container: "volume:models".into(),
+                path: "/spec/volumes/1/image/reference".into(),
+                from: "ghcr.io/o/models:v3".into(),
+                to: "m.example/o/models:v3".into(),
+            }]
+        );
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "test", "path": "/spec/volumes/1/image/reference", "value": "ghcr.io/o/models:v3"},
+                {"op": "test", "path": "/spec/volumes/1/name", "value": "models"},
+                op,
             ])
         );
     }

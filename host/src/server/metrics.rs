@@ -113,6 +113,7 @@ pub struct Metrics {
     reloads: Family<PolicyReload, Counter>,
     unrouted: Family<UnroutedReason, Counter>,
     mirror_up: Family<PolicyLabel, Gauge>,
+    mirror_choice: Family<PolicyLabel, Gauge>,
     mirror_transitions: Family<PolicyLabel, Counter>,
     cert_expiry: Gauge,
     policies: RwLock<HashMap<String, Arc<PolicyMetrics>>>,
@@ -145,6 +146,7 @@ impl Metrics {
         let unrouted = Family::<UnroutedReason, Counter>::default();
         let cert_expiry = Gauge::default();
         let mirror_up = Family::<PolicyLabel, Gauge>::default();
+        let mirror_choice = Family::<PolicyLabel, Gauge>::default();
         let mirror_transitions = Family::<PolicyLabel, Counter>::default();
         registry.register(
             "admission_requests",
@@ -185,8 +187,13 @@ impl Metrics {
             mirror_up.clone(),
         );
         registry.register(
+            "mirror_choice",
+            "Place in the policy's priority order (0 the first) of the mirror images are rewritten to, -1 while none answers",
+            mirror_choice.clone(),
+        );
+        registry.register(
             "mirror_transitions",
-            "Times the policy's mirror went down or came back",
+            "Times the policy's choice of mirror changed (with one mirror: it went down or came back)",
             mirror_transitions.clone(),
         );
         registry.register(
@@ -203,6 +210,7 @@ impl Metrics {
             reloads,
             unrouted,
             mirror_up,
+            mirror_choice,
             mirror_transitions,
             cert_expiry,
             policies: RwLock::new(HashMap::new()),
@@ -297,12 +305,18 @@ impl Metrics {
         }
     }
 
-    /// Publishes a mirror check's state; the transitions only grow, as the reloads.
-    pub fn set_mirror(&self, policy: &str, up: bool, transitions: u64) {
+    /// Publishes a mirror check's state: the mirror chosen (by its place in priority order) or
+    /// none; the transitions only grow, as the reloads.
+    pub fn set_mirror(&self, policy: &str, choice: Option<usize>, transitions: u64) {
         let label = PolicyLabel {
             policy: policy.to_owned(),
         };
-        self.mirror_up.get_or_create(&label).set(i64::from(up));
+        self.mirror_up
+            .get_or_create(&label)
+            .set(i64::from(choice.is_some()));
+        self.mirror_choice
+            .get_or_create(&label)
+            .set(choice.map_or(-1, |index| i64::try_from(index).unwrap_or(i64::MAX)));
         self.mirror_transitions
             .get_or_create(&label)
             .inner()
@@ -337,8 +351,9 @@ mod tests {
         // A scrape that reads older counts never moves a counter back.
         metrics.set_reloads("mirror", 1, 1);
         metrics.set_certificate_expiry(1_900_000_000);
-        metrics.set_mirror("mirror", false, 3);
-        metrics.set_mirror("mirror", false, 1);
+        metrics.set_mirror("mirror", Some(1), 2);
+        metrics.set_mirror("mirror", None, 3);
+        metrics.set_mirror("mirror", None, 1);
         let text = metrics.encode().expect("encode");
         for line in [
             "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"mutated\"} 2",
@@ -351,6 +366,7 @@ mod tests {
             "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 1",
             "pullthrough_certificate_expiry_timestamp_seconds 1900000000",
             "pullthrough_mirror_up{policy=\"mirror\"} 0",
+            "pullthrough_mirror_choice{policy=\"mirror\"} -1",
             "pullthrough_mirror_transitions_total{policy=\"mirror\"} 3",
         ] {
             assert!(

@@ -40,7 +40,7 @@ fn validate_accepts_unchanged_with_warnings() {
     assert_eq!(
         call(validate, &payload),
         json!({"accepted": true, "message": null, "code": null, "mutated_object": null, "audit_annotations": null,
-               "warnings": ["pullthrough: image \"Nginx\" of container \"app\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase"]})
+               "warnings": ["pullthrough: container \"app\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase; image \"Nginx\""]})
     );
 }
 

@@ -23,12 +23,12 @@ fn rewriter() -> Rewriter {
     .expect("valid settings")
 }
 
-fn request(kind: &str, operation: &str, object: Value) -> Value {
+pub(super) fn request(kind: &str, operation: &str, object: Value) -> Value {
     json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": kind}, "operation": operation, "object": object})
 }
 
 /// Runs both entry points and checks they agree.
-fn run(request: &Value) -> Outcome {
+pub(super) fn run(request: &Value) -> Outcome {
     let borrowed = rewriter().mutate(request);
     let owned = rewriter()
         .mutate_request(serde_json::from_value(request.clone()).expect("an admission request"));
@@ -36,7 +36,7 @@ fn run(request: &Value) -> Outcome {
     borrowed
 }
 
-fn originals(map: Value) -> String {
+pub(super) fn originals(map: Value) -> String {
     map.to_string()
 }
 
@@ -71,7 +71,7 @@ fn pod_create_rewrites_every_list_and_records_the_originals() {
     assert_eq!(
         outcome.warnings,
         [
-            "pullthrough: image \"Nginx\" of container \"bad\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase"
+            "pullthrough: container \"bad\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase; image \"Nginx\""
         ]
     );
 }
@@ -366,15 +366,18 @@ fn warnings_stay_short_and_few_for_the_api_server() {
     for warning in &outcome.warnings {
         assert!(warning.chars().count() <= MAX_WARNING_CHARS, "{warning}");
     }
+    // The container and the reason first; the image shortened in its middle.
     assert!(
-        outcome.warnings[0].ends_with('…'),
+        outcome.warnings[0].ends_with("xxx\""),
         "{}",
         outcome.warnings[0]
     );
-    assert!(outcome.warnings[0].starts_with("pullthrough: image \"Nginxxxx"));
+    assert!(outcome.warnings[0].starts_with(
+        "pullthrough: container \"long\" left unchanged: not a valid image reference: "
+    ));
     assert_eq!(
         outcome.warnings[1],
-        "pullthrough: image \"Nginx\" of container \"bad0\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase"
+        "pullthrough: container \"bad0\" left unchanged: not a valid image reference: invalid reference format: repository name (library/Nginx) must be lowercase; image \"Nginx\""
     );
     assert_eq!(
         outcome.warnings[3],
@@ -471,7 +474,7 @@ fn keep_images_with_pull_secrets_does_not_count_the_mirrors_own_secrets() {
     assert_eq!(kept.warnings.len(), 1);
 }
 
-fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
+pub(super) fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
     Settings {
         mirror: "m.example.com".into(),
         image_pull_secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
@@ -482,7 +485,7 @@ fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
 }
 
 /// Both entry points with the given rewriter, checked to agree.
-fn run_with(rewriter: &Rewriter, request: &Value) -> Outcome {
+pub(super) fn run_with(rewriter: &Rewriter, request: &Value) -> Outcome {
     let borrowed = rewriter.mutate(request);
     let owned = rewriter
         .mutate_request(serde_json::from_value(request.clone()).expect("an admission request"));
@@ -615,7 +618,7 @@ fn an_existing_pod_without_the_pull_secrets_keeps_its_images() {
         Outcome {
             mutated_object: None,
             warnings: vec![
-                "pullthrough: image \"nginx:2\" of container \"app\" left unchanged: the pod lacks imagePullSecrets mirror-creds for the mirror, and a pod's imagePullSecrets cannot change after it is created".to_owned()
+                "pullthrough: container \"app\" left unchanged: the pod lacks imagePullSecrets mirror-creds for the mirror, and a pod's imagePullSecrets cannot change after it is created; image \"nginx:2\"".to_owned()
             ],
             images_rewritten: 0,
         }

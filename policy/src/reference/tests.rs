@@ -344,6 +344,15 @@ fn parse_cases() -> Vec<Case> {
     ]
 }
 
+/// Every input of the tables above, for tests elsewhere that want the longest and oddest.
+pub(crate) fn table_images() -> Vec<String> {
+    normalized_cases()
+        .into_iter()
+        .chain(parse_cases())
+        .map(|case| case.input)
+        .collect()
+}
+
 #[test]
 fn parse_normalized_named_table() {
     let cases = normalized_cases();

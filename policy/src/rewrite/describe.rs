@@ -9,8 +9,10 @@ use crate::settings::Layout;
 /// registries lowercase with Docker Hub spelled `docker.io`, targets split into host and prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description<'a> {
-    /// Where selected images go.
+    /// Where selected images go: the first mirror.
     pub mirror: TargetView<'a>,
+    /// The mirrors after the first, in priority order, that the host's mirror check may choose.
+    pub other_mirrors: Vec<TargetView<'a>>,
     /// The selected source registries; `None` for every registry (`["*"]`).
     pub registries: Option<&'a [String]>,
     /// How a selected image's path is formed below the mirror.
@@ -52,7 +54,8 @@ impl Rewriter {
     /// The settings this rewriter decides by.
     pub fn describe(&self) -> Description<'_> {
         Description {
-            mirror: TargetView::from(&self.mirror),
+            mirror: TargetView::from(self.first_mirror()),
+            other_mirrors: self.mirrors[1..].iter().map(TargetView::from).collect(),
             registries: match &self.registries {
                 Registries::All => None,
                 Registries::List(hosts) => Some(hosts),
@@ -90,6 +93,7 @@ mod tests {
         let description = rewriter.describe();
         assert_eq!(description.mirror.host, "Mirror.local:5000");
         assert_eq!(description.mirror.prefix, "cache/v2");
+        assert!(description.other_mirrors.is_empty());
         assert_eq!(
             description.registries,
             Some(&["quay.io".to_owned(), "docker.io".to_owned()][..])
@@ -114,5 +118,17 @@ mod tests {
         };
         let rewriter = settings.compile().expect("settings are valid");
         assert_eq!(rewriter.describe().registries, None);
+    }
+
+    #[test]
+    fn names_the_mirrors_after_the_first() {
+        let settings = Settings::from_json(br#"{"mirrors": ["a.example.com/c", "b.example.com"]}"#)
+            .expect("settings parse");
+        let rewriter = settings.compile().expect("settings are valid");
+        let description = rewriter.describe();
+        assert_eq!(description.mirror.host, "a.example.com");
+        assert_eq!(description.mirror.prefix, "c");
+        assert_eq!(description.other_mirrors.len(), 1);
+        assert_eq!(description.other_mirrors[0].host, "b.example.com");
     }
 }

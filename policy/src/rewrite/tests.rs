@@ -225,6 +225,11 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Every image of the table above, for tests elsewhere that want the longest and oddest.
+pub(crate) fn table_images() -> Vec<String> {
+    cases().into_iter().map(|case| case.image).collect()
+}
+
 #[test]
 fn rewrite_table() {
     let cases = cases();

@@ -16,6 +16,7 @@ fn defaults_fill_everything_but_the_mirror() {
         s,
         Settings {
             mirror: "m.example.com".into(),
+            mirrors: vec![],
             registries: None,
             layout: Layout::Flat,
             rules: vec![],
@@ -151,8 +152,8 @@ fn each_bad_field_is_named() {
             "settings.layout: unknown variant `nested`, expected `flat` or `prefixed` at line 1 column 43",
         ),
         (
-            r#"{"mirror":"m.example.com","mirrors":[]}"#,
-            "settings.mirrors: unknown field `mirrors`, expected one of `mirror`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets`, `allowSharedNamespace` at line 1 column 35",
+            r#"{"mirror":"m.example.com","mirrorz":[]}"#,
+            "settings.mirrorz: unknown field `mirrorz`, expected one of `mirror`, `mirrors`, `registries`, `layout`, `rules`, `exclude`, `keepImagesWithPullSecrets`, `imagePullSecrets`, `allowSharedNamespace` at line 1 column 35",
         ),
         (
             r#"{"mirror":"m.example.com","rules":[{"registry":"a.io","target":"b.io","layout":"flat"}]}"#,

@@ -78,6 +78,7 @@ pub fn settings() -> BoxedStrategy<Settings> {
                 .collect();
             Settings {
                 mirror,
+                mirrors: Vec::new(),
                 registries,
                 layout,
                 rules,

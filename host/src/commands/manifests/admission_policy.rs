@@ -149,6 +149,17 @@ mod tests {
                 "settings.mirror must be host[:port] optionally followed by a path, got \"http://m\": leave out the scheme",
             ),
             (
+                vec![
+                    "--admission-policy",
+                    "--settings-json",
+                    r#"{"mirrors": ["a.example.com/c", "b.example.com"]}"#,
+                ],
+                "settings.mirrors names 2 mirrors, but an admission policy has no mirror check to \
+                 choose among them and would always rewrite to a.example.com/c: give one mirror, \
+                 or use the webhook (pullthrough serve), which switches to the next mirror when \
+                 one is down",
+            ),
+            (
                 vec!["--admission-policy", "--settings-json", "[]"],
                 r#"--settings-json must be a mapping such as {"mirror": "registry-mirror.example.com"}, got a list"#,
             ),

@@ -15,22 +15,25 @@ pub struct MirrorCheckArgs {
     /// then ignored).
     #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_NO_MIRROR_CHECK")]
     pub no_mirror_check: bool,
-    /// Registry checked with `GET /v2/` (200 or 401 means up), `http(s)://host[:port]`.
-    /// Default: https:// and the host of the mirror setting.
+    /// Registry checked with `GET /v2/` (200 or 401 means up), `http(s)://host[:port]`; with
+    /// several mirrors in the settings (`mirrors`), one per mirror in their order (repeatable
+    /// or comma-separated). Default: https:// and the host of each mirror.
     #[arg(
         long,
         value_name = "URL",
         env = "PULLTHROUGH_MIRROR_CHECK_URL",
+        value_delimiter = ',',
         conflicts_with = "policies"
     )]
-    pub mirror_check_url: Option<String>,
+    pub mirror_check_url: Vec<String>,
     /// Seconds between checks; a check with no answer within it fails.
     #[arg(long, value_name = "SECONDS", env = "PULLTHROUGH_MIRROR_CHECK_INTERVAL_SECONDS",
           default_value_t = mirror_check::DEFAULT_INTERVAL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub mirror_check_interval_seconds: u64,
-    /// Failed checks in a row after which requests are admitted unchanged (with a warning
-    /// naming the mirror) until a check gets an answer again.
+    /// Failed checks in a row after which a mirror counts as down: requests go to the next
+    /// mirror that answers, or are admitted unchanged (with a warning naming the mirror) until
+    /// a check gets an answer again.
     #[arg(long, value_name = "N", env = "PULLTHROUGH_MIRROR_CHECK_FAILURE_THRESHOLD",
           default_value_t = mirror_check::DEFAULT_FAILURE_THRESHOLD,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -57,26 +60,43 @@ impl MirrorCheckArgs {
         if self.no_mirror_check || policies_file {
             return Ok(None);
         }
-        let url = match (
-            &self.mirror_check_url,
-            settings.get("mirror").and_then(Value::as_str),
-        ) {
-            (Some(url), _) => url.clone(),
-            (None, Some(mirror)) if !mirror.is_empty() => MirrorCheck::url_for_mirror(mirror),
-            (None, _) => return Ok(None),
+        let mirrors = crate::policies::mirrors_of(settings);
+        let given = !self.mirror_check_url.is_empty();
+        let urls: Vec<String> = if given {
+            self.mirror_check_url.clone()
+        } else {
+            mirrors
+                .iter()
+                .filter(|mirror| !mirror.is_empty())
+                .map(|mirror| MirrorCheck::url_for_mirror(mirror))
+                .collect()
         };
-        MirrorCheck::new(
-            &url,
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        if mirrors.len() > 1 && urls.len() != mirrors.len() {
+            anyhow::bail!(
+                "--mirror-check-url is given {} time(s) for the {} mirrors of the settings: give \
+                 one per mirror, in the same order",
+                urls.len(),
+                mirrors.len()
+            );
+        }
+        MirrorCheck::for_mirrors(
+            &urls,
             Duration::from_secs(self.mirror_check_interval_seconds),
             self.mirror_check_failure_threshold,
             self.mirror_check_ca_file.clone(),
         )
         .map(Some)
-        .with_context(|| match &self.mirror_check_url {
-            Some(_) => "--mirror-check-url".to_owned(),
-            None => format!(
-                "the mirror check URL derived from the mirror {url:?} (give --mirror-check-url)"
-            ),
+        .with_context(|| {
+            if given {
+                "--mirror-check-url".to_owned()
+            } else {
+                format!(
+                    "the mirror check URL derived from the mirrors {urls:?} (give --mirror-check-url)"
+                )
+            }
         })
     }
 }
@@ -120,6 +140,36 @@ mod tests {
         assert_eq!(cli.check.check(&json!({}), false).expect("valid"), None);
         let off = parse(&["--no-mirror-check"]).expect("parses");
         assert_eq!(off.check.check(&settings, false).expect("valid"), None);
+    }
+
+    #[test]
+    fn several_mirrors_are_checked_each() {
+        let settings = json!({"mirrors": ["a.example.com/cache", "b.example.com:5000"]});
+        let derived = parse(&[]).expect("parses").check.check(&settings, false);
+        assert_eq!(
+            derived.expect("valid").expect("a check").urls(),
+            ["https://a.example.com", "https://b.example.com:5000"]
+        );
+        let given = parse(&[
+            "--mirror-check-url",
+            "http://10.0.0.1:5000,http://10.0.0.2:5000",
+        ])
+        .expect("parses")
+        .check
+        .check(&settings, false);
+        assert_eq!(
+            given.expect("valid").expect("a check").urls(),
+            ["http://10.0.0.1:5000", "http://10.0.0.2:5000"]
+        );
+        let short = parse(&["--mirror-check-url", "http://10.0.0.1:5000"])
+            .expect("parses")
+            .check
+            .check(&settings, false)
+            .expect_err("one URL for two mirrors");
+        assert_eq!(
+            short.to_string(),
+            "--mirror-check-url is given 1 time(s) for the 2 mirrors of the settings: give one per mirror, in the same order"
+        );
     }
 
     #[test]

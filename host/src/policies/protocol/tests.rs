@@ -146,7 +146,9 @@ fn only_image_replacements_are_counted() {
         {"op": "replace", "path": "/spec/containers/0/image", "value": "a"},
         {"op": "replace", "path": "/spec/initContainers/1/image", "value": "b"},
         {"op": "add", "path": "/metadata/labels/image", "value": "c"},
-        {"op": "replace", "path": "/metadata/annotations/imagex", "value": "d"}
+        {"op": "replace", "path": "/metadata/annotations/imagex", "value": "d"},
+        {"op": "replace", "path": "/spec/volumes/3/image/reference", "value": "e"},
+        {"op": "replace", "path": "/spec/volumes/4/image/pullPolicy", "value": "f"}
     ]);
-    assert_eq!(count_image_replacements(&patch), 2);
+    assert_eq!(count_image_replacements(&patch), 3);
 }

@@ -92,6 +92,7 @@ pub(super) async fn load_spec(
     let spec = spec.clone();
     let worker = runtime.clone();
     let policy = spec.name.clone();
+    let mirrors = mirror_choices(&spec);
     runtime
         .run_blocking(move || {
             LoadedPolicy::load(
@@ -102,6 +103,7 @@ pub(super) async fn load_spec(
                 spec.allowed_to_mutate,
                 limits,
             )
+            .and_then(|loaded| loaded.with_mirror_choices(mirrors))
         })
         .await
         .map_err(|source| PolicyError::Call {
@@ -109,6 +111,11 @@ pub(super) async fn load_spec(
             operation: "load",
             source,
         })?
+}
+
+/// The mirrors a spec's check chooses between: one version of the settings per choice.
+pub(super) fn mirror_choices(spec: &PolicySpec) -> usize {
+    spec.mirror_check.as_ref().map_or(1, |c| c.urls().len())
 }
 
 /// Limits for a policy: the runtime's, with the policy's own deadline if it has one.

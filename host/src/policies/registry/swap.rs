@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
-use super::load::{first_name, limits_for, load_spec, read_module, specs, start_check};
+use super::load::{
+    first_name, limits_for, load_spec, mirror_choices, read_module, specs, start_check,
+};
 use super::{History, PolicyRegistry, Slot, Table};
 use crate::policies::change::Change;
 use crate::policies::config::PolicySpec;
@@ -110,6 +112,7 @@ impl PolicyRegistry {
             && active.settings == spec.settings
             && active.allowed_to_mutate == spec.allowed_to_mutate
             && active.limits() == limits_for(runtime, spec.timeout)
+            && active.mirror_choices() == mirror_choices(spec)
         {
             return Ok(None);
         }
