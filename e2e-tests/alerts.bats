@@ -10,16 +10,11 @@ CHART="$REPO/deploy/helm/pullthrough"
 RULES="$CHART/files/alerts.yaml"
 
 setup() {
-  E2E_ROOT="$REPO"
-  # shellcheck source=../e2e-cluster/controlplane.bash
-  source "$REPO/e2e-cluster/controlplane.bash"
+  load_tools
   PROMTOOL="${PROMTOOL:-$(tool_dir promtool)/promtool}"
   PROMQL_NAMES="${PROMQL_NAMES:-$(tool_dir tools/promql-names)/promql-names}"
-  if [[ ! -x "$PROMTOOL" || ! -x "$PROMQL_NAMES" ]]; then
-    # scripts/setup --test builds both (CI runs that first); only a machine without Go may lack them.
-    [[ -z "${CI:-}" ]] || { echo "promtool is required in CI: scripts/setup --test builds it" >&2; return 1; }
-    skip "promtool is not built (scripts/setup --test builds it from e2e-cluster/tools/promtool)"
-  fi
+  pinned_tool "$PROMTOOL" promtool
+  pinned_tool "$PROMQL_NAMES" promql-names
 }
 
 teardown() {

@@ -76,3 +76,19 @@ decoded_patch() {
 assert_review() {
   python3 "$BATS_TEST_DIRNAME/assert_review.py" "$1"
 }
+
+# pinned_tool PATH WHAT: for a setup function, a tool built from a pinned Go module (helm,
+# promtool, the collector: scripts/setup --test builds them, CI runs that first). Missing, it
+# fails in CI and skips the test elsewhere, where only a machine without Go lacks it.
+pinned_tool() {
+  [[ -x "$1" ]] && return 0
+  [[ -z "${CI:-}" ]] || { echo "$2 is required in CI: scripts/setup --test builds it" >&2; return 1; }
+  skip "$2 is not built (scripts/setup --test builds it from its pinned Go module)"
+}
+
+# Sources the tool builds (e2e-cluster/controlplane.bash) for tool_dir and the *_build functions.
+load_tools() {
+  E2E_ROOT="$REPO"
+  # shellcheck source=../e2e-cluster/controlplane.bash
+  source "$REPO/e2e-cluster/controlplane.bash"
+}

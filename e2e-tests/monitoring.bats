@@ -12,14 +12,9 @@ load helpers
 CHART="$REPO/deploy/helm/pullthrough"
 
 setup() {
-  E2E_ROOT="$REPO"
-  # shellcheck source=../e2e-cluster/controlplane.bash
-  source "$REPO/e2e-cluster/controlplane.bash"
+  load_tools
   HELM="${HELM:-$(tool_dir helm)/helm}"
-  if [[ ! -x "$HELM" ]]; then
-    [[ -z "${CI:-}" ]] || { echo "helm is required in CI: scripts/setup --test builds it" >&2; return 1; }
-    skip "helm is not built (scripts/setup --test builds it from e2e-cluster/tools/helm)"
-  fi
+  pinned_tool "$HELM" helm
 }
 
 # render ARGS...: helm template into namespace infra with a mirror, to $BATS_TEST_TMPDIR/chart.yaml;
