@@ -1,7 +1,9 @@
 //! Logging: text or JSON lines on stderr, with the noise of our dependencies filtered out and
-//! control characters in field values escaped.
+//! control characters in field values escaped; and OpenTelemetry traces of the admissions when
+//! the environment asks for them ([`traces`]).
 
 mod text;
+mod traces;
 
 use std::io::IsTerminal as _;
 
@@ -9,9 +11,18 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+pub(crate) use traces::time_guest;
+pub use traces::{
+    Setting as TraceSetting, Traces, admission_answered, admission_request, admission_span,
+};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +47,23 @@ const NOISY: &[&str] = &[
     "tower",
     "kube_client",
     "kube",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+    "opentelemetry_http",
+    "reqwest",
 ];
+
+/// Why telemetry cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `--log` directives do not parse.
+    #[error("invalid --log filter")]
+    Filter(#[source] tracing_subscriber::filter::ParseError),
+    /// The `OTEL_*` variables ask for traces this build cannot send.
+    #[error("invalid trace configuration")]
+    Traces(#[from] traces::Error),
+}
 
 /// Builds the filter: the operator's directives, then a `warn` cap on each noisy target unless
 /// the operator named that target.
@@ -50,23 +77,43 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
     Ok(filter)
 }
 
-/// Installs the global subscriber with `directives` (see [`filter`]). Call once, from `main`.
-pub fn init(
-    format: LogFormat,
-    directives: &str,
-) -> Result<(), tracing_subscriber::filter::ParseError> {
-    let filter = filter(directives)?;
+/// Installs the global subscriber with `directives` (see [`filter`]), and with `traces` the
+/// OpenTelemetry exporter the `OTEL_*` variables configure ([`TraceSetting::from_env`]). Call
+/// once, from `main`, and keep what it returns until the end: dropping it exports the last spans.
+pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<Traces>, Error> {
+    // The admission spans are for the trace exporter alone: they never show in the log lines.
+    let logs =
+        filter(directives)
+            .map_err(Error::Filter)?
+            .and(tracing_subscriber::filter::filter_fn(|metadata| {
+                metadata.target() != traces::TARGET
+            }));
+    let setting = if traces {
+        TraceSetting::from_env(|name| std::env::var(name).ok())?
+    } else {
+        TraceSetting::Off
+    };
+    let traces = match setting {
+        TraceSetting::Off => None,
+        TraceSetting::Otlp => Some(Traces::start()?),
+    };
     // Colour only on a terminal: escape codes in a log file or collector break every grep.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    // Ignore a second init: tests may share a process with a subscriber already set.
-    let _ = match format {
-        LogFormat::Text => builder.fmt_fields(text::EscapedFields).try_init(),
-        LogFormat::Json => builder.event_format(JsonLines).try_init(),
+    let lines = match format {
+        LogFormat::Text => lines
+            .fmt_fields(text::EscapedFields)
+            .with_filter(logs)
+            .boxed(),
+        LogFormat::Json => lines.event_format(JsonLines).with_filter(logs).boxed(),
     };
-    Ok(())
+    // Ignore a second init: tests may share a process with a subscriber already set.
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(traces.as_ref().map(Traces::layer))
+        .try_init();
+    Ok(traces)
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, the message and every field at the
