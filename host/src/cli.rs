@@ -3,10 +3,12 @@
 //! its file under `commands/`.
 
 mod cluster;
+mod fetch;
 mod policy;
 pub mod values;
 
 pub use cluster::{SanArgs, ServiceArgs, WebhookArgs, WebhookNameArgs};
+pub use fetch::FetchArgs;
 pub use policy::{ArgsError, PolicyArgs, PullSecretArgs, embedded_settings};
 
 use clap::builder::PossibleValue;

@@ -52,6 +52,7 @@ const NOISY: &[&str] = &[
     "opentelemetry_otlp",
     "opentelemetry_http",
     "reqwest",
+    "oci_client",
 ];
 
 /// Why telemetry cannot start.

@@ -251,10 +251,13 @@ mod tests {
         .map_err(|error| error.to_string())
     }
 
+    /// A case's name, its variables, and what they set up.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Result<Setting, String>);
+
     #[test]
     fn traces_are_off_unless_the_environment_asks() {
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
-        let cases: &[(&str, &[(&str, &str)], Result<Setting, String>)] = &[
+        let cases: &[Case<'_>] = &[
             ("nothing set", &[], Ok(Setting::Off)),
             ("an endpoint", &[endpoint], Ok(Setting::Otlp)),
             (
