@@ -78,7 +78,7 @@ serve_traced() {
   # As kube-apiserver sends it with its tracing on.
   curl -sS --max-time 10 --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" \
     -H 'Content-Type: application/json' -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
-    --data-binary "@$REPO/fixtures/admission/deployment.json" -o /dev/null "https://$HOST:$PORT/mutate"
+    --data-binary "@$REPO/fixtures/admission/cronjob.json" -o /dev/null "https://$HOST:$PORT/mutate"
   wait_spans 1
   post /validate/pullthrough "$REPO/fixtures/admission/pod-initcontainers-digests.json" >/dev/null
   wait_spans 2
@@ -88,7 +88,7 @@ serve_traced() {
   echo "$output"
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 3 ]
-  [ "${lines[0]}" = "pullthrough-e2e admission server trace=4bf92f3577b34da6a3ce929d0e0e4736 parent=00f067aa0ba902b7 status=0 k8s.namespace.name=default pullthrough.guest_us=>0 pullthrough.images_rewritten=1 pullthrough.kind=Deployment pullthrough.operation=CREATE pullthrough.outcome=mutated pullthrough.policy=pullthrough pullthrough.uid=12345-67890-abcdef" ]
+  [ "${lines[0]}" = "pullthrough-e2e admission server trace=4bf92f3577b34da6a3ce929d0e0e4736 parent=00f067aa0ba902b7 status=0 k8s.namespace.name=default pullthrough.guest_us=>0 pullthrough.images_rewritten=1 pullthrough.kind=CronJob pullthrough.operation=CREATE pullthrough.outcome=mutated pullthrough.policy=pullthrough pullthrough.uid=0c0829ff-c2f5-4634-a1c3-098147304d03" ]
   # No traceparent: a trace of its own.
   [[ "${lines[1]}" =~ ^"pullthrough-e2e admission server trace="[0-9a-f]{32}" parent=- status=0 " ]]
   [[ "${lines[1]}" != *4bf92f3577b34da6a3ce929d0e0e4736* ]]
@@ -100,7 +100,7 @@ serve_traced() {
 @test "the last spans are exported when serve stops" {
   # A minute between exports: only the shutdown sends this span.
   serve_traced OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" OTEL_BSP_SCHEDULE_DELAY=60000
-  post /mutate "$REPO/fixtures/admission/deployment.json" >/dev/null
+  post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
   sleep 0.5
   [ -z "$(python3 "$BATS_TEST_DIRNAME/traces/spans.py" "$SPANS")" ]
   stop_server

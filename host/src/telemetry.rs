@@ -12,7 +12,6 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -55,6 +54,11 @@ const NOISY: &[&str] = &[
     "oci_client",
 ];
 
+/// Targets that log, as errors, failures their callers also return to us: the certificate
+/// verifier of the module fetches logs `UnknownIssuer` before the connection's error carries it
+/// to the one line we write. Off unless the operator names them.
+const ECHOES: &[&str] = &["rustls_platform_verifier"];
+
 /// Why telemetry cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -66,13 +70,18 @@ pub enum Error {
     Traces(#[from] traces::Error),
 }
 
-/// Builds the filter: the operator's directives, then a `warn` cap on each noisy target unless
-/// the operator named that target.
+/// Builds the filter: the operator's directives, then a `warn` cap on each noisy target and
+/// nothing from each echoing one, unless the operator named that target.
 pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
     let mut filter = EnvFilter::builder().parse(directives)?;
     for target in NOISY {
         if !directives.contains(target) {
             filter = filter.add_directive(format!("{target}=warn").parse()?);
+        }
+    }
+    for target in ECHOES {
+        if !directives.contains(target) {
+            filter = filter.add_directive(format!("{target}=off").parse()?);
         }
     }
     Ok(filter)
@@ -82,13 +91,15 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
 /// OpenTelemetry exporter the `OTEL_*` variables configure ([`TraceSetting::from_env`]). Call
 /// once, from `main`, and keep what it returns until the end: dropping it exports the last spans.
 pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<Traces>, Error> {
-    // The admission spans are for the trace exporter alone: they never show in the log lines.
-    let logs =
-        filter(directives)
-            .map_err(Error::Filter)?
-            .and(tracing_subscriber::filter::filter_fn(|metadata| {
-                metadata.target() != traces::TARGET
-            }));
+    // The admission spans are for the trace exporter alone: they never show in the log lines. A
+    // directive, not a function, so the callsite's "never" is cached: with traces off creating
+    // an admission span is one load of that cached interest.
+    let off = format!("{}=off", traces::TARGET)
+        .parse()
+        .map_err(Error::Filter)?;
+    let logs = filter(directives)
+        .map_err(Error::Filter)?
+        .add_directive(off);
     let setting = if traces {
         TraceSetting::from_env(|name| std::env::var(name).ok())?
     } else {
@@ -109,11 +120,14 @@ pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<
             .boxed(),
         LogFormat::Json => lines.event_format(JsonLines).with_filter(logs).boxed(),
     };
-    // Ignore a second init: tests may share a process with a subscriber already set.
-    let _ = tracing_subscriber::registry()
-        .with(lines)
-        .with(traces.as_ref().map(Traces::layer))
-        .try_init();
+    // Ignore a second init: tests may share a process with a subscriber already set. No
+    // `Option` layer when traces are off: an absent layer's interest is "always", which would
+    // turn the admission span's cached "never" into a filter call per request.
+    let logged = tracing_subscriber::registry().with(lines);
+    let _ = match &traces {
+        Some(traces) => logged.with(traces.layer()).try_init(),
+        None => logged.try_init(),
+    };
     Ok(traces)
 }
 
@@ -210,6 +224,7 @@ mod tests {
         let filter = filter("debug").expect("filter").to_string();
         assert!(filter.contains("hyper=warn"), "{filter}");
         assert!(filter.contains("wasmtime=warn"), "{filter}");
+        assert!(filter.contains("rustls_platform_verifier=off"), "{filter}");
         let filter = filter_str("debug,hyper=trace");
         assert!(filter.contains("hyper=trace"), "{filter}");
         assert!(!filter.contains("hyper=warn"), "{filter}");
