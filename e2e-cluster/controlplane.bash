@@ -127,6 +127,14 @@ otelcol_build() {
   export OTELCOL
 }
 
+# oras (e2e-cluster/tools/oras), the OCI client that pushes policy modules to the registry the
+# registry-module tests fetch them from. Sets ORAS.
+oras_build() {
+  build_tool oras "-s -w" oras.land/oras/cmd/oras
+  ORAS="$(tool_dir oras)/oras"
+  export ORAS
+}
+
 # An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.
 issue() {
   local name="$1" subject="$2" ext="$3" pki="$CLUSTER_DIR/pki"
@@ -137,12 +145,18 @@ issue() {
   rm "$pki/$name.csr"
 }
 
-cp_pki() {
+# The suite's CA in $CLUSTER_DIR/pki (ca.crt, ca.key), for issue to sign with.
+cp_ca() {
   local pki="$CLUSTER_DIR/pki"
   mkdir -p "$pki"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
     -subj "/CN=pullthrough-e2e-ca" -keyout "$pki/ca.key" -out "$pki/ca.crt" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+cp_pki() {
+  local pki="$CLUSTER_DIR/pki"
+  cp_ca
   issue apiserver "/CN=kube-apiserver" \
     "subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:10.96.0.1,IP:$HOST_IP,IP:127.0.0.1
 extendedKeyUsage=serverAuth"

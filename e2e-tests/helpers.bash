@@ -92,3 +92,32 @@ load_tools() {
   # shellcheck source=../e2e-cluster/controlplane.bash
   source "$REPO/e2e-cluster/controlplane.bash"
 }
+
+# rewritten_to: the image the cronjob fixture's /mutate answer rewrites busybox to, or the
+# status and body when there is no patch.
+rewritten_to() {
+  local out
+  out="$(post /mutate "$REPO/fixtures/admission/cronjob.json")"
+  if [ "$(tail -n1 <<<"$out")" != 200 ]; then
+    echo "$out"
+    return
+  fi
+  sed '$d' <<<"$out" | decoded_patch | jq -r '.[] | select(.path | endswith("/image")) | .value'
+}
+
+# logged TEXT: waits (up to 10 s) for a server log line containing TEXT; prints it. Needs
+# wait_until (e2e-cluster/controlplane.bash).
+logged() {
+  wait_until 10 "the log line '$1'" grep -qF -- "$1" "$BATS_TEST_TMPDIR/server.log" ||
+    { cat "$BATS_TEST_TMPDIR/server.log" >&2; return 1; }
+  grep -F -- "$1" "$BATS_TEST_TMPDIR/server.log"
+}
+
+ready() { [ "$(readyz)" = "ready 200" ]; }
+
+# readyz: the body and status of /readyz on one line ("ready 200").
+readyz() {
+  local out
+  out="$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" -w '\n%{http_code}' "https://$HOST:$PORT/readyz")"
+  echo "$(head -n1 <<<"$out") $(tail -n1 <<<"$out")"
+}
