@@ -7,15 +7,17 @@ metrics="$(free_port)"
 # The three fixtures wrk sends round-robin (bench/admission.lua).
 fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontainers-digests.json fixtures/admission/cronjob.json)
 
-# start BINARY: serve with the bundled policy, pid in $pid, once /readyz answers; flags an older
-# binary lacks are given only to a binary whose --help lists them.
+# start BINARY [NAME=VALUE...]: serve with the bundled policy and those variables, pid in $pid,
+# once /readyz answers; flags an older binary lacks are given only to a binary whose --help lists
+# them.
 start() {
   local bin="$1" extra=()
+  shift
   "$bin" serve --help >"$work/help"
   grep -q -- '--metrics-addr' "$work/help" && extra+=(--metrics-addr "127.0.0.1:$metrics")
   grep -q -- '--no-mirror-check' "$work/help" && extra+=(--no-mirror-check)
   grep -q -- '--shutdown-grace-seconds' "$work/help" && extra+=(--shutdown-grace-seconds 0)
-  "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
+  env "$@" "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
     --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$work/log" &
   pid=$!
   for _ in $(seq 1 500); do

@@ -101,6 +101,40 @@ registry_build() {
   export REGISTRY_BIN
 }
 
+# promtool (e2e-cluster/tools/promtool), which checks and unit-tests the chart's alerting rules,
+# stamped with the version of its pin the way Prometheus's own release build does, and
+# tools/promql-names, which lists the metrics a query selects with the same release's parser.
+# Sets PROMTOOL and PROMQL_NAMES.
+promtool_build() {
+  local module="$E2E_ROOT/e2e-cluster/tools/promtool" pin version
+  pin="$(awk '$1 == "github.com/prometheus/prometheus" {print $2}' "$module/go.mod")"
+  # The Go module's v0.316.0 is Prometheus 3.16.0: major digit, two minor digits, patch.
+  pin="${pin#v0.}"
+  version="${pin:0:1}.$((10#${pin:1:2})).${pin#*.}"
+  build_tool promtool "-s -w -X github.com/prometheus/common/version.Version=$version" \
+    github.com/prometheus/prometheus/cmd/promtool
+  build_tool tools/promql-names "-s -w" .
+  PROMTOOL="$(tool_dir promtool)/promtool"
+  PROMQL_NAMES="$(tool_dir tools/promql-names)/promql-names"
+  export PROMTOOL PROMQL_NAMES
+}
+
+# The OpenTelemetry Collector the trace tests send spans to (tools/otelcol: the OTLP receiver and
+# the file exporter, no builder). Sets OTELCOL.
+otelcol_build() {
+  build_tool tools/otelcol "-s -w" .
+  OTELCOL="$(tool_dir tools/otelcol)/otelcol"
+  export OTELCOL
+}
+
+# oras (e2e-cluster/tools/oras), the OCI client that pushes policy modules to the registry the
+# registry-module tests fetch them from. Sets ORAS.
+oras_build() {
+  build_tool oras "-s -w" oras.land/oras/cmd/oras
+  ORAS="$(tool_dir oras)/oras"
+  export ORAS
+}
+
 # An ECDSA P-256 key and a certificate signed by the suite's CA: NAME SUBJECT EXTENSIONS.
 issue() {
   local name="$1" subject="$2" ext="$3" pki="$CLUSTER_DIR/pki"
@@ -111,12 +145,18 @@ issue() {
   rm "$pki/$name.csr"
 }
 
-cp_pki() {
+# The suite's CA in $CLUSTER_DIR/pki (ca.crt, ca.key), for issue to sign with.
+cp_ca() {
   local pki="$CLUSTER_DIR/pki"
   mkdir -p "$pki"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
     -subj "/CN=pullthrough-e2e-ca" -keyout "$pki/ca.key" -out "$pki/ca.crt" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+cp_pki() {
+  local pki="$CLUSTER_DIR/pki"
+  cp_ca
   issue apiserver "/CN=kube-apiserver" \
     "subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:10.96.0.1,IP:$HOST_IP,IP:127.0.0.1
 extendedKeyUsage=serverAuth"

@@ -10,15 +10,9 @@ CHART="$REPO/deploy/helm/pullthrough"
 
 setup() {
   require_binary
-  E2E_ROOT="$REPO"
-  # shellcheck source=../e2e-cluster/controlplane.bash
-  source "$REPO/e2e-cluster/controlplane.bash"
+  load_tools
   HELM="${HELM:-$(tool_dir helm)/helm}"
-  if [[ ! -x "$HELM" ]]; then
-    # scripts/setup --test builds it (CI runs that first); only a machine without Go may lack it.
-    [[ -z "${CI:-}" ]] || { echo "helm is required in CI: scripts/setup --test builds it" >&2; return 1; }
-    skip "helm is not built (scripts/setup --test builds it from e2e-cluster/tools/helm)"
-  fi
+  pinned_tool "$HELM" helm
 }
 
 # same CHART_ARGS -- MANIFESTS_ARGS: helm template of the chart into namespace infra-ns ... against

@@ -76,3 +76,48 @@ decoded_patch() {
 assert_review() {
   python3 "$BATS_TEST_DIRNAME/assert_review.py" "$1"
 }
+
+# pinned_tool PATH WHAT: for a setup function, a tool built from a pinned Go module (helm,
+# promtool, the collector: scripts/setup --test builds them, CI runs that first). Missing, it
+# fails in CI and skips the test elsewhere, where only a machine without Go lacks it.
+pinned_tool() {
+  [[ -x "$1" ]] && return 0
+  [[ -z "${CI:-}" ]] || { echo "$2 is required in CI: scripts/setup --test builds it" >&2; return 1; }
+  skip "$2 is not built (scripts/setup --test builds it from its pinned Go module)"
+}
+
+# Sources the tool builds (e2e-cluster/controlplane.bash) for tool_dir and the *_build functions.
+load_tools() {
+  E2E_ROOT="$REPO"
+  # shellcheck source=../e2e-cluster/controlplane.bash
+  source "$REPO/e2e-cluster/controlplane.bash"
+}
+
+# rewritten_to: the image the cronjob fixture's /mutate answer rewrites busybox to, or the
+# status and body when there is no patch.
+rewritten_to() {
+  local out
+  out="$(post /mutate "$REPO/fixtures/admission/cronjob.json")"
+  if [ "$(tail -n1 <<<"$out")" != 200 ]; then
+    echo "$out"
+    return
+  fi
+  sed '$d' <<<"$out" | decoded_patch | jq -r '.[] | select(.path | endswith("/image")) | .value'
+}
+
+# logged TEXT: waits (up to 10 s) for a server log line containing TEXT; prints it. Needs
+# wait_until (e2e-cluster/controlplane.bash).
+logged() {
+  wait_until 10 "the log line '$1'" grep -qF -- "$1" "$BATS_TEST_TMPDIR/server.log" ||
+    { cat "$BATS_TEST_TMPDIR/server.log" >&2; return 1; }
+  grep -F -- "$1" "$BATS_TEST_TMPDIR/server.log"
+}
+
+ready() { [ "$(readyz)" = "ready 200" ]; }
+
+# readyz: the body and status of /readyz on one line ("ready 200").
+readyz() {
+  local out
+  out="$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" -w '\n%{http_code}' "https://$HOST:$PORT/readyz")"
+  echo "$(head -n1 <<<"$out") $(tail -n1 <<<"$out")"
+}

@@ -7,8 +7,6 @@ load helpers
 # shellcheck source=../e2e-cluster/controlplane.bash
 source "$REPO/e2e-cluster/controlplane.bash"
 
-CRONJOB="$REPO/fixtures/admission/cronjob.json"
-
 setup() {
   require_binary
   DIR="$BATS_TEST_TMPDIR/policies"
@@ -28,34 +26,6 @@ policies() {
     printf '%s:\n  module: policy.wasm\n  allowedToMutate: true\n  settings:\n    mirror: %s\n' "${entry%%=*}" "${entry#*=}"
   done >"$DIR/policies.yml.new"
   mv "$DIR/policies.yml.new" "$DIR/policies.yml"
-}
-
-# rewritten_to: the image the cronjob fixture's /mutate answer rewrites busybox to, or the
-# status and body when there is no patch.
-rewritten_to() {
-  local out
-  out="$(post /mutate "$CRONJOB")"
-  if [ "$(tail -n1 <<<"$out")" != 200 ]; then
-    echo "$out"
-    return
-  fi
-  sed '$d' <<<"$out" | decoded_patch | jq -r '.[] | select(.path | endswith("/image")) | .value'
-}
-
-# logged TEXT: waits (up to 10 s) for a log line containing TEXT; prints it.
-logged() {
-  wait_until 10 "the log line '$1'" grep -qF -- "$1" "$BATS_TEST_TMPDIR/server.log" ||
-    { cat "$BATS_TEST_TMPDIR/server.log" >&2; return 1; }
-  grep -F -- "$1" "$BATS_TEST_TMPDIR/server.log"
-}
-
-ready() { [ "$(readyz)" = "ready 200" ]; }
-
-# readyz: the body and status of /readyz on one line ("ready 200").
-readyz() {
-  local out
-  out="$(curl -sS --cacert "$BATS_TEST_TMPDIR/ca.crt" --resolve "$HOST:$PORT:127.0.0.1" -w '\n%{http_code}' "https://$HOST:$PORT/readyz")"
-  echo "$(head -n1 <<<"$out") $(tail -n1 <<<"$out")"
 }
 
 @test "renaming, reordering and removing the first entry moves POST /mutate with it" {

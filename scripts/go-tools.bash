@@ -1,6 +1,6 @@
 # Go programs the tests and scripts/image run, built with the ordinary go client from a pinned
-# module of this repository and cached outside it by a hash of that module's go.mod and go.sum,
-# so a change of pin builds anew and a clean clone reuses what an earlier one built.
+# module of this repository and cached outside it by a hash of that module's go.mod, go.sum and
+# own Go files, so a change of pin builds anew and a clean clone reuses what an earlier one built.
 #
 #   tool_dir MODULE                     the cache directory of MODULE
 #   build_tool MODULE LDFLAGS PACKAGE...
@@ -21,7 +21,11 @@ tool_module() {
 tool_dir() {
   local module sum
   module="$(tool_module "$1")"
-  sum="$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-12)"
+  # A module of ours (tools/oci-image) has its own main.go: an edit of it builds anew too.
+  sum="$(
+    shopt -s nullglob
+    cat "$module/go.mod" "$module/go.sum" "$module"/*.go | sha256sum | cut -c1-12
+  )"
   echo "$TOOLS_CACHE/$(basename "$1")-$sum"
 }
 

@@ -33,9 +33,10 @@ require_registries() {
   }
 }
 
-# run_registry NAME ADDRESS BINARY CONFIG_TAIL: a distribution registry's config, then launch.
+# run_registry NAME ADDRESS BINARY CONFIG_TAIL [HTTP]: a distribution registry's config, then
+# launch. HTTP adds to the config's http mapping: `tls: {certificate: CRT, key: KEY}` serves HTTPS.
 run_registry() {
-  local name="$1" address="$2" binary="$3" tail="$4" dir="$REGISTRY_DIR/$1"
+  local name="$1" address="$2" binary="$3" tail="$4" http="${5:-}" dir="$REGISTRY_DIR/$1"
   mkdir -p "$dir/storage"
   cat >"$dir/config.yml" <<EOF
 version: 0.1
@@ -43,14 +44,17 @@ log: {level: info}
 storage:
   filesystem: {rootdirectory: $dir/storage}
   delete: {enabled: true}
-http: {addr: "$address"}
+http: {addr: "$address"${http:+, $http}}
 $tail
 EOF
-  launch "$name" "$address" "$binary" serve "$dir/config.yml"
+  local scheme=http
+  [[ "$http" == *tls:* ]] && scheme=https
+  REGISTRY_SCHEME="$scheme" launch "$name" "$address" "$binary" serve "$dir/config.yml"
 }
 
 # launch NAME ADDRESS COMMAND...: starts a registry with every descriptor above 2 closed (bats
-# waits for whatever holds its pipes), then waits for /v2/ on ADDRESS.
+# waits for whatever holds its pipes), then waits until /v2/ on ADDRESS answers at all (401 from
+# a registry that wants credentials too), over REGISTRY_SCHEME (http unless set).
 launch() {
   local name="$1" address="$2" dir="$REGISTRY_DIR/$1"
   shift 2
@@ -60,7 +64,8 @@ launch() {
   ) >>"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + 20))
-  until curl -sf --max-time 1 "http://$address/v2/" >/dev/null 2>&1; do
+  # -k: only whether something answers matters here, not whose certificate it shows.
+  until curl -sk --max-time 1 -o /dev/null "${REGISTRY_SCHEME:-http}://$address/v2/" 2>/dev/null; do
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || {
       echo "registry $name exited; its log:" >&2
       cat "$dir/log" >&2

@@ -3,11 +3,13 @@
 //! its file under `commands/`.
 
 mod cluster;
+mod fetch;
 mod policy;
 mod settings;
 pub mod values;
 
 pub use cluster::{SanArgs, ServiceArgs, WebhookArgs, WebhookNameArgs};
+pub use fetch::FetchArgs;
 pub use policy::{ArgsError, PolicyArgs, PullSecretArgs, embedded_settings};
 pub use settings::{SettingsArgsError, read_settings};
 

@@ -15,12 +15,18 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) =
-        pullthrough::telemetry::init(cli.log.log_format, cli.log.filter(&cli.command))
-    {
-        eprintln!("error: invalid --log filter: {error}");
-        return ExitCode::from(2);
-    }
+    // Only `serve` answers admissions, so only it exports traces; kept to the end of main, when
+    // dropping it exports the last spans.
+    let serve = matches!(cli.command, Command::Serve(_));
+    let _traces =
+        match pullthrough::telemetry::init(cli.log.log_format, cli.log.filter(&cli.command), serve)
+        {
+            Ok(traces) => traces,
+            Err(error) => {
+                eprintln!("error: {}", pullthrough::report::one_line(&error));
+                return ExitCode::from(2);
+            }
+        };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

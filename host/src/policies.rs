@@ -9,6 +9,7 @@
 mod change;
 mod config;
 mod error;
+mod fetch;
 mod protocol;
 mod registry;
 mod reload;
@@ -23,6 +24,8 @@ use crate::admission::AdmissionResponse;
 pub use config::ConfigError;
 pub(crate) use config::{mirrors_of, parse as parse_file};
 pub use error::{EvaluationError, PolicyError};
+pub use fetch::{FetchConfig, FetchError, default_store_dir};
+pub(crate) use fetch::{Fetcher, Remote};
 pub(crate) use protocol::LoadedPolicy;
 pub use registry::PolicyRegistry;
 pub use reload::Reloader;
@@ -69,7 +72,7 @@ impl Evaluation {
 pub struct PolicyStatus {
     /// Policy name.
     pub name: String,
-    /// Module file, `None` for the embedded module.
+    /// Module file, `None` for the embedded module and a fetched one.
     pub module_path: Option<PathBuf>,
     /// Hex sha256 of the active module, `None` if no version loaded.
     pub module_sha256: Option<String>,

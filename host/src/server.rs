@@ -89,6 +89,13 @@ impl AppState {
     /// Counts and logs a request rejected before evaluation, with the reason it was given;
     /// `started` is when its body had been read, `None` when it never was (no latency then).
     fn invalid(&self, policy: &str, started: Option<Instant>, status: StatusCode, reason: &str) {
+        crate::telemetry::admission_answered(
+            &tracing::Span::current(),
+            policy,
+            &Outcome::invalid,
+            0,
+            true,
+        );
         if self.registry.has_policy(policy) {
             let series = self.metrics.policy(policy);
             match started {

@@ -1,7 +1,9 @@
 //! Logging: text or JSON lines on stderr, with the noise of our dependencies filtered out and
-//! control characters in field values escaped.
+//! control characters in field values escaped; and OpenTelemetry traces of the admissions when
+//! the environment asks for them ([`traces`]).
 
 mod text;
+mod traces;
 
 use std::io::IsTerminal as _;
 
@@ -9,9 +11,17 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+pub(crate) use traces::time_guest;
+pub use traces::{
+    Setting as TraceSetting, Traces, admission_answered, admission_request, admission_span,
+};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +46,32 @@ const NOISY: &[&str] = &[
     "tower",
     "kube_client",
     "kube",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+    "opentelemetry_http",
+    "reqwest",
+    "oci_client",
 ];
 
-/// Builds the filter: the operator's directives, then a `warn` cap on each noisy target unless
-/// the operator named that target.
+/// Targets that log, as errors, failures their callers also return to us: the certificate
+/// verifier of the module fetches logs `UnknownIssuer` before the connection's error carries it
+/// to the one line we write. Off unless the operator names them.
+const ECHOES: &[&str] = &["rustls_platform_verifier"];
+
+/// Why telemetry cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The `--log` directives do not parse.
+    #[error("invalid --log filter")]
+    Filter(#[source] tracing_subscriber::filter::ParseError),
+    /// The `OTEL_*` variables ask for traces this build cannot send.
+    #[error("invalid trace configuration")]
+    Traces(#[from] traces::Error),
+}
+
+/// Builds the filter: the operator's directives, then a `warn` cap on each noisy target and
+/// nothing from each echoing one, unless the operator named that target.
 pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter::ParseError> {
     let mut filter = EnvFilter::builder().parse(directives)?;
     for target in NOISY {
@@ -47,26 +79,56 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
             filter = filter.add_directive(format!("{target}=warn").parse()?);
         }
     }
+    for target in ECHOES {
+        if !directives.contains(target) {
+            filter = filter.add_directive(format!("{target}=off").parse()?);
+        }
+    }
     Ok(filter)
 }
 
-/// Installs the global subscriber with `directives` (see [`filter`]). Call once, from `main`.
-pub fn init(
-    format: LogFormat,
-    directives: &str,
-) -> Result<(), tracing_subscriber::filter::ParseError> {
-    let filter = filter(directives)?;
+/// Installs the global subscriber with `directives` (see [`filter`]), and with `traces` the
+/// OpenTelemetry exporter the `OTEL_*` variables configure ([`TraceSetting::from_env`]). Call
+/// once, from `main`, and keep what it returns until the end: dropping it exports the last spans.
+pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<Traces>, Error> {
+    // The admission spans are for the trace exporter alone: they never show in the log lines. A
+    // directive, not a function, so the callsite's "never" is cached: with traces off creating
+    // an admission span is one load of that cached interest.
+    let off = format!("{}=off", traces::TARGET)
+        .parse()
+        .map_err(Error::Filter)?;
+    let logs = filter(directives)
+        .map_err(Error::Filter)?
+        .add_directive(off);
+    let setting = if traces {
+        TraceSetting::from_env(|name| std::env::var(name).ok())?
+    } else {
+        TraceSetting::Off
+    };
+    let traces = match setting {
+        TraceSetting::Off => None,
+        TraceSetting::Otlp => Some(Traces::start()?),
+    };
     // Colour only on a terminal: escape codes in a log file or collector break every grep.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    // Ignore a second init: tests may share a process with a subscriber already set.
-    let _ = match format {
-        LogFormat::Text => builder.fmt_fields(text::EscapedFields).try_init(),
-        LogFormat::Json => builder.event_format(JsonLines).try_init(),
+    let lines = match format {
+        LogFormat::Text => lines
+            .fmt_fields(text::EscapedFields)
+            .with_filter(logs)
+            .boxed(),
+        LogFormat::Json => lines.event_format(JsonLines).with_filter(logs).boxed(),
     };
-    Ok(())
+    // Ignore a second init: tests may share a process with a subscriber already set. No
+    // `Option` layer when traces are off: an absent layer's interest is "always", which would
+    // turn the admission span's cached "never" into a filter call per request.
+    let logged = tracing_subscriber::registry().with(lines);
+    let _ = match &traces {
+        Some(traces) => logged.with(traces.layer()).try_init(),
+        None => logged.try_init(),
+    };
+    Ok(traces)
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, the message and every field at the
@@ -162,6 +224,7 @@ mod tests {
         let filter = filter("debug").expect("filter").to_string();
         assert!(filter.contains("hyper=warn"), "{filter}");
         assert!(filter.contains("wasmtime=warn"), "{filter}");
+        assert!(filter.contains("rustls_platform_verifier=off"), "{filter}");
         let filter = filter_str("debug,hyper=trace");
         assert!(filter.contains("hyper=trace"), "{filter}");
         assert!(!filter.contains("hyper=warn"), "{filter}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use pullthrough::admission::AdmissionResponse;
-use pullthrough::policies::{EMBEDDED_POLICY_WASM, PolicyRegistry, PolicySource};
+use pullthrough::policies::{EMBEDDED_POLICY_WASM, FetchConfig, PolicyRegistry, PolicySource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -105,10 +105,14 @@ async fn the_first_mirror_that_answers_is_rewritten_to() {
         ),
     )
     .expect("policies file");
-    let registry =
-        PolicyRegistry::load_checked(common::runtime(), PolicySource::File(config), None)
-            .await
-            .expect("loads");
+    let registry = PolicyRegistry::load_checked(
+        common::runtime(),
+        PolicySource::File(config),
+        None,
+        FetchConfig::default(),
+    )
+    .await
+    .expect("loads");
     let on = |mirror: &str, path: &str| format!("{mirror}/{path}");
 
     until(&registry, "nginx:1.27", Some(&on(&a, "library/nginx:1.27"))).await;
@@ -150,10 +154,14 @@ async fn a_check_of_one_url_for_two_mirrors_is_refused() {
          mirrors: [a.example.com, b.example.com]\n  mirrorCheck:\n    url: https://a.example.com\n",
     )
     .expect("policies file");
-    let error =
-        PolicyRegistry::load_checked(common::runtime(), PolicySource::File(config.clone()), None)
-            .await
-            .expect_err("refused");
+    let error = PolicyRegistry::load_checked(
+        common::runtime(),
+        PolicySource::File(config.clone()),
+        None,
+        FetchConfig::default(),
+    )
+    .await
+    .expect_err("refused");
     assert_eq!(
         pullthrough::report::one_line(&error),
         format!(

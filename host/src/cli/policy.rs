@@ -13,9 +13,12 @@ use crate::wasm::RuntimeConfig;
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
     /// Policies file (Kubewarden `policies.yml` shape); its first entry is the default policy.
-    /// Without it the embedded mirror policy is used, named `pullthrough`.
+    /// Without it the embedded mirror policy is used, named `pullthrough`. A module may be a
+    /// path, `registry://HOST/REPOSITORY:TAG`, `registry://…@sha256:…` or `https://…`.
     #[arg(long, value_name = "FILE", env = "PULLTHROUGH_POLICIES")]
     pub policies: Option<PathBuf>,
+    #[command(flatten)]
+    pub fetch: super::FetchArgs,
     /// Guest calls running at once; more wait. Defaults to the number of CPUs.
     #[arg(long, value_name = "N", value_parser = values::positive_usize, env = "PULLTHROUGH_MAX_CONCURRENCY")]
     pub max_concurrency: Option<usize>,

@@ -272,7 +272,7 @@ fn validate_policies(path: &Path) -> Result<String, Error> {
         }
     })?;
     for spec in specs {
-        if spec.module.as_deref() != Some(Path::new(IMAGE_POLICY_MODULE)) {
+        if spec.module.path() != Some(Path::new(IMAGE_POLICY_MODULE)) {
             continue;
         }
         let settings = serde_json::to_vec(&spec.settings).unwrap_or_default();

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::admission::{AdmissionError, AdmissionRequest, AdmissionResponse};
-use crate::cli::{SettingsArgsError, values};
-use crate::policies::{EvaluationError, LoadedPolicy, PolicyError};
+use crate::cli::{FetchArgs, SettingsArgsError, values};
+use crate::policies::{EvaluationError, FetchError, Fetcher, LoadedPolicy, PolicyError, Remote};
 use crate::wasm::{LoadError, Runtime, RuntimeConfig};
 
 /// Flags of `pullthrough run`.
@@ -47,7 +47,10 @@ pub struct RunArgs {
     /// compilation. Only pullthrough may write there: cached machine code is run as is.
     #[arg(long, value_name = "DIR", env = "PULLTHROUGH_MODULE_CACHE_DIR")]
     pub module_cache_dir: Option<PathBuf>,
-    /// The policy module: a path, optionally prefixed with `file://`.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    /// The policy module: a path (optionally prefixed with `file://`),
+    /// `registry://HOST/REPOSITORY:TAG`, `registry://…@sha256:…` or `https://…`.
     #[arg(value_name = "MODULE")]
     pub module: String,
 }
@@ -94,6 +97,18 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// MODULE is neither a path nor a module this build fetches.
+    #[error("MODULE {0}")]
+    Module(String),
+    /// The remote module could not be fetched.
+    #[error("cannot fetch module {module}")]
+    Fetch {
+        /// MODULE as given.
+        module: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
     /// The engine could not start.
     #[error(transparent)]
     Engine(LoadError),
@@ -112,11 +127,7 @@ pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
     let settings =
         crate::cli::read_settings(args.settings_json.as_deref(), args.settings_path.as_deref())?
             .unwrap_or_else(|| Value::Object(Default::default()));
-    let module_path = Path::new(args.module.strip_prefix("file://").unwrap_or(&args.module));
-    let bytes = std::fs::read(module_path).map_err(|source| RunError::ReadModule {
-        path: module_path.to_owned(),
-        source,
-    })?;
+    let (name, bytes) = read_module(args)?;
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrency: 1,
         timeout: std::time::Duration::from_millis(args.policy_timeout_ms),
@@ -126,10 +137,6 @@ pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
         ..RuntimeConfig::default()
     })
     .map_err(RunError::Engine)?;
-    let name = module_path.file_stem().map_or_else(
-        || "policy".to_owned(),
-        |stem| stem.to_string_lossy().into_owned(),
-    );
     // `kwctl run` lets the policy mutate and prints the patch.
     let policy = LoadedPolicy::load(
         &runtime,
@@ -140,6 +147,53 @@ pub fn run(args: &RunArgs) -> Result<AdmissionResponse, RunError> {
         runtime.default_limits(),
     )?;
     Ok(policy.validate(&request)?.response)
+}
+
+/// The policy's name (the module's file name without extension) and the module's bytes, read
+/// or fetched.
+fn read_module(args: &RunArgs) -> Result<(String, Vec<u8>), RunError> {
+    let remote = Remote::parse(&args.module).map_err(RunError::Module)?;
+    let Some(remote) = remote else {
+        let path = Path::new(args.module.strip_prefix("file://").unwrap_or(&args.module));
+        let bytes = std::fs::read(path).map_err(|source| RunError::ReadModule {
+            path: path.to_owned(),
+            source,
+        })?;
+        return Ok((name_of(path.to_str().unwrap_or_default()), bytes));
+    };
+    let fetch_error = |source| RunError::Fetch {
+        module: args.module.clone(),
+        source,
+    };
+    crate::tls::install_default_provider();
+    let fetcher = Fetcher::new(args.fetch.config()).map_err(fetch_error)?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| fetch_error(FetchError::Runtime(source)))?;
+    let fetched = tokio
+        .block_on(fetcher.fetch(&remote))
+        .map_err(fetch_error)?;
+    // `registry://host/org/policy:v1` is `policy`, as `org/policy.wasm` would be.
+    let path = args
+        .module
+        .split(['@', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    Ok((
+        name_of(last.split(':').next().unwrap_or_default()),
+        fetched.bytes,
+    ))
+}
+
+/// A file name without its directory and extension, or `policy`.
+fn name_of(path: &str) -> String {
+    Path::new(path)
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or_else(|| "policy".to_owned())
 }
 
 fn read_request(path: &Path) -> Result<AdmissionRequest, RunError> {

@@ -157,7 +157,12 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         .map_err(ScanError::AsyncRuntime)?;
     crate::tls::install_default_provider();
     let wasm = Runtime::new(runtime_config).map_err(ScanError::Engine)?;
-    let registry = tokio.block_on(PolicyRegistry::load(wasm, args.policy.source(settings)))?;
+    let registry = tokio.block_on(PolicyRegistry::load_checked(
+        wasm,
+        args.policy.source(settings),
+        None,
+        args.policy.fetch.config(),
+    ))?;
     let policy = match &args.policy_name {
         None => registry.default_policy(),
         Some(name) if registry.policy_names().contains(name) => name.clone(),

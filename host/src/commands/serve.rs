@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::certificates::{self, CertificateSource, Certificates};
 use crate::cli::{PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
 use crate::k8s::{self, Cluster, Registration};
-use crate::policies::{PolicyRegistry, PolicySource};
+use crate::policies::{FetchConfig, PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
@@ -42,6 +42,11 @@ pub struct ServeArgs {
     pub mirror_check: MirrorCheckArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Reload the policies every this many seconds, fetching each `registry://` tag and
+    /// `https://` module again, so a moved tag is served without a SIGHUP [default: only on
+    /// SIGHUP and file changes].
+    #[arg(long, value_name = "SECONDS", value_parser = values::positive, env = "PULLTHROUGH_MODULE_REFRESH_SECONDS")]
+    pub module_refresh_seconds: Option<u64>,
     #[command(flatten)]
     pub body: BodyArgs,
     #[command(flatten)]
@@ -174,6 +179,10 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     /// Where the policies come from.
     pub policies: PolicySource,
+    /// How remote modules are fetched.
+    pub fetch: FetchConfig,
+    /// How often to reload (and fetch remote modules again), besides SIGHUP and file changes.
+    pub module_refresh: Option<Duration>,
     /// The embedded policy's mirror check.
     pub mirror_check: Option<crate::mirror_check::MirrorCheck>,
     /// Where the serving certificate comes from.
@@ -226,6 +235,8 @@ impl ServeArgs {
             listen: self.listen,
             runtime,
             policies,
+            fetch: self.policy.fetch.config(),
+            module_refresh: self.module_refresh_seconds.map(Duration::from_secs),
             mirror_check,
             certificate: self.certificate_source()?,
             registration,
@@ -321,11 +332,12 @@ pub fn runtime(config: &ServeConfig) -> std::io::Result<tokio::runtime::Runtime>
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     crate::tls::install_default_provider();
     let wasm = Runtime::new(config.runtime).context("could not start the wasm engine")?;
-    let registry = PolicyRegistry::load_checked(wasm, config.policies, config.mirror_check)
-        .await
-        .context("could not load the policies")?;
+    let registry =
+        PolicyRegistry::load_checked(wasm, config.policies, config.mirror_check, config.fetch)
+            .await
+            .context("could not load the policies")?;
     let _reloader = registry
-        .spawn_reloader()
+        .spawn_reloader(config.module_refresh)
         .context("could not watch the policies for changes")?;
 
     let cluster = if config.register {

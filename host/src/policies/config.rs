@@ -3,7 +3,9 @@
 //!
 //! ```yaml
 //! pullthrough:
-//!   module: policy.wasm            # a path, relative to this file; `file://` is accepted
+//!   module: policy.wasm            # a path, relative to this file; `file://` is accepted, and
+//!                                  # registry://host/repo:tag, registry://host/repo@sha256:…,
+//!                                  # https://… (see `fetch`)
 //!   allowedToMutate: true
 //!   timeoutEvalSeconds: 2          # optional, defaults to the runtime's deadline
 //!   settings:
@@ -22,8 +24,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::PolicyError;
-#[cfg(test)]
-use crate::mirror_check;
+use super::fetch::Remote;
 use crate::mirror_check::MirrorCheck;
 
 mod check;
@@ -56,12 +57,42 @@ struct RawPolicy {
     mirror_check: Option<RawMirrorCheck>,
 }
 
+/// Where a policy's module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Module {
+    /// The `policy.wasm` built into this binary.
+    Embedded,
+    /// A file, its path resolved against the policies file's directory.
+    File(PathBuf),
+    /// A registry artifact or a URL, fetched.
+    Remote(Remote),
+}
+
+impl Module {
+    /// The file, for a module read from one.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::Embedded | Self::Remote(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("embedded"),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Remote(remote) => write!(f, "{remote}"),
+        }
+    }
+}
+
 /// One validated policy entry.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PolicySpec {
     pub(crate) name: String,
-    /// The module file; `None` for the embedded module.
-    pub(crate) module: Option<PathBuf>,
+    pub(crate) module: Module,
     pub(crate) settings: serde_json::Value,
     pub(crate) allowed_to_mutate: bool,
     /// Whether the file says `allowedToMutate` at all (an absent key means `false`).
@@ -126,18 +157,19 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
             "policy name {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"
         )));
     }
-    let module = raw.module.strip_prefix("file://").unwrap_or(&raw.module);
-    if module.is_empty() {
-        return Err(invalid(format!(
-            "{name}.module must be a file path, got \"\""
-        )));
-    }
-    if module.contains("://") {
-        return Err(invalid(format!(
-            "{name}.module must be a local file path (registry:// and https:// are not fetched), got {:?}",
-            raw.module
-        )));
-    }
+    let module = match Remote::parse(&raw.module) {
+        Ok(Some(remote)) => Module::Remote(remote),
+        Ok(None) => {
+            let path = raw.module.strip_prefix("file://").unwrap_or(&raw.module);
+            if path.is_empty() {
+                return Err(invalid(format!(
+                    "{name}.module must be a file path, got \"\""
+                )));
+            }
+            Module::File(base.join(path))
+        }
+        Err(problem) => return Err(invalid(format!("{name}.module {problem}"))),
+    };
     let settings = match raw.settings {
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
         Some(settings @ serde_json::Value::Object(_)) => settings,
@@ -156,7 +188,7 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
         .map(|check| validate_check(&name, check, base, mirrors_of(&settings).len()))
         .transpose()?;
     Ok(PolicySpec {
-        module: Some(base.join(module)),
+        module,
         name,
         settings,
         allowed_to_mutate: raw.allowed_to_mutate.unwrap_or(false),
@@ -167,189 +199,4 @@ fn validate(name: String, raw: RawPolicy, base: &Path) -> Result<PolicySpec, Con
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn parses_entries_in_file_order() {
-        let text = "
-zeta:
-  module: file:///abs/zeta.wasm
-  allowedToMutate: true
-  timeoutEvalSeconds: 3
-  settings:
-    mirror: m.example.com
-alpha:
-  module: rel/alpha.wasm
-";
-        let specs = parse(text, Path::new("/etc/pt")).expect("valid file");
-        assert_eq!(
-            specs,
-            vec![
-                PolicySpec {
-                    name: "zeta".into(),
-                    module: Some(PathBuf::from("/abs/zeta.wasm")),
-                    settings: json!({"mirror": "m.example.com"}),
-                    allowed_to_mutate: true,
-                    allowed_to_mutate_given: true,
-                    timeout: Some(Duration::from_secs(3)),
-                    mirror_check: None,
-                },
-                PolicySpec {
-                    name: "alpha".into(),
-                    module: Some(PathBuf::from("/etc/pt/rel/alpha.wasm")),
-                    settings: json!({}),
-                    allowed_to_mutate: false,
-                    allowed_to_mutate_given: false,
-                    timeout: None,
-                    mirror_check: None,
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn rejects_bad_entries_naming_the_field() {
-        let cases = [
-            ("empty", "{}", "the file names no policy"),
-            (
-                "remote module",
-                "p:\n  module: registry://ghcr.io/x/y:v1\n",
-                "p.module must be a local file path (registry:// and https:// are not fetched), got \"registry://ghcr.io/x/y:v1\"",
-            ),
-            (
-                "empty module",
-                "p:\n  module: ''\n",
-                "p.module must be a file path, got \"\"",
-            ),
-            (
-                "settings list",
-                "p:\n  module: a.wasm\n  settings: [1]\n",
-                "p.settings must be a mapping",
-            ),
-            (
-                "zero timeout",
-                "p:\n  module: a.wasm\n  timeoutEvalSeconds: 0\n",
-                "p.timeoutEvalSeconds must be at least 1",
-            ),
-            (
-                "check without a url",
-                "p:\n  module: a.wasm\n  mirrorCheck: {intervalSeconds: 5}\n",
-                "p.mirrorCheck.url is required: the mirror's registry, e.g. https://registry-mirror.example.com (or urls, one per mirror of settings.mirrors)",
-            ),
-            (
-                "check url without scheme",
-                "p:\n  module: a.wasm\n  mirrorCheck: {url: m.example.com}\n",
-                "p.mirrorCheck.url must be http:// or https:// followed by the registry's host[:port] and nothing else, e.g. https://registry-mirror.example.com, got \"m.example.com\"",
-            ),
-            (
-                "check every 0 s",
-                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', intervalSeconds: 0}\n",
-                "p.mirrorCheck.intervalSeconds must be at least 1",
-            ),
-            (
-                "check down after 0",
-                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', failureThreshold: 0}\n",
-                "p.mirrorCheck.failureThreshold must be at least 1",
-            ),
-            (
-                "check with an empty CA",
-                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', caFile: ''}\n",
-                "p.mirrorCheck.caFile must be a file path, got \"\"",
-            ),
-            (
-                "check with an unknown field",
-                "p:\n  module: a.wasm\n  mirrorCheck: {url: 'https://m.example.com', timeout: 3}\n",
-                "p.mirrorCheck: unknown field `timeout`, expected one of `url`, `urls`, `intervalSeconds`, `failureThreshold`, `caFile` at line 3 column 47",
-            ),
-            (
-                "bad name",
-                "'a b':\n  module: a.wasm\n",
-                "policy name \"a b\" must be non-empty and use only letters, digits, '-', '_' and '.'",
-            ),
-        ];
-        for (case, text, expected) in cases {
-            assert_eq!(
-                parse(text, Path::new("/")).map_err(|error| error.to_string()),
-                Err(expected.to_owned()),
-                "{case}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_entry_without_allowed_to_mutate_is_warned_about() {
-        let specs = parse(
-            "quiet:\n  module: a.wasm\n  allowedToMutate: false\nsilent:\n  module: b.wasm\n",
-            Path::new("/"),
-        )
-        .expect("valid file");
-        assert_eq!(specs[0].warning(), None);
-        assert_eq!(
-            specs[1].warning().as_deref(),
-            Some(
-                "policy \"silent\" does not set allowedToMutate, so it may not mutate: a patch it \
-                 returns denies the request (as in Kubewarden's policy-server), and under \
-                 failurePolicy Ignore that denial is the first sign; add `allowedToMutate: true` \
-                 to silent's entry if it rewrites objects, or `allowedToMutate: false` if it only \
-                 validates"
-            )
-        );
-    }
-
-    #[test]
-    fn a_mirror_check_takes_defaults_and_a_relative_ca_file() {
-        let text = "
-full:
-  module: a.wasm
-  mirrorCheck:
-    url: http://10.0.0.5:5000
-    intervalSeconds: 2
-    failureThreshold: 5
-    caFile: certs/ca.crt
-short:
-  module: a.wasm
-  mirrorCheck: {url: 'https://m.example.com/'}
-";
-        let specs = parse(text, Path::new("/etc/pt")).expect("valid file");
-        assert_eq!(
-            specs[0].mirror_check,
-            Some(
-                MirrorCheck::new(
-                    "http://10.0.0.5:5000",
-                    Duration::from_secs(2),
-                    5,
-                    Some(PathBuf::from("/etc/pt/certs/ca.crt"))
-                )
-                .expect("valid")
-            )
-        );
-        let short = specs[1].mirror_check.as_ref().expect("a check");
-        assert_eq!(
-            (
-                short.url(),
-                short.interval(),
-                short.failure_threshold(),
-                short.ca_file()
-            ),
-            (
-                "https://m.example.com",
-                mirror_check::DEFAULT_INTERVAL,
-                mirror_check::DEFAULT_FAILURE_THRESHOLD,
-                None
-            )
-        );
-    }
-
-    #[test]
-    fn rejects_unknown_fields() {
-        let error = parse("p:\n  module: a.wasm\n  mutating: true\n", Path::new("/"))
-            .expect_err("unknown field")
-            .to_string();
-        assert!(
-            error.starts_with("p: unknown field `mutating`, expected one of"),
-            "{error}"
-        );
-    }
-}
+mod tests;

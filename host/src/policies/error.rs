@@ -86,6 +86,20 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
+    /// A remote module could not be fetched.
+    #[error("policy {policy:?}: cannot fetch module {module}")]
+    Fetch {
+        /// The policy.
+        policy: String,
+        /// The module as the policies file names it.
+        module: String,
+        /// Why.
+        #[source]
+        source: super::FetchError,
+    },
+    /// The sources or Docker config file of module fetches is unusable.
+    #[error(transparent)]
+    FetchSettings(super::FetchError),
     /// The module does not compile or is not a waPC module.
     #[error("policy {policy:?} does not load")]
     Load {

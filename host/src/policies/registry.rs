@@ -8,9 +8,13 @@ mod swap;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use super::reload::Reloader;
-use super::{Evaluation, EvaluationError, LoadedPolicy, PolicyError, PolicySource, PolicyStatus};
+use super::{
+    Evaluation, EvaluationError, FetchConfig, Fetcher, LoadedPolicy, PolicyError, PolicySource,
+    PolicyStatus,
+};
 use crate::admission::{AdmissionRequest, AdmissionResponse};
 use crate::mirror_check::{MirrorCheck, MirrorHealth, MirrorStatus};
 use crate::wasm::{CallGate, Runtime};
@@ -36,6 +40,8 @@ struct Inner {
     source: PolicySource,
     /// The mirror check of the embedded policy (the file's entries carry their own).
     embedded_check: Option<MirrorCheck>,
+    /// Fetches the `registry://` and `https://` modules, at load and on every reload.
+    fetcher: Fetcher,
     table: RwLock<Arc<Table>>,
     // Serialises reloads; evaluations never take it.
     reloading: tokio::sync::Mutex<()>,
@@ -73,17 +79,20 @@ impl PolicyRegistry {
     /// Loads every policy. Fails if any policy fails to load: a process must not start serving
     /// with a policy missing.
     pub async fn load(runtime: Runtime, source: PolicySource) -> Result<Self, PolicyError> {
-        Self::load_checked(runtime, source, None).await
+        Self::load_checked(runtime, source, None, FetchConfig::default()).await
     }
 
-    /// [`Self::load`], and starts the mirror checks: `embedded_check` for the embedded policy,
-    /// each entry's `mirrorCheck` for a policies file. While a policy's mirror is down its
-    /// requests are admitted unchanged. Must be called inside a Tokio runtime.
+    /// [`Self::load`], fetching remote modules as `fetch` says, and starts the mirror checks:
+    /// `embedded_check` for the embedded policy, each entry's `mirrorCheck` for a policies file.
+    /// While a policy's mirror is down its requests are admitted unchanged. Must be called
+    /// inside a Tokio runtime.
     pub async fn load_checked(
         runtime: Runtime,
         source: PolicySource,
         embedded_check: Option<MirrorCheck>,
+        fetch: FetchConfig,
     ) -> Result<Self, PolicyError> {
+        let fetcher = Fetcher::new(fetch).map_err(PolicyError::FetchSettings)?;
         // Module paths and the watcher need an absolute path: the working directory may change.
         let source = match source {
             PolicySource::File(path) => PolicySource::File(
@@ -99,12 +108,9 @@ impl PolicyRegistry {
             slots: BTreeMap::new(),
         };
         for spec in specs {
-            let loaded = load_spec(&runtime, &spec, read_module(&spec).await?).await?;
+            let loaded = load_spec(&runtime, &spec, read_module(&fetcher, &spec).await?).await?;
             let mirror = start_check(&spec, None)?;
-            let module = spec
-                .module
-                .as_ref()
-                .map_or_else(|| "embedded".to_owned(), |path| path.display().to_string());
+            let module = spec.module.to_string();
             let mirrors = super::config::mirrors_of(&spec.settings).join(" ");
             tracing::info!(
                 policy = %spec.name,
@@ -117,7 +123,7 @@ impl PolicyRegistry {
             table.slots.insert(
                 spec.name.clone(),
                 Slot {
-                    module_path: spec.module.clone(),
+                    module_path: spec.module.path().map(ToOwned::to_owned),
                     active: Some(Arc::new(loaded)),
                     gate: Arc::new(runtime.gate(policies)),
                     mirror,
@@ -129,6 +135,7 @@ impl PolicyRegistry {
                 runtime,
                 source,
                 embedded_check,
+                fetcher,
                 table: RwLock::new(Arc::new(table)),
                 reloading: tokio::sync::Mutex::new(()),
                 history: Mutex::new(BTreeMap::new()),
@@ -266,20 +273,21 @@ impl PolicyRegistry {
             .collect()
     }
 
-    /// Starts hot swap: a file watcher on the policies file and its modules (file source only)
-    /// and a SIGHUP handler. Must be called inside a Tokio runtime; stops when the returned
+    /// Starts hot swap: a file watcher on the policies file and its modules (file source only),
+    /// a SIGHUP handler, and with `every` a reload at that interval (which fetches each remote
+    /// module's tag again). Must be called inside a Tokio runtime; stops when the returned
     /// [`Reloader`] is dropped.
-    pub fn spawn_reloader(&self) -> Result<Reloader, PolicyError> {
-        self.spawn_reloader_on(true, true)
+    pub fn spawn_reloader(&self, every: Option<Duration>) -> Result<Reloader, PolicyError> {
+        Reloader::spawn(self, true, true, every)
     }
 
-    /// [`Self::spawn_reloader`] with each trigger chosen: file changes, SIGHUP.
+    /// [`Self::spawn_reloader`] with each trigger chosen: file changes, SIGHUP, no interval.
     pub fn spawn_reloader_on(
         &self,
         watch_files: bool,
         sighup: bool,
     ) -> Result<Reloader, PolicyError> {
-        Reloader::spawn(self, watch_files, sighup)
+        Reloader::spawn(self, watch_files, sighup, None)
     }
 
     /// The policies file, when the policies come from one.

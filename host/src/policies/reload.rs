@@ -1,6 +1,7 @@
 //! The hot swap triggers: a file watcher on the policies file and its modules (in-place write,
-//! atomic rename, new file, and the kubelet's ConfigMap and Secret volume update) and SIGHUP,
-//! each asking the registry for a [`PolicyRegistry::reload`].
+//! atomic rename, new file, and the kubelet's ConfigMap and Secret volume update), SIGHUP, and
+//! an interval (for remote modules, whose tags move without any local event), each asking the
+//! registry for a [`PolicyRegistry::reload`].
 //!
 //! A ConfigMap or Secret volume holds each key as a symlink `name -> ..data/name`; `..data` is
 //! itself a symlink to a timestamped directory. The kubelet updates the volume by writing a new
@@ -29,11 +30,12 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Starts the triggers chosen: file changes (file source only), SIGHUP.
+    /// Starts the triggers chosen: file changes (file source only), SIGHUP, an interval.
     pub(super) fn spawn(
         registry: &PolicyRegistry,
         watch_files: bool,
         sighup: bool,
+        every: Option<Duration>,
     ) -> Result<Self, PolicyError> {
         let (changed, mut changes) = mpsc::unbounded_channel::<()>();
         let watcher = match registry.policies_file() {
@@ -56,7 +58,22 @@ impl Reloader {
                 }
             }));
         }
-        // The watcher and the signal task hold their own senders.
+        if let Some(every) = every {
+            let on_tick = changed.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                // A reload that took longer than the interval is not followed by a burst.
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    if on_tick.send(()).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        // The watcher and the signal and interval tasks hold their own senders.
         drop(changed);
         let registry = registry.clone();
         let tracker = watcher.clone();

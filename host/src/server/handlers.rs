@@ -9,6 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use tracing::{Instrument as _, Span};
 
 use super::AppState;
 use super::body::{self, BodyError};
@@ -41,6 +42,7 @@ pub async fn mutate(
         &headers,
         body,
     )
+    .instrument(crate::telemetry::admission_span(&headers))
     .await
 }
 
@@ -60,6 +62,7 @@ pub async fn validate(
         &headers,
         body,
     )
+    .instrument(crate::telemetry::admission_span(&headers))
     .await
 }
 
@@ -203,6 +206,13 @@ async fn review(
         Err(rejection) => return refuse(rejection, Some(started)),
     };
     let fields = Request::of(&request);
+    crate::telemetry::admission_request(
+        &Span::current(),
+        &fields.uid,
+        &fields.operation,
+        &fields.kind,
+        &fields.namespace,
+    );
     let (policy, answered) = match evaluate(state, route, deadline, &fields, request).await {
         (policy, Ok(answered)) => (policy, answered),
         (_, Err(rejection)) => return refuse(rejection, Some(started)),
@@ -340,6 +350,14 @@ fn record(
     let elapsed = started.elapsed();
     let series = state.metrics.policy(policy);
     series.record(outcome, elapsed.as_secs_f64());
+    let failed = matches!(outcome, Outcome::error_allowed | Outcome::error_denied);
+    crate::telemetry::admission_answered(
+        &Span::current(),
+        policy,
+        &outcome,
+        images_rewritten,
+        failed,
+    );
     if images_rewritten > 0 {
         series.images_rewritten.inc_by(images_rewritten as u64);
     }

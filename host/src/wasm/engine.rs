@@ -199,6 +199,9 @@ impl Runtime {
                 .await
                 .map_err(|_| CallError::NoSlot(waiting.elapsed()))??,
         };
+        // The admission's span (if traces are on) records how long the guest ran.
+        let span = tracing::Span::current();
+        let work = move || crate::telemetry::time_guest(&span, work);
         let result = if !gate.timed_out_lately()
             && let Ok(_inline) = self.inner.inline.try_acquire()
         {

@@ -1,14 +1,15 @@
 //! The one load path of every policy, at start and on every reload: the specs a source names,
-//! the module bytes a spec names, a compiled and validated version, and its mirror check.
+//! the module bytes a spec names (read, or fetched), a compiled and validated version, and its
+//! mirror check.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::mirror_check::{MirrorCheck, MirrorHealth};
-use crate::policies::config::{self, PolicySpec};
+use crate::policies::config::{self, Module, PolicySpec};
 use crate::policies::{
-    EMBEDDED_POLICY_NAME, EMBEDDED_POLICY_WASM, LoadedPolicy, PolicyError, PolicySource,
+    EMBEDDED_POLICY_NAME, EMBEDDED_POLICY_WASM, Fetcher, LoadedPolicy, PolicyError, PolicySource,
 };
 use crate::wasm::{CallLimits, Runtime};
 
@@ -50,7 +51,7 @@ pub(super) fn specs(
     match source {
         PolicySource::Embedded { settings } => Ok(vec![PolicySpec {
             name: EMBEDDED_POLICY_NAME.to_owned(),
-            module: None,
+            module: Module::Embedded,
             settings: settings.clone(),
             allowed_to_mutate: true,
             allowed_to_mutate_given: true,
@@ -67,10 +68,27 @@ pub(super) fn specs(
     }
 }
 
-/// The module bytes a spec names: the embedded module, or the file.
-pub(super) async fn read_module(spec: &PolicySpec) -> Result<Cow<'static, [u8]>, PolicyError> {
-    let Some(path) = &spec.module else {
-        return Ok(Cow::Borrowed(EMBEDDED_POLICY_WASM));
+/// The module bytes a spec names: the embedded module, the file, or what `fetcher` fetched
+/// (its digest verified; from the store when the digest is there already).
+pub(super) async fn read_module(
+    fetcher: &Fetcher,
+    spec: &PolicySpec,
+) -> Result<Cow<'static, [u8]>, PolicyError> {
+    let path = match &spec.module {
+        Module::Embedded => return Ok(Cow::Borrowed(EMBEDDED_POLICY_WASM)),
+        Module::File(path) => path,
+        Module::Remote(remote) => {
+            let fetched = fetcher
+                .fetch(remote)
+                .await
+                .map_err(|source| PolicyError::Fetch {
+                    policy: spec.name.clone(),
+                    module: remote.to_string(),
+                    source,
+                })?;
+            tracing::debug!(policy = %spec.name, module = %remote, digest = %fetched.digest, from_store = fetched.from_store, "policy module fetched");
+            return Ok(Cow::Owned(fetched.bytes));
+        }
     };
     tokio::fs::read(path)
         .await

@@ -82,7 +82,7 @@ impl PolicyRegistry {
                 }
             };
             let slot = Slot {
-                module_path: spec.module.clone(),
+                module_path: spec.module.path().map(ToOwned::to_owned),
                 active,
                 gate,
                 mirror,
@@ -106,7 +106,7 @@ impl PolicyRegistry {
     ) -> Result<Option<LoadedPolicy>, PolicyError> {
         let runtime = &self.inner.runtime;
         // Read once: the same bytes decide whether anything changed and are what gets loaded.
-        let bytes = read_module(spec).await?;
+        let bytes = read_module(&self.inner.fetcher, spec).await?;
         if let Some(active) = previous
             && active.sha256 == crate::wasm::sha256_hex(&bytes)
             && active.settings == spec.settings
