@@ -103,6 +103,9 @@ def view(obj):
         for i, container in enumerate(spec.get(field) or []):
             # The API server leaves out an empty image when it serialises the object.
             images[f"{field}/{container.get('name', i)}"] = container.get("image", "")
+    for i, volume in enumerate(spec.get("volumes") or []):
+        if "image" in volume:
+            images[f"volumes/{volume.get('name', i)}"] = volume["image"].get("reference", "")
     return {
         "images": images,
         "imagePullSecrets": [s.get("name") for s in spec.get("imagePullSecrets") or []],

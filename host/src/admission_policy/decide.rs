@@ -10,12 +10,12 @@ use pullthrough_policy::{Description, Layout, TargetView};
 use super::cel::{fill, regex, string, string_list};
 use super::{Named, glob, grammar};
 
-/// `variables.images` .. `variables.rewrites`, after the walk's `variables.containers`.
+/// `variables.images` .. `variables.rewrites`, after the walk's `variables.holders`.
 pub(super) fn variables(description: &Description<'_>) -> Vec<Named> {
     vec![
         Named::new(
             "images",
-            "// Each distinct image once.\nvariables.containers.map(c, c.image).distinct()",
+            "// Each distinct image once.\nvariables.holders.map(c, c.image).distinct()",
         ),
         Named::new("references", references()),
         Named::new("normalised", normalised()),

@@ -1,6 +1,6 @@
 //! The CEL of the policy's admission walk (`mutate.rs`): which objects are left alone, where
-//! each kind keeps its pod spec, the containers whose image an admission may change, the pull
-//! secrets, the originals annotation, and the JSON patch.
+//! each kind keeps its pod spec, the containers and image volumes whose image an admission may
+//! change, the pull secrets, the originals annotation, and the JSON patch.
 
 use pullthrough_policy::{
     Description, MAX_ANNOTATIONS_BYTES, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION,
@@ -76,7 +76,7 @@ fn pod_spec_of(object: &str) -> String {
     )
 }
 
-/// The variables before the rewrite's: the pod spec and its containers.
+/// The variables before the rewrite's: the pod spec, its containers and image volumes.
 pub(super) fn containers() -> Vec<Named> {
     vec![
         Named::new(
@@ -121,8 +121,30 @@ variables.containerLists.map(list,
     {'list': list,
      'index': string(i),
      'name': string(c.?name.orValue(list + '[' + string(i) + ']')),
+     'field': 'image',
      'image': string(c.image)})
 ).flatten()",
+        ),
+        Named::new(
+            "imageVolumes",
+            "// Every image volume (volumes[].image.reference, which the kubelet pulls as it pulls a
+// container's image), by index, as variables.containers has them; kubectl debug's subresource
+// changes no volume. The originals annotation names one volume:NAME.
+request.?subResource.orValue('') == 'ephemeralcontainers' ? []
+  : variables.podSpec.orValue({}).?volumes.orValue([]).transformList(i, v,
+      v.?image.?reference.orValue('') != ''
+        && !(v.?name.hasValue() && variables.oldPodSpec.orValue({}).?volumes.orValue([])
+               .exists(old, old.?name == v.?name && old.?image.?reference == v.?image.?reference)),
+      {'list': 'volumes',
+       'index': string(i),
+       'name': 'volume:' + string(v.?name.orValue('volumes[' + string(i) + ']')),
+       'field': 'image/reference',
+       'image': string(v.image.reference)})",
+        ),
+        Named::new(
+            "holders",
+            "// Every container and image volume whose image the admission may change.
+variables.containers + variables.imageVolumes",
         ),
     ]
 }
@@ -165,7 +187,7 @@ request.kind.kind == 'Pod' && request.operation == 'UPDATE'
     variables.push(Named::new(
         "edits",
         format!(
-            "// The containers whose image changes.\n{guards}variables.containers.filter(c, c.image in variables.rewrites)"
+            "// The containers and image volumes whose image changes.\n{guards}variables.holders.filter(c, c.image in variables.rewrites)"
         ),
     ));
     variables.push(Named::new(
@@ -234,7 +256,7 @@ pub(super) fn mutation(description: &Description<'_>) -> String {
     fill(
         "variables.edits.map(c, JSONPatch{
   op: 'replace',
-  path: variables.podSpecPath + '/' + c.list + '/' + c.index + '/image',
+  path: variables.podSpecPath + '/' + c.list + '/' + c.index + '/' + c.field,
   value: variables.rewrites[c.image]})@SECRETS@
 // The originals, but not through a subresource (the API server keeps the Pod's metadata).
 + (variables.edits.size() == 0 || request.?subResource.orValue('') != '' || !variables.originalsFit ? []
