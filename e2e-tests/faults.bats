@@ -352,13 +352,14 @@ faults_under_load() {
   echo "$out"
   [ "$(wc -l <<<"$out")" -eq 2 ]
   # Each is answered at its deadline (2 s less the server's margin of T/4 + 100 ms): one when
-  # the guest is interrupted, the other when its wait for the only slot ends.
+  # the guest is interrupted, the other when its wait for the only slot ends, or, on a loaded
+  # machine whose timer fires after the slot came free, when its own call starts past it.
   while read -r version code seconds; do
     [ "$version" = 2 ] && [ "$code" = 200 ]
     python3 -c 'import sys; t = float(sys.argv[1]); assert 1.3 < t < 1.9, t' "$seconds"
   done <<<"$out"
   grep -q 'error_kind="timeout"' "$BATS_TEST_TMPDIR/server.log"
-  grep -q 'error_kind="no_slot"' "$BATS_TEST_TMPDIR/server.log"
+  [ "$(grep -cE 'error_kind="(timeout|no_slot)"' "$BATS_TEST_TMPDIR/server.log")" -eq 2 ]
 }
 
 @test "a body that stops arriving gets 408 at the body deadline, and its connection closes" {
