@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::certificates::{self, CertificateSource, Certificates};
-use crate::cli::{PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
+use crate::certificates::{CertificateSource, Certificates};
+use crate::cli::{CertValidityArgs, PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
 use crate::k8s::{self, Cluster, Registration};
 use crate::policies::{FetchConfig, PolicyRegistry, PolicySource};
 use crate::server::{self, AppState, FailureMode};
@@ -121,6 +121,7 @@ impl MirrorArgs {
 
 /// Where the serving certificate comes from.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("cert_validity_days", |arg| arg.conflicts_with("tls_cert")))]
 pub struct TlsArgs {
     /// PEM certificate chain to serve (e.g. from cert-manager), reloaded when it changes.
     /// Without it a certificate is generated.
@@ -161,9 +162,8 @@ pub struct TlsArgs {
     /// Secret the replicas share generated certificate material through.
     #[arg(long, value_name = "NAME", default_value = k8s::SECRET_NAME, conflicts_with = "tls_cert", env = "PULLTHROUGH_SECRET")]
     pub secret: String,
-    /// Validity of a generated serving certificate, in days (renewed at two thirds).
-    #[arg(long, value_name = "DAYS", default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS, value_parser = values::days, conflicts_with = "tls_cert", env = "PULLTHROUGH_CERT_VALIDITY_DAYS")]
-    pub cert_validity_days: u64,
+    #[command(flatten)]
+    pub validity: CertValidityArgs,
     /// How often generated material is checked against the Secret and renewed, in seconds. A
     /// CA replaced by another replica (or by deleting the Secret) is picked up at the next check.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = values::positive, conflicts_with = "tls_cert", env = "PULLTHROUGH_CERT_CHECK_SECONDS")]
@@ -278,7 +278,7 @@ impl ServeArgs {
             namespace: self.service.namespace.clone(),
             secret: tls.secret.clone(),
             names: names_for(&self.sans, &self.service),
-            validity: certificates::days(tls.cert_validity_days),
+            validity: tls.validity.validity(),
             write_ca: tls.write_ca.clone(),
             check_interval: Duration::from_secs(tls.cert_check_seconds),
         })
