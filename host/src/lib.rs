@@ -12,6 +12,7 @@ pub mod k8s;
 pub mod mirror_check;
 pub mod policies;
 pub mod report;
+pub mod rotation;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::certificates::{CertificateSource, Certificates};
 use crate::cli::{CertValidityArgs, PolicyArgs, SanArgs, ServiceArgs, WebhookArgs, values};
 use crate::k8s::{self, Cluster, Registration};
 use crate::policies::{FetchConfig, PolicyRegistry, PolicySource};
+use crate::rotation::{CertificateSource, Certificates};
 use crate::server::{self, AppState, FailureMode};
 use crate::wasm::{Runtime, RuntimeConfig};
 
