@@ -21,22 +21,13 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use crate::certificates::Material;
 
-/// Names shared by the Namespace, Service, ServiceAccount, Secret labels, webhook configuration
-/// and RBAC objects.
-pub const NAME: &str = "pullthrough";
+pub use crate::NAME;
 
 /// The Secret replicas share the generated certificate through.
 pub const SECRET_NAME: &str = "pullthrough-tls";
 
 /// The one field manager pullthrough applies with, so its fields never fight another owner's.
 pub const FIELD_MANAGER: &str = NAME;
-
-/// Namespaces pullthrough never rewrites in, whatever else is configured: its own (a broken
-/// webhook could not restart itself) and the control plane's. The registration excludes them,
-/// `serve` refuses a rewrite there should a review come anyway, and `scan` skips them.
-pub fn never_rewritten(own_namespace: &str) -> Vec<String> {
-    vec![own_namespace.to_owned(), "kube-system".to_owned()]
-}
 
 /// The Service port the API server calls.
 pub const SERVICE_PORT: i32 = 443;

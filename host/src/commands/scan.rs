@@ -174,7 +174,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         }
     };
     let filter = NamespaceFilter {
-        excluded: k8s::never_rewritten(&args.namespace),
+        excluded: crate::server::never_rewritten(&args.namespace),
         only: args.only_namespaces.clone(),
     };
     let progress = Progress::new();

@@ -390,7 +390,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         }
     }
     let resolver = Arc::clone(certs.resolver());
-    let never_rewritten = k8s::never_rewritten(&registration.namespace);
+    let never_rewritten = server::never_rewritten(&registration.namespace);
     certs.spawn_renewal(cluster, registration);
 
     let mut state = AppState::new(registry, config.failure_mode);

@@ -9,7 +9,7 @@ use wasmtime::{Caller, Extern, Linker, Memory};
 
 use super::CallError;
 use super::host_calls;
-use super::module::HostState;
+use super::host_state::HostState;
 
 const MODULE: &str = "wapc";
 
