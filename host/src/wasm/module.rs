@@ -9,9 +9,8 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::epoch::EPOCH_TICK;
 use super::guest_log::GuestOutput;
-use super::host_state::HostState;
+use super::host_state::{HostState, Invocation};
 use super::limits::Limiter;
-use super::wapc::Invocation;
 use super::{CallError, CallLimits, LoadError};
 
 /// Exports run once after instantiation, in this order, when the module has them: the WASI
