@@ -45,7 +45,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             let config = args.config()?;
             let runtime = pullthrough::commands::serve::runtime(&config)
                 .context("could not start the async runtime")?;
-            runtime.block_on(pullthrough::commands::serve::run(config))
+            Ok(runtime.block_on(pullthrough::commands::serve::run(config))?)
         }
         Command::Cert(args) => {
             let written = pullthrough::commands::cert::run(&args)?;
