@@ -135,15 +135,7 @@ pub async fn run(config: ServeConfig) -> Result<(), Error> {
                 .register(&registration, ca_pem, k8s::Conflicts::Report)
                 .await
             {
-                Ok(k8s::Applied::Applied) => tracing::info!(
-                    name = %registration.name,
-                    "registered the MutatingWebhookConfiguration"
-                ),
-                Ok(k8s::Applied::LeftToNewer { version }) => tracing::info!(
-                    name = %registration.name,
-                    version,
-                    "a newer pullthrough wrote the MutatingWebhookConfiguration; leaving it as it is"
-                ),
+                Ok(registered) => tracing::info!(name = %registration.name, "{registered}"),
                 // An operator's change (an emergency edit) stays: serve, and say so loudly.
                 Err(error @ k8s::Error::Conflict { .. }) => tracing::error!(
                     error = &error as &dyn std::error::Error,

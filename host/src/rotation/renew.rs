@@ -103,11 +103,8 @@ async fn register(cluster: &Cluster, registration: &Registration, bundle: &str, 
         .register(registration, bundle.as_bytes(), k8s::Conflicts::Report)
         .await
     {
-        Ok(k8s::Applied::Applied) => tracing::info!("{done}"),
-        Ok(k8s::Applied::LeftToNewer { version }) => tracing::info!(
-            version,
-            "left the webhook's CA bundle to the newer pullthrough that wrote the configuration"
-        ),
+        Ok(k8s::Registered::Written) => tracing::info!("{done}"),
+        Ok(registered) => tracing::info!("{registered}"),
         Err(error) => tracing::warn!(
             error = &error as &dyn std::error::Error,
             "could not re-register the webhook's CA bundle"

@@ -37,7 +37,7 @@ pub enum Action {
 /// How a patch went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "result", content = "message")]
-pub enum Applied {
+pub enum PatchOutcome {
     Patched,
     /// A `test` failed: the object changed since it was scanned and was left as it is.
     Conflict(String),
@@ -55,7 +55,7 @@ pub struct Finding {
     #[serde(flatten)]
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
-    pub applied: Option<Applied>,
+    pub applied: Option<PatchOutcome>,
     pub images: Vec<ImageChange>,
     /// Objects it controls, directly or not, that differ too; they follow its rollout.
     pub owned: Vec<ObjectRef>,

@@ -64,7 +64,7 @@ struct PolicyLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PolicyError {
+struct ErrorLabels {
     policy: String,
     kind: &'static str,
 }
@@ -109,7 +109,7 @@ pub struct Metrics {
     requests: Family<PolicyOutcome, Counter>,
     duration: Family<PolicyLabel, Histogram, fn() -> Histogram>,
     images: Family<PolicyLabel, Counter>,
-    errors: Family<PolicyError, Counter>,
+    errors: Family<ErrorLabels, Counter>,
     reloads: Family<PolicyReload, Counter>,
     unrouted: Family<UnroutedReason, Counter>,
     mirror_up: Family<PolicyLabel, Gauge>,
@@ -141,7 +141,7 @@ impl Metrics {
         let duration: Family<PolicyLabel, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
         let images = Family::<PolicyLabel, Counter>::default();
-        let errors = Family::<PolicyError, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
         let reloads = Family::<PolicyReload, Counter>::default();
         let unrouted = Family::<UnroutedReason, Counter>::default();
         let cert_expiry = Gauge::default();
@@ -224,7 +224,7 @@ impl Metrics {
         for policy in policies {
             self.policy(policy);
             for kind in error_kinds {
-                drop(self.errors.get_or_create(&PolicyError {
+                drop(self.errors.get_or_create(&ErrorLabels {
                     policy: policy.clone(),
                     kind,
                 }));
@@ -284,7 +284,7 @@ impl Metrics {
     /// Counts a failed evaluation; `kind` is the error's fixed label.
     pub fn evaluation_error(&self, policy: &str, kind: &'static str) {
         self.errors
-            .get_or_create(&PolicyError {
+            .get_or_create(&ErrorLabels {
                 policy: policy.to_owned(),
                 kind,
             })
