@@ -315,7 +315,7 @@ impl SettingsInput {
         settings.rules = self
             .rules
             .iter()
-            .map(|(registry, target, prefix)| pullthrough_policy::Rule {
+            .map(|(registry, target, prefix)| pullthrough_policy::RuleSetting {
                 registry: host(registry),
                 target: prefix
                     .as_ref()

@@ -23,6 +23,7 @@ use pullthrough_policy::{Settings, SettingsError};
 
 use crate::k8s::FailurePolicy;
 use crate::k8s::admission_policy::{self as objects, PolicyObjects};
+pub use crate::k8s::admission_policy::{Named, Program};
 
 /// What the webhook does that the admission policy cannot, said on standard error with every
 /// policy. Each degrades safely: images left unchanged (what the webhook does too when it cannot
@@ -47,30 +48,6 @@ pub fn notes(settings: &Settings) -> Vec<String> {
         .map(|note| (*note).to_owned())
         .chain(settings.warning())
         .collect()
-}
-
-/// A named CEL expression: a variable or a match condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named {
-    pub name: String,
-    pub expression: String,
-}
-
-impl Named {
-    fn new(name: &str, expression: impl Into<String>) -> Self {
-        Self {
-            name: name.to_owned(),
-            expression: expression.into(),
-        }
-    }
-}
-
-/// The CEL of the policy: conditions, variables in order, and the JSON patch expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Program {
-    pub match_conditions: Vec<Named>,
-    pub variables: Vec<Named>,
-    pub mutation: String,
 }
 
 /// What the settings leave to the API server's configuration.

@@ -1,12 +1,12 @@
 //! The webhook's certificates, in one place: the CA and serving certificates pullthrough
-//! generates (rcgen), what it reads back from PEM (x509-parser), the renewal decision, the files
-//! `pullthrough cert` writes, and the rotation of the certificate `serve` presents.
+//! generates (rcgen), what it reads back from PEM (x509-parser), the renewal decision, and the
+//! files `pullthrough cert` writes. Keeping the certificate `serve` presents fresh is
+//! [`crate::rotation`]'s, which drives the cluster and the TLS resolver too.
 
 mod authority;
 mod files;
 mod info;
 mod renewal;
-mod rotation;
 
 use std::time::Duration;
 
@@ -17,7 +17,6 @@ pub use authority::{
 pub use files::{Issue, WriteError, Written, write_files};
 pub use info::{CertInfo, check_ca_bundle, check_issued_by};
 pub use renewal::Renewal;
-pub use rotation::{CertificateSource, Certificates};
 
 /// Why certificate material could not be generated or read.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
-//! The subcommands, one file each: each turns its flags into plain configuration and calls the
-//! library.
+//! The `Cli` and its subcommands, one file each: each turns its flags into plain configuration
+//! and calls the library. The flag groups several commands share are in [`crate::cli`].
 
 pub mod cert;
 pub mod manifests;
@@ -7,3 +7,54 @@ pub mod register;
 pub mod run;
 pub mod scan;
 pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::cli::LogArgs;
+
+/// Makes a Kubernetes cluster pull its images through a pull-through cache, by rewriting image
+/// references at admission time with a Kubewarden waPC policy run in-process.
+#[derive(Debug, Parser)]
+#[command(name = "pullthrough", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate one AdmissionReview against a policy module offline and print the response
+    /// (the same output shape as `kwctl run`).
+    Run(run::RunArgs),
+    /// Serve the admission webhook over HTTPS (generates its certificate unless given one).
+    Serve(Box<serve::ServeArgs>),
+    /// Generate a CA and a serving certificate for the webhook Service.
+    Cert(cert::CertArgs),
+    /// Create or update the MutatingWebhookConfiguration in the current cluster.
+    Register(register::RegisterArgs),
+    /// Delete the MutatingWebhookConfiguration from the current cluster.
+    Unregister(register::UnregisterArgs),
+    /// Print a complete install (Namespace, ServiceAccount, RBAC, with --policies a ConfigMap,
+    /// Deployment, Service, PodDisruptionBudget, NetworkPolicy) as YAML.
+    Manifests(manifests::ManifestsArgs),
+    /// Find the workloads whose images do not go through the mirror (admitted while the
+    /// webhook was down), with the policy the webhook runs; `--apply` patches them.
+    Scan(Box<scan::ScanArgs>),
+}
+
+impl Cli {
+    /// The filter the command logs with: `--log` if given, else `info`, or `warn` for `scan`
+    /// (a one-shot command whose start-up lines would only bury its report).
+    pub fn log_filter(&self) -> &str {
+        match (&self.log.log, &self.command) {
+            (Some(filter), _) => filter,
+            (None, Command::Scan(_)) => "warn",
+            (None, _) => "info",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

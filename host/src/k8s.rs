@@ -21,22 +21,13 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use crate::certificates::Material;
 
-/// Names shared by the Namespace, Service, ServiceAccount, Secret labels, webhook configuration
-/// and RBAC objects.
-pub const NAME: &str = "pullthrough";
+pub use crate::NAME;
 
 /// The Secret replicas share the generated certificate through.
 pub const SECRET_NAME: &str = "pullthrough-tls";
 
 /// The one field manager pullthrough applies with, so its fields never fight another owner's.
 pub const FIELD_MANAGER: &str = NAME;
-
-/// Namespaces pullthrough never rewrites in, whatever else is configured: its own (a broken
-/// webhook could not restart itself) and the control plane's. The registration excludes them,
-/// `serve` refuses a rewrite there should a review come anyway, and `scan` skips them.
-pub fn never_rewritten(own_namespace: &str) -> Vec<String> {
-    vec![own_namespace.to_owned(), "kube-system".to_owned()]
-}
 
 /// The Service port the API server calls.
 pub const SERVICE_PORT: i32 = 443;
@@ -98,13 +89,27 @@ pub async fn client() -> Result<Client> {
     Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
 }
 
-/// What [`apply`] did.
+/// What registering the webhook configuration by server-side apply ([`apply`]) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// The configuration is as pullthrough builds it.
-    Applied,
+pub enum Registered {
+    /// Written: the configuration is as this pullthrough builds it.
+    Written,
     /// A newer pullthrough wrote the configuration (a rolling update in progress): left alone.
     LeftToNewer { version: String },
+}
+
+// The one wording of the outcome, for `serve`'s log, the renewal loop's and `register`'s output.
+impl std::fmt::Display for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Written => f.write_str("registered the MutatingWebhookConfiguration"),
+            Self::LeftToNewer { version } => write!(
+                f,
+                "a newer pullthrough wrote the MutatingWebhookConfiguration; leaving it as it is \
+                 (pullthrough {version})"
+            ),
+        }
+    }
 }
 
 /// Whether conflicts with another field manager are overridden.
@@ -126,7 +131,7 @@ pub async fn apply(
     client: &Client,
     config: &MutatingWebhookConfiguration,
     conflicts: Conflicts,
-) -> Result<Applied> {
+) -> Result<Registered> {
     let name = config.metadata.name.clone().unwrap_or_default();
     let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
     let failed = |source: kube::Error| Error::Apply {
@@ -141,7 +146,7 @@ pub async fn apply(
     if let Some(version) = written_by
         && is_newer(version, env!("CARGO_PKG_VERSION"))
     {
-        return Ok(Applied::LeftToNewer {
+        return Ok(Registered::LeftToNewer {
             version: version.clone(),
         });
     }
@@ -150,7 +155,7 @@ pub async fn apply(
         params = params.force();
     }
     match api.patch(&name, &params, &Patch::Apply(config)).await {
-        Ok(_) => Ok(Applied::Applied),
+        Ok(_) => Ok(Registered::Written),
         Err(kube::Error::Api(status)) if status.code == 409 => Err(Error::Conflict {
             name: name.clone(),
             message: status.message.clone(),
@@ -208,7 +213,7 @@ impl Cluster {
         registration: &Registration,
         ca_pem: &[u8],
         conflicts: Conflicts,
-    ) -> Result<Applied> {
+    ) -> Result<Registered> {
         apply(
             &self.client,
             &webhook_configuration(registration, ca_pem),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use pullthrough::cli::{Cli, Command};
+use pullthrough::commands::{Cli, Command};
 
 // Requests allocate and free many small JSON nodes on the async workers and the blocking pool;
 // glibc's arenas lock against each other across those threads (futex waits in the profile).
@@ -18,15 +18,13 @@ fn main() -> ExitCode {
     // Only `serve` answers admissions, so only it exports traces; kept to the end of main, when
     // dropping it exports the last spans.
     let serve = matches!(cli.command, Command::Serve(_));
-    let _traces =
-        match pullthrough::telemetry::init(cli.log.log_format, cli.log.filter(&cli.command), serve)
-        {
-            Ok(traces) => traces,
-            Err(error) => {
-                eprintln!("error: {}", pullthrough::report::one_line(&error));
-                return ExitCode::from(2);
-            }
-        };
+    let _traces = match pullthrough::telemetry::init(cli.log.log_format, cli.log_filter(), serve) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("error: {}", pullthrough::report::one_line(&error));
+            return ExitCode::from(2);
+        }
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -47,7 +45,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             let config = args.config()?;
             let runtime = pullthrough::commands::serve::runtime(&config)
                 .context("could not start the async runtime")?;
-            runtime.block_on(pullthrough::commands::serve::run(config))
+            Ok(runtime.block_on(pullthrough::commands::serve::run(config))?)
         }
         Command::Cert(args) => {
             let written = pullthrough::commands::cert::run(&args)?;

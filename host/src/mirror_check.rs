@@ -359,4 +359,8 @@ async fn watch(shared: Arc<Shared>, probes: Vec<Arc<Probe>>) {
 }
 
 #[cfg(test)]
+mod probe_tests;
+#[cfg(test)]
+mod running_tests;
+#[cfg(test)]
 mod tests;

@@ -44,8 +44,8 @@ pub fn one_line(error: &(dyn Error + 'static)) -> String {
     text
 }
 
-/// anyhow's report layout (the error, then its causes), but never a backtrace: the reader of a
-/// fatal error needs what to fix, not where in our code it was noticed.
+/// A fatal error's report (the error, then `Caused by:` and each cause), but never a backtrace:
+/// the reader of a fatal error needs what to fix, not where in our code it was noticed.
 pub fn fatal(error: &(dyn Error + 'static)) -> String {
     let messages = messages(error);
     let mut causes = messages.iter();

@@ -16,4 +16,4 @@ pub mod plan;
 
 pub use evaluate::{NamespaceFilter, ObjectRef, Scan, Workers, scan};
 pub use kinds::Kind;
-pub use plan::{Action, Applied, PatchChoice, Plan};
+pub use plan::{Action, PatchChoice, PatchOutcome, Plan};

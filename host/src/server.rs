@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 pub use body::{BODY_READ_TIMEOUT, BUDGET_WAIT, BodyBudget, MAX_BODY_BYTES};
 pub use handlers::FailureMode;
 pub use listener::{serve, shutdown_signal};
+pub use protected::never_rewritten;
 
 use crate::policies::{EvaluationError, PolicyRegistry};
 use crate::tls::CertResolver;
@@ -34,7 +35,7 @@ use metrics::{Metrics, Outcome};
 pub const MUTATE_PATH: &str = "/mutate";
 
 /// The port `serve` listens on unless told otherwise; the Service exposes it as
-/// [`crate::k8s::SERVICE_PORT`].
+/// port 443 (`SERVICE_PORT` in the cluster objects).
 pub const LISTEN_PORT: u16 = 8443;
 
 /// The port `serve` answers `GET /metrics` on (plain HTTP), apart from the admission port so a
@@ -82,7 +83,7 @@ impl AppState {
             certs: None,
             shutting_down: Arc::new(AtomicBool::new(false)),
             body_budget: Arc::new(BodyBudget::new(DEFAULT_BODY_BUDGET_BYTES)),
-            protected_namespaces: crate::k8s::never_rewritten(crate::k8s::NAME).into(),
+            protected_namespaces: never_rewritten(crate::NAME).into(),
         }
     }
 

@@ -7,8 +7,10 @@
 
 mod cache;
 mod engine;
+mod epoch;
 mod guest_log;
 mod host_calls;
+mod host_state;
 mod limits;
 mod module;
 mod wapc;

@@ -41,7 +41,7 @@ async fn register_reads_back_and_unregisters() {
     let outcome = k8s::apply(&client, &config, k8s::Conflicts::Report)
         .await
         .expect("apply");
-    assert_eq!(outcome, k8s::Applied::Applied);
+    assert_eq!(outcome, k8s::Registered::Written);
     let applied = kube::Api::<
         k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration,
     >::all(client.clone())

@@ -1,7 +1,7 @@
 //! The install manifests: `deploy/` matches `pullthrough manifests`, the Deployment is locked
 //! down, highly available and sized for its guests, serve's settings reach it, RBAC names only
-//! our own objects, the NetworkPolicy admits only what each port needs, and the zot
-//! configurations fit both layouts.
+//! our own objects, and the NetworkPolicy admits only what each port needs. The zot
+//! configurations shipped beside them are checked in `zot_configs.rs`.
 
 use pullthrough::commands::manifests::{ManifestsArgs, render};
 use serde_json::{Value, json};
@@ -376,47 +376,4 @@ fn namespace_option_moves_every_namespaced_object() {
         find(&docs, "ClusterRoleBinding")["subjects"][0]["namespace"],
         "infra"
     );
-}
-
-#[test]
-fn zot_configs_keep_digests_and_docker_manifests_in_both_layouts() {
-    // The flat layout's one namespace is Docker Hub's alone (the policy's default registries
-    // for it): a second upstream there could answer for Docker Hub's paths, or Docker Hub for
-    // its. The prefixed layout gives each upstream a directory of its own.
-    for (file, names) in [
-        ("deploy/zot/config-flat.json", &["docker.io"][..]),
-        (
-            "deploy/zot/config-prefixed.json",
-            &["docker.io", "ghcr.io", "quay.io", "gcr.io"][..],
-        ),
-    ] {
-        let prefixed = names.len() > 1;
-        let config: Value = serde_json::from_str(&repo_file(file)).expect("zot config is JSON");
-        assert_eq!(config["http"]["compat"], json!(["docker2s2"]), "{file}");
-        let registries = config["extensions"]["sync"]["registries"]
-            .as_array()
-            .expect("registries");
-        let upstreams: Vec<_> = registries
-            .iter()
-            .map(|r| r["urls"][0].as_str().expect("url"))
-            .collect();
-        let expected: Vec<String> = names
-            .iter()
-            .map(|name| match *name {
-                "docker.io" => "https://registry-1.docker.io".to_owned(),
-                other => format!("https://{other}"),
-            })
-            .collect();
-        assert_eq!(upstreams, expected, "{file}");
-        for (registry, name) in registries.iter().zip(names) {
-            assert_eq!(registry["onDemand"], true, "{file}");
-            assert_eq!(registry["preserveDigest"], true, "{file}");
-            let expected = if prefixed {
-                json!([{"prefix": "**", "destination": format!("/{name}")}])
-            } else {
-                json!([{"prefix": "**"}])
-            };
-            assert_eq!(registry["content"], expected, "{file}");
-        }
-    }
 }

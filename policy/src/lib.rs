@@ -19,9 +19,11 @@ pub use mutate::{
     OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome,
 };
 pub use reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
-pub use rewrite::{Description, Rewrite, RewriteError, Rewriter, RuleView, TargetView, Unchanged};
+pub use rewrite::{
+    Description, Layout, Rewrite, RewriteError, Rewriter, RuleView, TargetView, Unchanged,
+};
 pub use settings::{
-    DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, Layout, Rule, Settings, SettingsError,
+    DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, RuleSetting, Settings, SettingsError,
     SharedNamespace,
 };
 

@@ -1,10 +1,8 @@
 //! One image reference in, its rewrite (or the reason it stays) out.
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::mutate::{self, AdmissionRequest, Outcome, View};
 use crate::reference::{NAME_TOTAL_LENGTH_MAX, ParseError, Reference, parse_reference};
-use crate::settings::Layout;
 
 mod describe;
 pub use describe::{Description, RuleView, TargetView};
@@ -16,10 +14,23 @@ pub struct Rewriter {
     mirrors: Vec<Target>,
     registries: Registries,
     layout: Layout,
-    rules: Vec<Rule>,
+    rules: Vec<CompiledRule>,
     exclude: Vec<glob::Pattern>,
     keep_with_pull_secrets: bool,
     pull_secrets: Vec<String>,
+}
+
+/// How a rewritten image's path is formed below the mirror.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Layout {
+    /// `mirror/<repository path>`: what zot's plain on-demand sync serves; one source registry
+    /// only, unless `allowSharedNamespace`.
+    #[default]
+    Flat,
+    /// `mirror/<source registry>/<repository path>`: keeps `ghcr.io/foo/bar` and
+    /// `docker.io/foo/bar` apart; matches zot `content[].destination`.
+    Prefixed,
 }
 
 /// `host[:port]` plus an optional path prefix.
@@ -56,7 +67,7 @@ pub(crate) enum Registries {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Rule {
+pub(crate) struct CompiledRule {
     /// Lowercase host, Docker Hub as `docker.io`.
     pub(crate) registry: String,
     pub(crate) target: Target,
@@ -117,7 +128,7 @@ impl Rewriter {
         mirrors: Vec<Target>,
         registries: Registries,
         layout: Layout,
-        rules: Vec<Rule>,
+        rules: Vec<CompiledRule>,
         exclude: Vec<glob::Pattern>,
         pull_secrets: Vec<String>,
     ) -> Self {
@@ -145,21 +156,6 @@ impl Rewriter {
 
     pub(crate) fn keeps_images_with_pull_secrets(&self) -> bool {
         self.keep_with_pull_secrets
-    }
-
-    /// Rewrites the images of an `AdmissionRequest` given as JSON (the `request` member of an
-    /// `AdmissionReview`). The object is copied only when an image changes.
-    pub fn mutate(&self, request: &Value) -> Outcome {
-        let view = View::of_json(request);
-        let plan = mutate::plan(self, &view);
-        mutate::finish(plan, || view.object.clone())
-    }
-
-    /// Rewrites the images of an owned request, editing its object in place.
-    pub fn mutate_request(&self, request: AdmissionRequest) -> Outcome {
-        let plan = mutate::plan(self, &View::of_request(&request));
-        let AdmissionRequest { object, .. } = request;
-        mutate::finish(plan, || object)
     }
 
     /// Decides what becomes of one `image` value.
@@ -213,10 +209,10 @@ impl Rewriter {
         &self,
         rewritten: String,
         host: &str,
-        prefixed: Option<&str>,
+        domain_in_path: Option<&str>,
     ) -> Result<Rewrite, RewriteError> {
         let hint = |source: ParseError, rewritten: String| RewriteError::Invalid {
-            hint: match prefixed {
+            hint: match domain_in_path {
                 Some(domain) if domain.contains([':', '[']) => format!(
                     " (the prefixed layout cannot hold a port or IPv6 address; add a rule for registry {domain:?})"
                 ),

@@ -6,10 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::reference::{is_domain_and_port, is_path_component};
-use crate::rewrite::{Registries, Rewriter, Rule as CompiledRule, Target};
+use crate::rewrite::{CompiledRule, Layout, Registries, Rewriter, Target};
 
+mod error;
+mod fields;
 mod namespaces;
+
+pub use error::SettingsError;
+use fields::{is_secret_name, parse_registry, parse_target};
 pub use namespaces::SharedNamespace;
 
 /// The registries rewritten when `registries` is not given with the `flat` layout: only Docker
@@ -43,7 +47,7 @@ pub struct Settings {
     pub layout: Layout,
     /// Per-registry targets, checked before `registries` and `layout`.
     #[serde(default)]
-    pub rules: Vec<Rule>,
+    pub rules: Vec<RuleSetting>,
     /// Glob patterns over the normalised reference (`docker.io/library/nginx:1.27`) or its
     /// name (`docker.io/library/nginx`) that are never rewritten.
     #[serde(default)]
@@ -65,104 +69,14 @@ pub struct Settings {
     pub allow_shared_namespace: bool,
 }
 
-/// How a rewritten image's path is formed below the mirror.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Layout {
-    /// `mirror/<repository path>`: what zot's plain on-demand sync serves; one source registry
-    /// only, unless `allowSharedNamespace`.
-    #[default]
-    Flat,
-    /// `mirror/<source registry>/<repository path>`: keeps `ghcr.io/foo/bar` and
-    /// `docker.io/foo/bar` apart; matches zot `content[].destination`.
-    Prefixed,
-}
-
 /// An explicit target for one source registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Rule {
+pub struct RuleSetting {
     /// The source registry host[:port], compared case-insensitively.
     pub registry: String,
     /// `host[:port]` optionally followed by a path; the repository path is appended.
     pub target: String,
-}
-
-/// A setting that cannot work, named by its path in the settings document.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// The settings document is not valid JSON of the right shape; `at` is the path of the
-    /// value that is wrong (`.rules[0]`), empty for the document itself.
-    #[error("settings{at}: {source}")]
-    Deserialize {
-        at: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// No mirror was given.
-    #[error(
-        "settings.mirror is required: the pull-through cache as host[:port][/path], \
-         e.g. registry-mirror.example.com"
-    )]
-    MirrorMissing,
-    /// Both `mirror` and `mirrors`: which comes first would be a guess.
-    #[error(
-        "settings.mirror and settings.mirrors are both given: list every mirror in \
-         settings.mirrors, in priority order, and leave out settings.mirror"
-    )]
-    MirrorAndMirrors,
-    /// The same mirror host twice in `mirrors`.
-    #[error("settings.{field}: mirror host {host:?} is already listed")]
-    DuplicateMirror { field: String, host: String },
-    /// A mirror or rule target that is not `host[:port][/path]`.
-    #[error(
-        "settings.{field} must be host[:port] optionally followed by a path, got {value:?}: {reason}"
-    )]
-    InvalidTarget {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
-    /// A source registry that no image reference could ever name.
-    #[error(
-        "settings.{field} must be a registry host[:port] such as ghcr.io, got {value:?}: {reason}"
-    )]
-    InvalidRegistry {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
-    /// `*` given together with other registries.
-    #[error("settings.registries: \"*\" (every registry) must be the only entry")]
-    WildcardNotAlone,
-    /// Two rules for the same registry.
-    #[error("settings.{field}: registry {registry:?} already has a rule")]
-    DuplicateRule { field: String, registry: String },
-    /// An exclude pattern that is not a glob.
-    #[error("settings.{field} is not a valid glob pattern, got {value:?}: {source}")]
-    InvalidExclude {
-        field: String,
-        value: String,
-        #[source]
-        source: glob::PatternError,
-    },
-    /// A pull secret name the API server would refuse.
-    #[error(
-        "settings.{field} must be a Secret name (lowercase letters, digits, '-' and '.', \
-         starting and ending with a letter or digit, at most 253 characters), got {value:?}"
-    )]
-    InvalidPullSecret { field: String, value: String },
-    /// The same pull secret twice.
-    #[error("settings.{field}: secret {value:?} is already listed")]
-    DuplicatePullSecret { field: String, value: String },
-    /// Two source registries would share one mirror namespace, and `allowSharedNamespace` is
-    /// not set.
-    #[error(
-        "{0}: whoever owns a repository path on one registry could then supply the image of \
-         the same path on the other; use layout: prefixed, give each registry a rule with a \
-         target of its own, or set allowSharedNamespace: true to accept that"
-    )]
-    SharedNamespace(SharedNamespace),
 }
 
 impl Settings {
@@ -342,86 +256,6 @@ impl kubewarden_policy_sdk::settings::Validatable for Settings {
     fn validate(&self) -> Result<(), String> {
         Settings::validate(self).map_err(|e| e.to_string())
     }
-}
-
-/// Why a host cannot be a registry: the reference grammar decides what the runtime will read
-/// as a registry, so a setting outside it could never match or would be misread.
-fn host_problem(host: &str) -> Option<&'static str> {
-    if host.contains("://") {
-        Some("leave out the scheme")
-    } else if !is_domain_and_port(host) {
-        Some("not a host name, IPv4 or [IPv6] address with an optional :port")
-    } else if !(host == "localhost" || host.contains(['.', ':'])) {
-        Some(
-            "a registry host contains '.' or ':' or is localhost, otherwise it reads as a Docker Hub namespace",
-        )
-    } else {
-        None
-    }
-}
-
-/// A source registry: compared case-insensitively, and Docker Hub has two spellings.
-fn parse_registry(field: &str, value: &str) -> Result<String, SettingsError> {
-    if let Some(reason) = host_problem(value) {
-        return Err(SettingsError::InvalidRegistry {
-            field: field.to_owned(),
-            value: value.to_owned(),
-            reason,
-        });
-    }
-    let host = value.to_ascii_lowercase();
-    Ok(if host == "index.docker.io" {
-        "docker.io".to_owned()
-    } else {
-        host
-    })
-}
-
-/// A Secret's name is a DNS-1123 subdomain: what the API server accepts in `metadata.name`.
-fn is_secret_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    let alphanumeric = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    !bytes.is_empty()
-        && bytes.len() <= 253
-        && bytes.first().is_some_and(alphanumeric)
-        && bytes.last().is_some_and(alphanumeric)
-        && bytes
-            .iter()
-            .all(|b| alphanumeric(b) || *b == b'-' || *b == b'.')
-        // Each dot-separated label must itself start and end with a letter or digit.
-        && !name.contains("..")
-        && !name.contains(".-")
-        && !name.contains("-.")
-}
-
-/// `host[:port][/path]` for the mirror or a rule's target.
-fn parse_target(field: &str, value: &str) -> Result<Target, SettingsError> {
-    let invalid = |reason| SettingsError::InvalidTarget {
-        field: field.to_owned(),
-        value: value.to_owned(),
-        reason,
-    };
-    let (host, prefix) = match value.split_once('/') {
-        Some((host, prefix)) => (host, prefix),
-        None => (value, ""),
-    };
-    let problem = if value.contains("://") {
-        Some("leave out the scheme")
-    } else if host.eq_ignore_ascii_case("index.docker.io") {
-        // References spell this host docker.io, so no rewrite onto it could parse back.
-        Some("index.docker.io is Docker Hub's legacy name, not a pull-through cache")
-    } else {
-        host_problem(host)
-    };
-    if let Some(reason) = problem {
-        return Err(invalid(reason));
-    }
-    if value.contains('/') && !prefix.split('/').all(is_path_component) {
-        return Err(invalid(
-            "each path component must be lowercase letters and digits separated by '.', '_', '__' or '-'",
-        ));
-    }
-    Ok(Target::new(host, prefix))
 }
 
 #[cfg(test)]

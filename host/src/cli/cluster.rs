@@ -1,5 +1,5 @@
-//! Flags that say where the webhook lives in the cluster and how it is registered; shared by
-//! `cert`, `register` and `serve`.
+//! Flags that say where the webhook lives in the cluster, how it is registered, and how long
+//! its generated serving certificate lasts; shared by `cert`, `register` and `serve`.
 
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
@@ -7,6 +7,28 @@ use clap::builder::PossibleValue;
 use super::values;
 use crate::certificates;
 use crate::k8s::{self, FailurePolicy, NamespaceScope, Registration};
+
+/// `--cert-validity-days`, shared by `cert` and `serve`; each adds what only it means
+/// (`cert` its wording and the `--validity-days` alias, `serve` the conflict with `--tls-cert`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertValidityArgs {
+    /// Validity of a generated serving certificate, in days (renewed at two thirds).
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS,
+        value_parser = values::days,
+        env = "PULLTHROUGH_CERT_VALIDITY_DAYS"
+    )]
+    pub cert_validity_days: u64,
+}
+
+impl CertValidityArgs {
+    /// The validity as a duration.
+    pub fn validity(&self) -> std::time::Duration {
+        certificates::days(self.cert_validity_days)
+    }
+}
 
 /// The Service the API server calls.
 #[derive(Debug, Clone, clap::Args)]

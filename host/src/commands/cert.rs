@@ -4,10 +4,15 @@
 use std::path::PathBuf;
 
 use crate::certificates::{self, Issue, WriteError, Written};
-use crate::cli::{SanArgs, ServiceArgs, values};
+use crate::cli::{CertValidityArgs, SanArgs, ServiceArgs, values};
 
 /// Flags of `pullthrough cert`.
 #[derive(Debug, Clone, clap::Args)]
+// `cert` writes the certificate once, so it says less than `serve` (which renews it); help text
+// is clap's summary, without the final period.
+#[command(mut_arg("cert_validity_days", |arg| arg
+    .help("Validity of the serving certificate, in days")
+    .alias("validity-days")))]
 pub struct CertArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -36,16 +41,8 @@ pub struct CertArgs {
     /// the new ca-bundle.b64).
     #[arg(long, value_parser = values::boolish(), env = "PULLTHROUGH_FORCE")]
     pub force: bool,
-    /// Validity of the serving certificate, in days.
-    #[arg(
-        long,
-        alias = "validity-days",
-        value_name = "DAYS",
-        default_value_t = certificates::DEFAULT_SERVING_VALIDITY_DAYS,
-        value_parser = values::days,
-        env = "PULLTHROUGH_CERT_VALIDITY_DAYS"
-    )]
-    pub cert_validity_days: u64,
+    #[command(flatten)]
+    pub validity: CertValidityArgs,
     /// Validity of a generated CA, in days.
     #[arg(
         long,
@@ -65,7 +62,7 @@ impl CertArgs {
             names: self.sans.names(&self.service),
             out_dir: self.out_dir.clone(),
             ca: self.ca_cert.clone().zip(self.ca_key.clone()),
-            validity: certificates::days(self.cert_validity_days),
+            validity: self.validity.validity(),
             ca_validity: certificates::days(self.ca_validity_days),
             replace_ca: self.force,
         }
@@ -97,7 +94,9 @@ mod tests {
             ca_cert: None,
             ca_key: None,
             force: false,
-            cert_validity_days: 30,
+            validity: CertValidityArgs {
+                cert_validity_days: 30,
+            },
             ca_validity_days: 3650,
         }
     }

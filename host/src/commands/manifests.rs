@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cli::values;
+use crate::cli::{PullSecretArgs, values};
 use crate::k8s::FailurePolicy;
 pub use crate::k8s::install::DEFAULT_IMAGE;
 use crate::k8s::install::{self, IMAGE_POLICY_MODULE, Install, POLICIES_DIR, Policy};
@@ -18,6 +18,11 @@ pub use admission_policy::Output;
 /// webhook serves (`--settings-json` or `--settings-path` instead of `--mirror` for an admission
 /// policy).
 #[derive(Debug, Clone, clap::Args)]
+// `manifests` does not use the secrets itself: it passes them on to serve.
+#[command(mut_arg("mirror_pull_secrets", |arg| arg.help(
+    "Pull secret the mirror needs (repeatable or comma-separated), passed to serve as \
+     `--mirror-pull-secret NAME`"
+)))]
 #[command(group(
     clap::ArgGroup::new("what_to_serve")
         .args(["mirror", "policies", "settings_json", "settings_path"])
@@ -99,15 +104,8 @@ pub struct ManifestsArgs {
         env = "PULLTHROUGH_EXCLUDE_NAMESPACES"
     )]
     pub exclude_namespaces: Option<Vec<String>>,
-    /// Pull secret the mirror needs (repeatable or comma-separated), passed to serve as
-    /// `--mirror-pull-secret NAME`.
-    #[arg(
-        long = "mirror-pull-secret",
-        value_name = "NAME",
-        value_delimiter = ',',
-        env = "PULLTHROUGH_MIRROR_PULL_SECRET"
-    )]
-    pub mirror_pull_secrets: Vec<String>,
+    #[command(flatten)]
+    pub pull_secrets: PullSecretArgs,
     /// Guest calls one replica runs at once (serve's --max-concurrency); the memory limit grows
     /// by --policy-memory-mib for each.
     #[arg(long, value_name = "N", default_value_t = install::DEFAULT_GUEST_SLOTS, value_parser = clap::value_parser!(u32).range(1..=64), env = "PULLTHROUGH_GUEST_SLOTS")]
@@ -213,7 +211,7 @@ impl ManifestsArgs {
             replicas: self.replicas,
             failure_policy: self.failure_policy,
             exclude_namespaces: self.exclude_namespaces.clone(),
-            mirror_pull_secrets: self.mirror_pull_secrets.clone(),
+            mirror_pull_secrets: self.pull_secrets.mirror_pull_secrets.clone(),
             guest_slots: self.guest_slots,
             policy_memory_mib: self.policy_memory_mib,
             priority_class_name: self.priority_class_name.clone(),

@@ -86,19 +86,11 @@ pub async fn register(args: &RegisterArgs) -> Result<String, Error> {
     } else {
         k8s::Conflicts::Report
     };
-    let applied = Cluster::connect()
+    let registered = Cluster::connect()
         .await?
         .register(&registration, &ca, conflicts)
         .await?;
-    Ok(match applied {
-        k8s::Applied::Applied => {
-            format!("applied MutatingWebhookConfiguration {}", registration.name)
-        }
-        k8s::Applied::LeftToNewer { version } => format!(
-            "left MutatingWebhookConfiguration {} alone: pullthrough {version}, newer than this one, wrote it",
-            registration.name
-        ),
-    })
+    Ok(format!("{registered}: {}", registration.name))
 }
 
 pub async fn unregister(args: &UnregisterArgs) -> Result<String, Error> {

@@ -12,7 +12,7 @@ use crate::k8s::{self, Cluster, ListError};
 use crate::policies::{PolicyError, PolicyRegistry};
 use crate::scan::input::{self, InputError};
 use crate::scan::output;
-use crate::scan::{Action, Applied, Kind, NamespaceFilter, PatchChoice, Plan, Workers};
+use crate::scan::{Action, Kind, NamespaceFilter, PatchChoice, PatchOutcome, Plan, Workers};
 use crate::wasm::{LoadError, Runtime};
 
 /// The exit status of `--exit-code` when something would change (1 is an error, 2 a usage
@@ -174,7 +174,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
         }
     };
     let filter = NamespaceFilter {
-        excluded: k8s::never_rewritten(&args.namespace),
+        excluded: crate::server::never_rewritten(&args.namespace),
         only: args.only_namespaces.clone(),
     };
     let progress = Progress::new();
@@ -255,14 +255,14 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     if !plan.failed.is_empty() {
         return Err(ScanError::EvaluationFailed(plan.failed.len()));
     }
-    let attempted: Vec<&Applied> = plan
+    let attempted: Vec<&PatchOutcome> = plan
         .findings
         .iter()
         .filter_map(|f| f.applied.as_ref())
         .collect();
     let failed = attempted
         .iter()
-        .filter(|a| !matches!(a, Applied::Patched))
+        .filter(|a| !matches!(a, PatchOutcome::Patched))
         .count();
     if failed > 0 {
         return Err(ScanError::PatchesFailed {
@@ -273,7 +273,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, ScanError> {
     let left = plan
         .findings
         .iter()
-        .filter(|f| f.applied != Some(Applied::Patched))
+        .filter(|f| f.applied != Some(PatchOutcome::Patched))
         .count();
     Ok(if args.exit_code && left > 0 {
         CHANGES_EXIT_STATUS

@@ -15,7 +15,30 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 
 use super::webhook::{NAMESPACE_NAME_LABEL, OPT_OUT_LABEL, RULES};
 use super::{FailurePolicy, NAME, Result, VERSION_ANNOTATION};
-use crate::admission_policy::Program;
+
+/// A named CEL expression: a variable or a match condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+    pub expression: String,
+}
+
+impl Named {
+    pub(crate) fn new(name: &str, expression: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            expression: expression.into(),
+        }
+    }
+}
+
+/// The CEL of the policy: conditions, variables in order, and the JSON patch expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub match_conditions: Vec<Named>,
+    pub variables: Vec<Named>,
+    pub mutation: String,
+}
 
 /// The annotation recording the settings the policy was generated from.
 pub const SETTINGS_ANNOTATION: &str = "pullthrough.dev/settings";

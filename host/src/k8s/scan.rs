@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::Cluster;
 use crate::scan::input::Document;
-use crate::scan::{Applied, Kind, ObjectRef};
+use crate::scan::{Kind, ObjectRef, PatchOutcome};
 
 /// The field manager the scan's patches are recorded under.
 pub const SCAN_FIELD_MANAGER: &str = "pullthrough-scan";
@@ -91,8 +91,8 @@ impl Cluster {
     }
 
     /// Sends one JSON patch. A failed `test` (the object changed since it was read) comes back
-    /// as [`Applied::Conflict`], a deleted object as [`Applied::Gone`].
-    pub async fn json_patch(&self, object: &ObjectRef, patch: &Value) -> Applied {
+    /// as [`PatchOutcome::Conflict`], a deleted object as [`PatchOutcome::Gone`].
+    pub async fn json_patch(&self, object: &ObjectRef, patch: &Value) -> PatchOutcome {
         let namespace = Some(object.namespace.as_str()).filter(|n| !n.is_empty());
         // Names are DNS labels or subdomains: nothing in them needs escaping in a URL.
         let url = format!(
@@ -106,12 +106,14 @@ impl Cluster {
             .body(patch.to_string().into_bytes());
         let request = match request {
             Ok(request) => request,
-            Err(error) => return Applied::Failed(format!("cannot build the request: {error}")),
+            Err(error) => {
+                return PatchOutcome::Failed(format!("cannot build the request: {error}"));
+            }
         };
         match self.client.request_text(request).await {
-            Ok(_) => Applied::Patched,
+            Ok(_) => PatchOutcome::Patched,
             Err(kube::Error::Api(status)) => outcome_of(&status),
-            Err(error) => Applied::Failed(crate::report::one_line(&error)),
+            Err(error) => PatchOutcome::Failed(crate::report::one_line(&error)),
         }
     }
 }
@@ -119,7 +121,7 @@ impl Cluster {
 /// What a refused patch means. The API server answers a JSON patch that does not apply with
 /// 422 and a generic message; the patch library's own words (`testing value … failed` for a
 /// `test`) are in the status's causes.
-fn outcome_of(status: &kube::core::Status) -> Applied {
+fn outcome_of(status: &kube::core::Status) -> PatchOutcome {
     let causes: Vec<&str> = status
         .details
         .iter()
@@ -133,13 +135,13 @@ fn outcome_of(status: &kube::core::Status) -> Applied {
         format!("{}: {}", status.message, causes.join("; "))
     };
     if status.is_not_found() {
-        Applied::Gone
+        PatchOutcome::Gone
     } else if status.code == 409
         || (status.code == 422 && causes.iter().any(|c| c.starts_with("testing value")))
     {
-        Applied::Conflict(message)
+        PatchOutcome::Conflict(message)
     } else {
-        Applied::Failed(message)
+        PatchOutcome::Failed(message)
     }
 }
 

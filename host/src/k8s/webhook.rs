@@ -167,7 +167,7 @@ pub fn webhook_configuration(
         .collect();
     // Never intercept our own pods (a broken webhook could not restart itself) or the control
     // plane's; an explicit namespace list narrows further.
-    let mut excluded = super::never_rewritten(&registration.namespace);
+    let mut excluded = crate::server::never_rewritten(&registration.namespace);
     for ns in &registration.excluded_namespaces {
         if !excluded.contains(ns) {
             excluded.push(ns.clone());

@@ -1,5 +1,5 @@
-//! The check's rules (URL, threshold), the probe against local servers on 127.0.0.1 (plain and
-//! TLS), and the running check moving down and up again.
+//! The check's rules (URL, threshold), and the local registry servers on 127.0.0.1 (plain and
+//! TLS) the probe and the running check are tried against (`probe_tests.rs`, `running_tests.rs`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicUsize};
@@ -11,10 +11,8 @@ use tokio::net::TcpListener;
 
 use super::probe::{ProbeError, Target};
 use super::*;
-use crate::certificates::Material;
-use crate::tls::{CertResolver, Served};
 
-fn check(url: &str) -> MirrorCheck {
+pub(super) fn check(url: &str) -> MirrorCheck {
     MirrorCheck::new(url, Duration::from_millis(20), 3, None).expect("valid check")
 }
 
@@ -82,12 +80,12 @@ fn a_mirror_setting_is_checked_at_its_host() {
 
 /// A registry's `/v2/` as far as the check sees it: answers every request with the status held
 /// in `status` (0: accept and never answer), and keeps what it was asked.
-struct Server {
-    address: SocketAddr,
-    status: Arc<AtomicU16>,
-    failures_served: Arc<AtomicUsize>,
-    requests: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
+pub(super) struct Server {
+    pub(super) address: SocketAddr,
+    pub(super) status: Arc<AtomicU16>,
+    pub(super) failures_served: Arc<AtomicUsize>,
+    pub(super) requests: Arc<Mutex<Vec<String>>>,
+    pub(super) task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Server {
@@ -97,7 +95,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    async fn start(status: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+    pub(super) async fn start(status: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let status = Arc::new(AtomicU16::new(status));
@@ -141,7 +139,7 @@ impl Server {
         }
     }
 
-    fn url(&self, scheme: &str) -> String {
+    pub(super) fn url(&self, scheme: &str) -> String {
         format!("{scheme}://{}", self.address)
     }
 }
@@ -175,225 +173,11 @@ async fn respond<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
 }
 
-async fn probe_once(check: &MirrorCheck) -> Result<(), ProbeError> {
+pub(super) async fn probe_once(check: &MirrorCheck) -> Result<(), ProbeError> {
     Probe::new(check.url(), check)
         .expect("probe")
         .check(Duration::from_millis(500))
         .await
-}
-
-#[tokio::test]
-async fn the_probe_reads_200_and_401_as_up_and_anything_else_as_down() {
-    let server = Server::start(200, None).await;
-    let check = check(&server.url("http"));
-    probe_once(&check).await.expect("200 is up");
-    server.status.store(401, Ordering::SeqCst);
-    probe_once(&check).await.expect("401 is up");
-    for status in [503, 404, 500] {
-        server.status.store(status, Ordering::SeqCst);
-        let error = probe_once(&check).await.expect_err("down");
-        assert_eq!(
-            error.to_string(),
-            format!(
-                "GET /v2/ answered {} (200 or 401 means up)",
-                hyper::StatusCode::from_u16(status).expect("status")
-            )
-        );
-    }
-    let requests = server.requests.lock().expect("lock").clone();
-    assert_eq!(requests.len(), 5);
-    for head in requests {
-        let mut lines = head.lines();
-        assert_eq!(lines.next(), Some("GET /v2/ HTTP/1.1"), "{head}");
-        assert!(
-            head.to_ascii_lowercase()
-                .contains(&format!("host: {}\r\n", server.address)),
-            "{head}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_closed_port_and_a_silent_server_are_down() {
-    // A port nothing listens on any more.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    drop(listener);
-    let check = check(&url);
-    assert!(matches!(
-        probe_once(&check).await,
-        Err(ProbeError::Connect(_))
-    ));
-    let silent = Server::start(0, None).await;
-    let error = Probe::new(&silent.url("http"), &self::check(&silent.url("http")))
-        .expect("probe")
-        .check(Duration::from_millis(100))
-        .await
-        .expect_err("no answer");
-    assert_eq!(error.to_string(), "no answer within 100 ms");
-}
-
-#[tokio::test]
-async fn https_is_verified_against_the_ca_file() {
-    crate::tls::install_default_provider();
-    let material = Material::generate(
-        &["127.0.0.1".to_owned()],
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    )
-    .expect("certificates");
-    let served = Served::from_pem(
-        material.serving.cert_pem.as_bytes(),
-        material.serving.key_pem.as_bytes(),
-    )
-    .expect("served");
-    let tls = crate::tls::server_config(CertResolver::new(served)).expect("server config");
-    let server = Server::start(401, Some(tls)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ca = dir.path().join("ca.crt");
-    std::fs::write(&ca, &material.ca.cert_pem).expect("write");
-    let trusted =
-        MirrorCheck::new(&server.url("https"), DEFAULT_INTERVAL, 1, Some(ca)).expect("check");
-    probe_once(&trusted).await.expect("verified and up");
-    // The system's CAs did not sign it; and plain HTTP to a TLS port gets no HTTP answer.
-    let system = MirrorCheck::new(&server.url("https"), DEFAULT_INTERVAL, 1, None).expect("check");
-    match Probe::new(system.url(), &system) {
-        Ok(probe) => assert!(matches!(
-            probe.check(Duration::from_millis(500)).await,
-            Err(ProbeError::Tls(_))
-        )),
-        // A machine without CA certificates refuses the check up front instead.
-        Err(error) => assert!(matches!(error, Error::NoRoots { .. }), "{error}"),
-    }
-    assert!(probe_once(&check(&server.url("http"))).await.is_err());
-}
-
-#[tokio::test]
-async fn an_unusable_ca_file_is_refused_at_start() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let missing = dir.path().join("missing.crt");
-    let error = MirrorHealth::start(
-        "p",
-        MirrorCheck::new(
-            "https://m.example.com",
-            DEFAULT_INTERVAL,
-            1,
-            Some(missing.clone()),
-        )
-        .expect("check"),
-    )
-    .expect_err("missing file");
-    assert_eq!(
-        crate::report::one_line(&error),
-        format!(
-            "cannot read the mirror's CA file {}: No such file or directory (os error 2)",
-            missing.display()
-        )
-    );
-    let garbage = dir.path().join("garbage.crt");
-    std::fs::write(&garbage, "not a certificate\n").expect("write");
-    let error = MirrorHealth::start(
-        "p",
-        MirrorCheck::new(
-            "https://m.example.com",
-            DEFAULT_INTERVAL,
-            1,
-            Some(garbage.clone()),
-        )
-        .expect("check"),
-    )
-    .expect_err("no certificate");
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "the mirror's CA file {} holds no PEM certificate rustls accepts",
-            garbage.display()
-        )
-    );
-}
-
-/// Polls `condition` until it holds; fails after 10 s (a bound, not a measurement).
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} never happened");
-}
-
-#[tokio::test]
-async fn the_running_check_goes_down_after_the_threshold_and_up_again() {
-    let server = Server::start(200, None).await;
-    let health = MirrorHealth::start("mirror", check(&server.url("http"))).expect("started");
-    eventually("a first check", || {
-        !server.requests.lock().expect("lock").is_empty()
-    })
-    .await;
-    assert!(health.is_up());
-    server.status.store(503, Ordering::SeqCst);
-    eventually("down", || !health.is_up()).await;
-    // Down is only ever decided on the third failure in a row.
-    assert!(server.failures_served.load(Ordering::SeqCst) >= 3);
-    assert_eq!(
-        health.status(),
-        MirrorStatus {
-            policy: "mirror".into(),
-            url: server.url("http"),
-            up: false,
-            choice: None,
-            transitions: 1,
-        }
-    );
-    assert_eq!(
-        health.warning(),
-        format!(
-            "pullthrough: mirror {} is not answering; images left unchanged",
-            server.url("http")
-        )
-    );
-    server.status.store(401, Ordering::SeqCst);
-    eventually("up again", || health.is_up()).await;
-    assert_eq!(health.status().transitions, 2);
-}
-
-#[tokio::test]
-async fn two_mirrors_the_first_that_answers_is_chosen() {
-    let a = Server::start(200, None).await;
-    let b = Server::start(200, None).await;
-    let urls = [a.url("http"), b.url("http")];
-    let check = MirrorCheck::for_mirrors(&urls, Duration::from_millis(20), 3, None).expect("check");
-    assert_eq!(check.urls(), urls);
-    let health = MirrorHealth::start("two", check).expect("started");
-    eventually("a first check of both", || {
-        !a.requests.lock().expect("lock").is_empty() && !b.requests.lock().expect("lock").is_empty()
-    })
-    .await;
-    assert_eq!(health.choice(), Some(0));
-    a.status.store(503, Ordering::SeqCst);
-    eventually("the second chosen", || health.choice() == Some(1)).await;
-    assert_eq!(health.status().url, urls[1]);
-    b.status.store(503, Ordering::SeqCst);
-    eventually("none chosen", || health.choice().is_none()).await;
-    assert_eq!(
-        health.warning(),
-        "pullthrough: none of the 2 mirrors is answering; images left unchanged"
-    );
-    b.status.store(200, Ordering::SeqCst);
-    eventually("the second again", || health.choice() == Some(1)).await;
-    a.status.store(401, Ordering::SeqCst);
-    eventually("the first again", || health.choice() == Some(0)).await;
-    assert_eq!(
-        health.status(),
-        MirrorStatus {
-            policy: "two".into(),
-            url: urls[0].clone(),
-            up: true,
-            choice: Some(0),
-            transitions: 4,
-        }
-    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Kind;
 use super::evaluate::ObjectRef;
-use super::plan::{Action, Applied, Finding, Plan};
+use super::plan::{Action, Finding, PatchOutcome, Plan};
 
 /// The table (one row per image to change) and the summary below it.
 pub fn table(plan: &Plan) -> String {
@@ -61,10 +61,10 @@ fn namespace_text(object: &ObjectRef) -> &str {
 
 fn action_text(finding: &Finding) -> String {
     match (&finding.applied, &finding.action) {
-        (Some(Applied::Patched), _) => "patched".to_owned(),
-        (Some(Applied::Conflict(_)), _) => "not patched: changed since the scan".to_owned(),
-        (Some(Applied::Gone), _) => "not patched: deleted since the scan".to_owned(),
-        (Some(Applied::Failed(_)), _) => "not patched: refused (see below)".to_owned(),
+        (Some(PatchOutcome::Patched), _) => "patched".to_owned(),
+        (Some(PatchOutcome::Conflict(_)), _) => "not patched: changed since the scan".to_owned(),
+        (Some(PatchOutcome::Gone), _) => "not patched: deleted since the scan".to_owned(),
+        (Some(PatchOutcome::Failed(_)), _) => "not patched: refused (see below)".to_owned(),
         (None, Action::Patch) => "patch".to_owned(),
         (None, Action::ReportPod) => "report (bare Pod: --patch-pods)".to_owned(),
         (None, Action::ReportJob) => "report (bare Job: --patch-jobs)".to_owned(),
@@ -100,16 +100,19 @@ pub fn summary(plan: &Plan) -> String {
                 by_kind(owned.into_iter())
             );
         }
-        let applied: Vec<&Applied> = findings.iter().filter_map(|f| f.applied.as_ref()).collect();
+        let applied: Vec<&PatchOutcome> =
+            findings.iter().filter_map(|f| f.applied.as_ref()).collect();
         if !applied.is_empty() {
             let patched = applied
                 .iter()
-                .filter(|a| matches!(a, Applied::Patched))
+                .filter(|a| matches!(a, PatchOutcome::Patched))
                 .count();
             let _ = writeln!(out, "Patched {patched} of {}.", applied.len());
             for finding in findings {
                 let reason = match &finding.applied {
-                    Some(Applied::Conflict(message) | Applied::Failed(message)) => message,
+                    Some(PatchOutcome::Conflict(message) | PatchOutcome::Failed(message)) => {
+                        message
+                    }
                     _ => continue,
                 };
                 let _ = writeln!(out, "  {}: {reason}", describe(&finding.object));
@@ -284,8 +287,8 @@ Scanned 7 objects (2 Deployments, 2 ReplicaSets, 3 Pods); skipped 1 of other kin
     #[test]
     fn applied_results_replace_the_action_and_are_summed_up() {
         let mut plan = plan();
-        plan.findings[0].applied = Some(Applied::Conflict("testing value /a failed".into()));
-        plan.findings[1].applied = Some(Applied::Patched);
+        plan.findings[0].applied = Some(PatchOutcome::Conflict("testing value /a failed".into()));
+        plan.findings[1].applied = Some(PatchOutcome::Patched);
         plan.behind.clear();
         assert_eq!(
             table(&plan),

@@ -2,13 +2,16 @@
 //! pod template, with the objects it controls (its ReplicaSets, Pods, Jobs) folded in, since
 //! patching the owner is what fixes them; and what `--apply` does with each finding.
 
+mod index;
+
 use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Kind;
-use super::evaluate::{ImageChange, ObjectRef, Owner, Scan, Scanned, Verdict};
+use super::evaluate::{ImageChange, ObjectRef, Owner, Scan, Verdict};
+use index::Index;
 
 /// Which kinds `--apply` patches beyond those that own their pod template.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,7 +40,7 @@ pub enum Action {
 /// How a patch went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "result", content = "message")]
-pub enum Applied {
+pub enum PatchOutcome {
     Patched,
     /// A `test` failed: the object changed since it was scanned and was left as it is.
     Conflict(String),
@@ -55,7 +58,7 @@ pub struct Finding {
     #[serde(flatten)]
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
-    pub applied: Option<Applied>,
+    pub applied: Option<PatchOutcome>,
     pub images: Vec<ImageChange>,
     /// Objects it controls, directly or not, that differ too; they follow its rollout.
     pub owned: Vec<ObjectRef>,
@@ -199,217 +202,5 @@ fn action(object: &ObjectRef, owner: Option<Owner>, choice: PatchChoice) -> Acti
     }
 }
 
-/// Finds an object's controller among the scanned objects: by uid (objects from a cluster),
-/// else by namespace, kind and name (manifests).
-struct Index<'a> {
-    by_uid: HashMap<&'a str, usize>,
-    by_name: HashMap<(&'a str, &'a str, &'a str), usize>,
-}
-
-impl<'a> Index<'a> {
-    fn new(objects: &'a [Scanned]) -> Self {
-        let mut by_uid = HashMap::new();
-        let mut by_name = HashMap::new();
-        for (at, scanned) in objects.iter().enumerate() {
-            let object = &scanned.object;
-            if let Some(uid) = &object.uid {
-                by_uid.insert(uid.as_str(), at);
-            }
-            by_name.insert(
-                (
-                    object.namespace.as_str(),
-                    object.kind.as_str(),
-                    object.name.as_str(),
-                ),
-                at,
-            );
-        }
-        Self { by_uid, by_name }
-    }
-
-    fn controller(&self, objects: &[Scanned], at: usize) -> Option<usize> {
-        let scanned = &objects[at];
-        let owner = scanned.owner.as_ref()?;
-        if let Some(uid) = &owner.uid
-            && let Some(&found) = self.by_uid.get(uid.as_str())
-        {
-            return Some(found);
-        }
-        let key = (
-            scanned.object.namespace.as_str(),
-            owner.kind.as_str(),
-            owner.name.as_str(),
-        );
-        self.by_name.get(&key).copied()
-    }
-
-    /// The top of `at`'s chain of controllers within the scan (`at` itself when it has none).
-    fn root(&self, objects: &[Scanned], at: usize) -> usize {
-        let mut current = at;
-        // Controllers nest at most three deep (CronJob → Job → Pod); the bound only stops a
-        // cycle in hand-written manifests.
-        for _ in 0..8 {
-            match self.controller(objects, current) {
-                Some(next) if next != current => current = next,
-                _ => break,
-            }
-        }
-        current
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn object(kind: Kind, name: &str, uid: &str, owner: Option<(&str, &str, &str)>) -> Scanned {
-        Scanned {
-            object: ObjectRef {
-                namespace: "shop".into(),
-                kind,
-                name: name.into(),
-                uid: Some(uid.into()),
-            },
-            owner: owner.map(|(kind, name, uid)| Owner {
-                kind: kind.into(),
-                name: name.into(),
-                uid: (!uid.is_empty()).then(|| uid.into()),
-            }),
-            verdict: Verdict::Unchanged,
-            warnings: vec![],
-        }
-    }
-
-    fn changed(mut scanned: Scanned) -> Scanned {
-        scanned.verdict = Verdict::Changes {
-            images: vec![ImageChange {
-                container: "app".into(),
-                path: "/spec/containers/0/image".into(),
-                from: "nginx".into(),
-                to: "m/library/nginx".into(),
-            }],
-            patch: json!([]),
-        };
-        scanned
-    }
-
-    fn scan(objects: Vec<Scanned>) -> Scan {
-        let mut by_kind = std::collections::BTreeMap::new();
-        for o in &objects {
-            *by_kind.entry(o.object.kind).or_default() += 1;
-        }
-        Scan {
-            objects,
-            by_kind,
-            other_kinds: 0,
-            excluded: 0,
-        }
-    }
-
-    fn refs(objects: &[ObjectRef]) -> Vec<String> {
-        objects
-            .iter()
-            .map(|o| format!("{}/{}", o.kind, o.name))
-            .collect()
-    }
-
-    #[test]
-    fn owned_objects_are_reported_once_at_their_owner() {
-        let plan = Plan::new(
-            scan(vec![
-                changed(object(Kind::Deployment, "web", "d1", None)),
-                changed(object(
-                    Kind::ReplicaSet,
-                    "web-1",
-                    "r1",
-                    Some(("Deployment", "web", "d1")),
-                )),
-                changed(object(
-                    Kind::Pod,
-                    "web-1-a",
-                    "p1",
-                    Some(("ReplicaSet", "web-1", "r1")),
-                )),
-                // Found by name when the reference carries no uid (a manifest).
-                changed(object(
-                    Kind::Pod,
-                    "web-1-b",
-                    "p2",
-                    Some(("ReplicaSet", "web-1", "")),
-                )),
-            ]),
-            PatchChoice::default(),
-        );
-        assert_eq!(plan.findings.len(), 1);
-        assert_eq!(plan.findings[0].object.name, "web");
-        assert_eq!(plan.findings[0].action, Action::Patch);
-        assert_eq!(
-            refs(&plan.findings[0].owned),
-            ["ReplicaSet/web-1", "Pod/web-1-a", "Pod/web-1-b"]
-        );
-        assert!(plan.behind.is_empty());
-    }
-
-    #[test]
-    fn what_an_up_to_date_owner_controls_is_left_to_it() {
-        let plan = Plan::new(
-            scan(vec![
-                object(Kind::Deployment, "web", "d1", None),
-                changed(object(
-                    Kind::ReplicaSet,
-                    "web-old",
-                    "r1",
-                    Some(("Deployment", "web", "d1")),
-                )),
-            ]),
-            PatchChoice::default(),
-        );
-        assert!(plan.findings.is_empty());
-        assert_eq!(plan.behind.len(), 1);
-        assert_eq!(plan.behind[0].object.name, "web-old");
-        assert_eq!(plan.behind[0].controller.name, "web");
-    }
-
-    #[test]
-    fn bare_pods_and_jobs_and_foreign_owned_objects_are_reported_only() {
-        let objects = vec![
-            changed(object(Kind::Pod, "debug", "p1", None)),
-            changed(object(Kind::Job, "migrate", "j1", None)),
-            changed(object(
-                Kind::ReplicaSet,
-                "canary-1",
-                "r1",
-                Some(("Rollout", "canary", "x1")),
-            )),
-            changed(object(Kind::ReplicaSet, "bare", "r2", None)),
-        ];
-        let plan = Plan::new(scan(objects.clone()), PatchChoice::default());
-        let actions: Vec<_> = plan.findings.iter().map(|f| f.action.clone()).collect();
-        assert_eq!(
-            actions,
-            [
-                Action::ReportPod,
-                Action::ReportJob,
-                Action::ReportOwned {
-                    owner: Owner {
-                        kind: "Rollout".into(),
-                        name: "canary".into(),
-                        uid: Some("x1".into())
-                    }
-                },
-                Action::Patch,
-            ]
-        );
-        let plan = Plan::new(
-            scan(objects),
-            PatchChoice {
-                pods: true,
-                jobs: true,
-            },
-        );
-        assert_eq!(plan.findings[0].action, Action::Patch);
-        assert_eq!(plan.findings[1].action, Action::Patch);
-    }
-}
+mod tests;

@@ -2,78 +2,20 @@
 //! errors, policy reloads, mirror checks and certificate expiry. Labels are policy names
 //! (operator-chosen, few), fixed outcome words and error kinds — never images, namespaces or uids.
 
+mod labels;
+
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// How one admission request ended.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(
-    non_camel_case_types,
-    reason = "the variant names are the exported label values"
-)]
-pub enum Outcome {
-    /// Admitted unchanged.
-    allowed,
-    /// Admitted with a patch.
-    mutated,
-    /// Denied by the policy.
-    denied,
-    /// The policy failed; admitted unchanged with a warning (fail-open).
-    error_allowed,
-    /// The policy failed; denied (fail-closed).
-    error_denied,
-    /// The request itself was broken (4xx).
-    invalid,
-}
-
-/// Why no route took a request.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(
-    non_camel_case_types,
-    reason = "the variant names are the exported label values"
-)]
-pub enum Unrouted {
-    /// No route has that path (404).
-    not_found,
-    /// The path exists, the method does not (405).
-    method_not_allowed,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct UnroutedReason {
-    reason: Unrouted,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PolicyOutcome {
-    policy: String,
-    outcome: Outcome,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PolicyLabel {
-    policy: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PolicyError {
-    policy: String,
-    kind: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PolicyReload {
-    policy: String,
-    result: &'static str,
-}
+use labels::{ErrorLabels, PolicyLabel, PolicyOutcome, PolicyReload, UnroutedReason};
+pub use labels::{Outcome, Unrouted};
 
 /// Latency buckets from 100 µs to about 3.3 s: admission answers are sub-millisecond when
 /// healthy, and the API server gives up at the webhook timeout (10 s by default).
@@ -109,7 +51,7 @@ pub struct Metrics {
     requests: Family<PolicyOutcome, Counter>,
     duration: Family<PolicyLabel, Histogram, fn() -> Histogram>,
     images: Family<PolicyLabel, Counter>,
-    errors: Family<PolicyError, Counter>,
+    errors: Family<ErrorLabels, Counter>,
     reloads: Family<PolicyReload, Counter>,
     unrouted: Family<UnroutedReason, Counter>,
     mirror_up: Family<PolicyLabel, Gauge>,
@@ -141,7 +83,7 @@ impl Metrics {
         let duration: Family<PolicyLabel, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
         let images = Family::<PolicyLabel, Counter>::default();
-        let errors = Family::<PolicyError, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
         let reloads = Family::<PolicyReload, Counter>::default();
         let unrouted = Family::<UnroutedReason, Counter>::default();
         let cert_expiry = Gauge::default();
@@ -224,7 +166,7 @@ impl Metrics {
         for policy in policies {
             self.policy(policy);
             for kind in error_kinds {
-                drop(self.errors.get_or_create(&PolicyError {
+                drop(self.errors.get_or_create(&ErrorLabels {
                     policy: policy.clone(),
                     kind,
                 }));
@@ -284,7 +226,7 @@ impl Metrics {
     /// Counts a failed evaluation; `kind` is the error's fixed label.
     pub fn evaluation_error(&self, policy: &str, kind: &'static str) {
         self.errors
-            .get_or_create(&PolicyError {
+            .get_or_create(&ErrorLabels {
                 policy: policy.to_owned(),
                 kind,
             })
@@ -336,86 +278,4 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn series_carry_only_policy_outcome_and_kind() {
-        let metrics = Metrics::new();
-        let policy = metrics.policy("mirror");
-        policy.record(Outcome::mutated, 0.0003);
-        policy.record(Outcome::mutated, 0.0003);
-        policy.images_rewritten.inc_by(3);
-        metrics.evaluation_error("mirror", "timeout");
-        metrics.set_reloads("mirror", 2, 1);
-        // A scrape that reads older counts never moves a counter back.
-        metrics.set_reloads("mirror", 1, 1);
-        metrics.set_certificate_expiry(1_900_000_000);
-        metrics.set_mirror("mirror", Some(1), 2);
-        metrics.set_mirror("mirror", None, 3);
-        metrics.set_mirror("mirror", None, 1);
-        let text = metrics.encode().expect("encode");
-        for line in [
-            "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"mutated\"} 2",
-            "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"allowed\"} 0",
-            "pullthrough_admission_duration_seconds_count{policy=\"mirror\"} 2",
-            "pullthrough_admission_duration_seconds_bucket{le=\"0.0004\",policy=\"mirror\"} 2",
-            "pullthrough_images_rewritten_total{policy=\"mirror\"} 3",
-            "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"timeout\"} 1",
-            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"accepted\"} 2",
-            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 1",
-            "pullthrough_certificate_expiry_timestamp_seconds 1900000000",
-            "pullthrough_mirror_up{policy=\"mirror\"} 0",
-            "pullthrough_mirror_choice{policy=\"mirror\"} -1",
-            "pullthrough_mirror_transitions_total{policy=\"mirror\"} 3",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn every_metric_exists_from_the_start_and_none_that_cannot_move() {
-        let metrics = Metrics::new();
-        metrics.prepare(&["mirror".to_owned()], &["timeout", "trap"]);
-        let text = metrics.encode().expect("encode");
-        for line in [
-            "pullthrough_admission_requests_total{policy=\"mirror\",outcome=\"mutated\"} 0",
-            "pullthrough_admission_requests_total{policy=\"unknown\",outcome=\"invalid\"} 0",
-            "pullthrough_admission_duration_seconds_count{policy=\"mirror\"} 0",
-            "pullthrough_images_rewritten_total{policy=\"mirror\"} 0",
-            "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"timeout\"} 0",
-            "pullthrough_evaluation_errors_total{policy=\"mirror\",kind=\"trap\"} 0",
-            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"accepted\"} 0",
-            "pullthrough_policy_reloads_total{policy=\"mirror\",result=\"rejected\"} 0",
-            "pullthrough_unrouted_requests_total{reason=\"not_found\"} 0",
-            "pullthrough_unrouted_requests_total{reason=\"method_not_allowed\"} 0",
-            "pullthrough_certificate_expiry_timestamp_seconds 0",
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in\n{text}"
-            );
-        }
-        metrics.unknown_policy();
-        let text = metrics.encode().expect("encode");
-        let unknown: Vec<_> = text
-            .lines()
-            .filter(|l| l.contains("policy=\"unknown\""))
-            .collect();
-        assert_eq!(
-            unknown,
-            ["pullthrough_admission_requests_total{policy=\"unknown\",outcome=\"invalid\"} 1"]
-        );
-    }
-
-    #[test]
-    fn the_same_policy_resolves_to_the_same_series() {
-        let metrics = Metrics::new();
-        let a = metrics.policy("mirror");
-        let b = metrics.policy("mirror");
-        assert!(Arc::ptr_eq(&a, &b));
-    }
-}
+mod tests;

@@ -7,6 +7,13 @@ use super::AppState;
 use super::handlers::{Answered, Request};
 use super::metrics::Outcome;
 
+/// Namespaces pullthrough never rewrites in, whatever else is configured: its own (a broken
+/// webhook could not restart itself) and the control plane's. The registration excludes them,
+/// `serve` refuses a rewrite there should a review come anyway, and `scan` skips them.
+pub fn never_rewritten(own_namespace: &str) -> Vec<String> {
+    vec![own_namespace.to_owned(), "kube-system".to_owned()]
+}
+
 impl AppState {
     /// `answered`, without its patch when the review is for a protected namespace. A verdict
     /// (allowed or denied) and the policy's warnings stay: only the rewrite is refused.

@@ -4,7 +4,7 @@
 //! request, or on the blocking pool).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -12,11 +12,10 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
 };
 
-use super::module::{HostState, WapcModule};
+use super::epoch::spawn_ticker;
+use super::host_state::HostState;
+use super::module::WapcModule;
 use super::{CallError, CallLimits, LoadError, RuntimeConfig, TaskError, cache, wapc};
-
-/// How often the ticker thread advances the engine's epoch: the granularity of deadlines.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The one wasm runtime of the process. Cheap to clone.
 #[derive(Clone)]
@@ -230,26 +229,6 @@ impl Runtime {
     }
 }
 
-/// Called from inside a guest call that has run for a tick: makes sure the rest of the process
-/// does not wait for it.
-///
-/// A guest call runs on the async worker that received its request (the cheapest way, and
-/// nearly every call ends well within a tick). Held by a long call, that worker cannot run two
-/// things the rest of the process may be waiting for. The task it woke last sits in its LIFO
-/// slot, which no other worker may steal. And when it was the worker that polled the I/O driver
-/// last, the other workers may all be asleep without it, so no socket is read: a second
-/// connection of the API server's is not even accepted until the call ends (BENCHMARKS.md).
-/// Spawning two no-op tasks fixes both: the second displaces the first (and the first whatever
-/// was in the slot) to the worker's run queue, and a task pushed there wakes an idle worker,
-/// which steals it and then drives the I/O. On the blocking pool, or outside a runtime, there
-/// is nothing to hand off and this costs two idle tasks at most.
-pub(crate) fn hand_off_worker() {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        drop(runtime.spawn(async {}));
-        drop(runtime.spawn(async {}));
-    }
-}
-
 async fn acquire(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, CallError> {
     Arc::clone(permits)
         .acquire_owned()
@@ -336,36 +315,6 @@ fn millis_since_start() -> u64 {
 /// and the synchronous callers that bypass the semaphore (`pullthrough run`, tests).
 fn pool_slots(max_concurrency: usize) -> usize {
     max_concurrency * 2 + 8
-}
-
-fn spawn_ticker(engine: Engine, alive: Weak<()>) {
-    let spawned = std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            // The epoch counts ticks of the clock, not wake-ups of this thread: on a busy machine
-            // a 10 ms sleep can take 15, and a guest's deadline (counted in ticks) then came
-            // half as late again. Measured on the real API server under load: a 1.4 s deadline
-            // fired after 2.06 s, past the API server's 2 s, and failurePolicy Fail refused the Pod.
-            let started = Instant::now();
-            let mut ticked = 0;
-            while alive.strong_count() > 0 {
-                std::thread::sleep(EPOCH_TICK);
-                let due = ticks_since(started.elapsed());
-                while ticked < due {
-                    engine.increment_epoch();
-                    ticked += 1;
-                }
-            }
-        });
-    if let Err(error) = spawned {
-        // Without a ticker deadlines never fire; guests still run, so carry on but say so.
-        tracing::error!(%error, "cannot start the wasm epoch ticker thread; policy deadlines are off");
-    }
-}
-
-/// Whole epoch ticks in `elapsed`.
-fn ticks_since(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_nanos() / EPOCH_TICK.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

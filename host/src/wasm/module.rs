@@ -5,30 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, UpdateDeadline, ValType};
-use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use super::engine::EPOCH_TICK;
+use super::epoch::EPOCH_TICK;
 use super::guest_log::GuestOutput;
+use super::host_state::{HostState, Invocation};
 use super::limits::Limiter;
-use super::wapc::Invocation;
 use super::{CallError, CallLimits, LoadError};
 
 /// Exports run once after instantiation, in this order, when the module has them: the WASI
 /// reactor constructor, the WASI command entry point (TinyGo registers its handlers from `main`),
 /// and the waPC registration hook.
 const START_FUNCTIONS: [&str; 3] = ["_initialize", "_start", "wapc_init"];
-
-/// What one store owns: WASI, the limiter and the waPC call in flight.
-pub(crate) struct HostState {
-    pub(crate) wasi: WasiP1Ctx,
-    pub(crate) limiter: Limiter,
-    pub(crate) wapc: Invocation,
-    pub(crate) policy: Arc<str>,
-    /// Ticks of the call's budget left after the first: taken at the first tick (see
-    /// `WapcModule::call_by`), so the second deadline interrupts the call.
-    pub(crate) after_first_tick: Option<u64>,
-}
 
 /// A compiled waPC module, ready to be instantiated once per call. Cheap to clone.
 #[derive(Clone)]
@@ -147,7 +135,7 @@ impl WapcModule {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut store| match store.data_mut().after_first_tick.take() {
             Some(rest) => {
-                super::engine::hand_off_worker();
+                super::epoch::hand_off_worker();
                 Ok(UpdateDeadline::Continue(rest))
             }
             None => Ok(UpdateDeadline::Interrupt),

@@ -1,4 +1,5 @@
-//! The host side of waPC: the nine `wapc` imports and the state of the call in flight.
+//! The host side of waPC: the nine `wapc` imports, which read and write the call in flight
+//! (`host_state.rs`).
 //!
 //! A call goes: host stores (operation, payload) and calls `__guest_call(op_len, msg_len)`; the
 //! guest pulls both with `__guest_request`, may call back with `__host_call` (answers fetched with
@@ -7,58 +8,13 @@
 
 use wasmtime::{Caller, Extern, Linker, Memory};
 
-use super::CallError;
 use super::host_calls;
-use super::module::HostState;
+use super::host_state::{HostState, Invocation};
 
 const MODULE: &str = "wapc";
 
 /// Guest error text beyond this is cut; the message only goes to logs and status messages.
 const MAX_ERROR_LEN: usize = 64 * 1024;
-
-/// The waPC call in flight in one store.
-#[derive(Debug, Default)]
-pub(crate) struct Invocation {
-    operation: String,
-    payload: Vec<u8>,
-    guest_response: Option<Vec<u8>>,
-    guest_error: Option<String>,
-    host_response: Option<Vec<u8>>,
-    host_error: Option<String>,
-}
-
-impl Invocation {
-    pub(crate) fn new(operation: &str, payload: Vec<u8>) -> Self {
-        Self {
-            operation: operation.to_owned(),
-            payload,
-            ..Self::default()
-        }
-    }
-
-    /// `__guest_call`'s arguments. Lengths past `i32::MAX` cannot be addressed by a wasm32 guest
-    /// anyway; they saturate and the guest's copy fails with a trap.
-    pub(crate) fn lengths(&self) -> (i32, i32) {
-        let len = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-        (len(self.operation.len()), len(self.payload.len()))
-    }
-
-    /// Turns what the guest reported into the call's result.
-    pub(crate) fn take_result(&mut self, succeeded: bool) -> Result<Vec<u8>, CallError> {
-        if succeeded {
-            Ok(self.guest_response.take().unwrap_or_default())
-        } else {
-            Err(CallError::Guest(self.guest_error.take().unwrap_or_else(
-                || {
-                    format!(
-                        "guest failed operation `{}` without an error message",
-                        self.operation
-                    )
-                },
-            )))
-        }
-    }
-}
 
 /// Registers the nine `wapc` imports.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Edit, ORIGINAL_IMAGES_ANNOTATION};
+use super::ORIGINAL_IMAGES_ANNOTATION;
+use super::plan::Edit;
 
 /// The API server refuses an object whose annotations, keys and values together, pass this many
 /// bytes (`TotalAnnotationSizeLimitB` of apimachinery's `ValidateAnnotationsSize`).

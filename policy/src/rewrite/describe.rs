@@ -2,8 +2,8 @@
 //! does without calling it: the host's `manifests --admission-policy` writes the same decisions
 //! as CEL for the API server to run.
 
+use super::Layout;
 use super::{Registries, Rewriter, Target};
-use crate::settings::Layout;
 
 /// What a [`Rewriter`] was compiled from, normalised as it compares: registries and rule
 /// registries lowercase with Docker Hub spelled `docker.io`, targets split into host and prefix.

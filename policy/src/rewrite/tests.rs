@@ -1,7 +1,8 @@
 //! The rewrite table: every layout and rule combination, over the reference shapes that matter.
 
 use super::*;
-use crate::settings::{Layout, Rule as RuleSetting, Settings};
+use crate::rewrite::Layout;
+use crate::settings::{RuleSetting, Settings};
 
 const D256: &str = "sha256:9bba603b99bf25f6d117cf1235b6598c16033ad027b143c90fa5b3cc583c5713";
 const D512: &str = "sha512:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";

@@ -9,8 +9,7 @@
 
 use std::fmt;
 
-use crate::rewrite::{Registries, Rule, Target};
-use crate::settings::Layout;
+use crate::rewrite::{CompiledRule, Layout, Registries, Target};
 
 /// Source registries that would share one mirror namespace, and where the settings say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +63,7 @@ pub(crate) fn shared(
     layout: Layout,
     mirror: &Target,
     registries: &Registries,
-    rules: &[Rule],
+    rules: &[CompiledRule],
 ) -> Option<SharedNamespace> {
     let is_cache = |host: &str| {
         host.eq_ignore_ascii_case(mirror.host())

@@ -4,7 +4,7 @@
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
-use pullthrough_policy::{Layout, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Rule, Settings};
+use pullthrough_policy::{Layout, OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, RuleSetting, Settings};
 use serde_json::{Map, Value, json};
 
 use super::references::{self, KNOWN_HOSTS};
@@ -74,7 +74,7 @@ pub fn settings() -> BoxedStrategy<Settings> {
                     seen.push(key);
                     new
                 })
-                .map(|(registry, target)| Rule { registry, target })
+                .map(|(registry, target)| RuleSetting { registry, target })
                 .collect();
             Settings {
                 mirror,

@@ -24,7 +24,7 @@ fn settings(args: &ManifestsArgs) -> Result<Settings, Error> {
         None => crate::cli::embedded_settings(
             None,
             Some(args.mirror.as_deref().unwrap_or_default()),
-            &args.mirror_pull_secrets,
+            &args.pull_secrets.mirror_pull_secrets,
         )
         .unwrap_or_default(),
     };

@@ -3,10 +3,30 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde_json::Value;
 
 use crate::mirror_check::{self, MirrorCheck};
+
+/// Why the mirror check flags give no check.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorCheckArgsError {
+    /// Several mirrors, and not one URL for each.
+    #[error(
+        "--mirror-check-url is given {given} time(s) for the {mirrors} mirrors of the settings: \
+         give one per mirror, in the same order"
+    )]
+    UrlCount { given: usize, mirrors: usize },
+    /// A URL given with --mirror-check-url cannot be checked.
+    #[error("--mirror-check-url")]
+    GivenUrl(#[source] mirror_check::Error),
+    /// A URL derived from the mirrors cannot be checked.
+    #[error("the mirror check URL derived from the mirrors {urls:?} (give --mirror-check-url)")]
+    DerivedUrl {
+        urls: Vec<String>,
+        #[source]
+        source: mirror_check::Error,
+    },
+}
 
 /// How `serve` checks the mirror of the embedded policy.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,7 +76,7 @@ impl MirrorCheckArgs {
         &self,
         settings: &Value,
         policies_file: bool,
-    ) -> anyhow::Result<Option<MirrorCheck>> {
+    ) -> Result<Option<MirrorCheck>, MirrorCheckArgsError> {
         if self.no_mirror_check || policies_file {
             return Ok(None);
         }
@@ -75,12 +95,10 @@ impl MirrorCheckArgs {
             return Ok(None);
         }
         if mirrors.len() > 1 && urls.len() != mirrors.len() {
-            anyhow::bail!(
-                "--mirror-check-url is given {} time(s) for the {} mirrors of the settings: give \
-                 one per mirror, in the same order",
-                urls.len(),
-                mirrors.len()
-            );
+            return Err(MirrorCheckArgsError::UrlCount {
+                given: urls.len(),
+                mirrors: mirrors.len(),
+            });
         }
         MirrorCheck::for_mirrors(
             &urls,
@@ -89,13 +107,14 @@ impl MirrorCheckArgs {
             self.mirror_check_ca_file.clone(),
         )
         .map(Some)
-        .with_context(|| {
+        .map_err(|source| {
             if given {
-                "--mirror-check-url".to_owned()
+                MirrorCheckArgsError::GivenUrl(source)
             } else {
-                format!(
-                    "the mirror check URL derived from the mirrors {urls:?} (give --mirror-check-url)"
-                )
+                MirrorCheckArgsError::DerivedUrl {
+                    urls: urls.clone(),
+                    source,
+                }
             }
         })
     }
@@ -222,7 +241,7 @@ mod tests {
             .check(&json!({"mirror": "m.example.com"}), false)
             .expect_err("no scheme");
         assert_eq!(
-            crate::report::one_line(error.as_ref()),
+            crate::report::one_line(&error),
             "--mirror-check-url: must be http:// or https:// followed by the registry's host[:port] and nothing else, e.g. https://registry-mirror.example.com, got \"m.example.com\""
         );
     }

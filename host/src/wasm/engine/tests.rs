@@ -24,16 +24,6 @@ async fn a_call_that_panics_fails_alone_inline_and_on_the_blocking_pool() {
     assert_eq!(answer.expect("runs").expect("answers"), 7);
 }
 
-#[test]
-fn the_ticker_catches_up_with_the_clock() {
-    assert_eq!(ticks_since(Duration::ZERO), 0);
-    assert_eq!(ticks_since(EPOCH_TICK - Duration::from_nanos(1)), 0);
-    // A sleep of one tick that took one and a half still counts one; two and a half, two.
-    assert_eq!(ticks_since(EPOCH_TICK * 3 / 2), 1);
-    assert_eq!(ticks_since(EPOCH_TICK * 5 / 2), 2);
-    assert_eq!(ticks_since(Duration::from_secs(2)), 200);
-}
-
 #[tokio::test]
 async fn a_call_that_hits_its_deadline_is_remembered_by_its_gate() {
     let runtime = Runtime::new(RuntimeConfig {

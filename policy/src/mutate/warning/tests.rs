@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::rewrite::Layout;
 use crate::rewrite::{Rewrite, Rewriter};
-use crate::settings::{Layout, Settings};
+use crate::settings::Settings;
 
 /// The longest name the API server accepts for a container or volume.
 const LONGEST_NAME: &str = "the-longest-container-name-a-dns-label-allows-is-sixty-three-ch";
