@@ -9,6 +9,7 @@ pub const NAME: &str = "pullthrough";
 
 pub mod admission;
 pub mod admission_policy;
+mod allocator;
 pub mod certificates;
 pub mod cli;
 pub mod commands;

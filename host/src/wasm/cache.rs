@@ -20,7 +20,7 @@ pub(crate) fn compile(
         return Err(LoadError::NotWasm);
     }
     let Some(dir) = dir else {
-        return Module::new(engine, bytes).map_err(LoadError::Compile);
+        return compile_now(engine, bytes);
     };
     let path = entry_path(engine, bytes, dir);
     if path.is_file() {
@@ -34,11 +34,18 @@ pub(crate) fn compile(
             }
         }
     }
-    let module = Module::new(engine, bytes).map_err(LoadError::Compile)?;
+    let module = compile_now(engine, bytes)?;
     if let Err(error) = store(&module, dir, &path) {
         tracing::warn!(%error, path = %path.display(), "cannot write the compiled-module cache");
     }
     Ok(module)
+}
+
+/// Compiles with Cranelift, then hands the compiler's freed memory back to the kernel.
+fn compile_now(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError> {
+    let module = Module::new(engine, bytes).map_err(LoadError::Compile);
+    crate::allocator::release_free_pages();
+    module
 }
 
 fn entry_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {

@@ -53,7 +53,9 @@ impl Runtime {
         wasm_config
             .epoch_interruption(true)
             .memory_init_cow(true)
-            .parallel_compilation(true);
+            // One thread compiles: on this project's 2-core measurements Cranelift's parallel
+            // workers raised the start-up peak RSS by 4 MiB for 0.1 s less start-up (BENCHMARKS.md).
+            .parallel_compilation(false);
         if config.pooling {
             let slots = u32::try_from(pool_slots(max_concurrency)).unwrap_or(u32::MAX);
             let mut pool = PoolingAllocationConfig::default();
