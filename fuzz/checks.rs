@@ -54,9 +54,10 @@ pub fn rewriters() -> Vec<Rewriter> {
 }
 
 /// `mutate` never panics and agrees with `mutate_request`; the patch derived as the host
-/// derives it touches only `image` fields and the originals annotation (creating `metadata` or
-/// its `annotations` when missing), applies to give the mutated object, and mutating that
-/// object again changes nothing. Returns how many images were rewritten.
+/// derives it touches only image references (containers' `image`, image volumes'
+/// `image.reference`) and the originals annotation (creating `metadata` or its `annotations` when
+/// missing), applies to give the mutated object, and mutating that object again changes nothing.
+/// Returns how many images were rewritten.
 pub fn admission(rewriter: &Rewriter, request: &Value) -> usize {
     let outcome = rewriter.mutate(request);
     if let Ok(owned) = serde_json::from_value::<AdmissionRequest>(request.clone()) {
@@ -75,7 +76,12 @@ pub fn admission(rewriter: &Rewriter, request: &Value) -> usize {
     let mut images = 0;
     for op in &patch.0 {
         let path = op.path().to_string();
-        if path.ends_with("/image") {
+        // A container's `image`, or an image volume's (`…/volumes/N/image/reference`).
+        let volume = path
+            .strip_suffix("/image/reference")
+            .and_then(|item| item.rsplit_once("/volumes/"))
+            .is_some_and(|(_, index)| index.parse::<usize>().is_ok());
+        if path.ends_with("/image") || volume {
             images += 1;
         } else {
             let annotation = path == "/metadata"
