@@ -1,18 +1,21 @@
-//! admission.k8s.io/v1 `AdmissionReview`, `AdmissionRequest` and `AdmissionResponse`, kept as raw
-//! JSON.
+//! admission.k8s.io/v1 `AdmissionReview`, `AdmissionRequest` and `AdmissionResponse`, the
+//! request kept as the raw JSON text it came in.
 //!
 //! The request is never round-tripped through typed Kubernetes structs: a typed round-trip drops
 //! fields it does not know, and the JSONPatch we answer with must be computed against exactly the
 //! object the API server sent.
 
 mod image_path;
+pub(crate) mod members;
+mod request;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 pub use image_path::ImagePath;
+use members::object_members;
+pub use request::AdmissionRequest;
 
 /// The only AdmissionReview version this webhook speaks.
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
@@ -52,83 +55,32 @@ pub struct AdmissionReview {
 }
 
 impl AdmissionReview {
-    /// Parses an HTTP body that must be an `admission.k8s.io/v1` AdmissionReview.
+    /// Reads an HTTP body that must be an `admission.k8s.io/v1` AdmissionReview.
     pub fn from_slice(body: &[u8]) -> Result<Self, AdmissionError> {
-        let value: Value = serde_json::from_slice(body).map_err(AdmissionError::Json)?;
-        Self::from_value(value)
-    }
-
-    /// Validates an already parsed AdmissionReview.
-    pub fn from_value(value: Value) -> Result<Self, AdmissionError> {
-        let Value::Object(mut review) = value else {
-            return Err(AdmissionError::NotAnObject(json_type(&value)));
+        let members = object_members(body)
+            .map_err(AdmissionError::Json)?
+            .map_err(AdmissionError::NotAnObject)?;
+        // The last of duplicate keys counts, as in a parsed object.
+        let member = |name: &str| {
+            members
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, raw)| raw.get())
         };
-        let api_version = review
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let kind = review.get("kind").and_then(Value::as_str).unwrap_or("");
+        let string = |name: &str| {
+            member(name)
+                .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+                .unwrap_or_default()
+        };
+        let (api_version, kind) = (string("apiVersion"), string("kind"));
         if api_version != ADMISSION_API_VERSION || kind != "AdmissionReview" {
-            return Err(AdmissionError::WrongType {
-                api_version: api_version.to_owned(),
-                kind: kind.to_owned(),
-            });
+            return Err(AdmissionError::WrongType { api_version, kind });
         }
-        let request = review
-            .remove("request")
-            .ok_or(AdmissionError::MissingRequest)?;
+        let request = member("request").ok_or(AdmissionError::MissingRequest)?;
         Ok(Self {
-            request: AdmissionRequest::from_value(request)?,
+            request: AdmissionRequest::from_json(request)?,
         })
-    }
-}
-
-/// One admission request (`AdmissionReview.request`), as the raw JSON object the API server sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdmissionRequest {
-    uid: String,
-    fields: Map<String, Value>,
-}
-
-impl AdmissionRequest {
-    /// Takes a bare `request` object.
-    pub fn from_value(value: Value) -> Result<Self, AdmissionError> {
-        let Value::Object(fields) = value else {
-            return Err(AdmissionError::MissingRequest);
-        };
-        let uid = match fields.get("uid") {
-            Some(Value::String(uid)) if !uid.is_empty() => uid.clone(),
-            _ => return Err(AdmissionError::MissingUid),
-        };
-        Ok(Self { uid, fields })
-    }
-
-    /// Accepts what `kwctl run --request-path` accepts: a full AdmissionReview (any object with a
-    /// `request` field) or a bare request.
-    pub fn from_review_or_request(value: Value) -> Result<Self, AdmissionError> {
-        match value {
-            Value::Object(mut map) if map.contains_key("request") => {
-                let request = map.remove("request").unwrap_or(Value::Null);
-                Self::from_value(request)
-            }
-            Value::Object(_) => Self::from_value(value),
-            other => Err(AdmissionError::NotAnObject(json_type(&other))),
-        }
-    }
-
-    /// `request.uid`, copied into the response.
-    pub fn uid(&self) -> &str {
-        &self.uid
-    }
-
-    /// `request.object`, absent (or null) on DELETE.
-    pub fn object(&self) -> Option<&Value> {
-        self.fields.get("object").filter(|object| !object.is_null())
-    }
-
-    /// The request as raw JSON fields.
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
     }
 }
 
@@ -246,17 +198,6 @@ pub struct AdmissionReviewResponse {
     pub kind: &'static str,
     /// The answer.
     pub response: AdmissionResponse,
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

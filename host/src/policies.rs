@@ -8,6 +8,7 @@
 
 mod change;
 mod config;
+mod diff;
 mod error;
 mod fetch;
 mod protocol;

@@ -1,6 +1,6 @@
 //! Unit tests of the AdmissionReview wire types.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 
@@ -75,9 +75,81 @@ fn review_keeps_the_raw_request() {
     assert_eq!(review.request.uid(), "x");
     assert_eq!(
         review.request.object(),
-        Some(&json!({"unknownField": [1, null]}))
+        Some(json!({"unknownField": [1, null]}))
     );
-    assert_eq!(review.request.fields().get("dryRun"), Some(&Value::Null));
+    // Byte for byte, spaces and escapes included: the patch is a diff against exactly this.
+    let sent = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":
+        {"uid":"y","object": {"b" : "\u003c", "a":[ 1.0e3 ]}}}"#;
+    let review = AdmissionReview::from_slice(sent).expect("valid review");
+    assert_eq!(
+        review.request.object_json(),
+        Some(&br#"{"b" : "\u003c", "a":[ 1.0e3 ]}"#[..])
+    );
+}
+
+#[test]
+fn nulls_are_stripped_outside_the_objects() {
+    let request = AdmissionRequest::from_value(json!({
+        "uid": "u", "subResource": null, "dryRun": false,
+        "userInfo": {"username": "a", "groups": null},
+        "object": {"spec": {"nodeName": null}}, "oldObject": null,
+        "options": {"object": {"a": null, "b": [null]}}
+    }))
+    .expect("valid");
+    let guest: Value = serde_json::from_slice(request.json()).expect("JSON");
+    assert_eq!(
+        guest,
+        json!({
+            "uid": "u", "dryRun": false, "userInfo": {"username": "a"},
+            "object": {"spec": {"nodeName": null}},
+            "options": {"object": {"b": [null]}}
+        })
+    );
+}
+
+#[test]
+fn the_logged_fields_are_read_from_the_request() {
+    let request = AdmissionRequest::from_value(json!({
+        "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "namespace": "ns", "name": "", "operation": "CREATE",
+        "object": {"metadata": {"generateName": "web-"}},
+    }))
+    .expect("valid");
+    let read = [
+        request.uid(),
+        request.kind(),
+        request.namespace(),
+        request.name(),
+        request.operation(),
+    ];
+    assert_eq!(read, ["u", "Pod", "ns", "web-", "CREATE"]);
+    // The last of duplicate keys counts, and a member of the wrong type reads as empty.
+    let request = AdmissionRequest::from_json(r#"{"uid":"a","uid":"b","namespace":7,"name":"n"}"#)
+        .expect("valid");
+    assert_eq!(
+        [request.uid(), request.namespace(), request.name()],
+        ["b", "", "n"]
+    );
+    assert_eq!(request.json(), br#"{"uid":"b","namespace":7,"name":"n"}"#);
+}
+
+#[test]
+fn nesting_deeper_than_serde_json_parses_is_refused_before_any_tree_is_built() {
+    let deep = |depth: usize| {
+        let review = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","object":{{"x":"[\"]{{","y":{}{}}}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        AdmissionReview::from_slice(review.as_bytes())
+    };
+    // Three levels of review, request and object, plus the arrays: 127 in all is the limit.
+    assert!(deep(members::MAX_DEPTH - 3).is_ok());
+    let error = deep(members::MAX_DEPTH - 2).expect_err("too deep");
+    assert_eq!(
+        crate::report::one_line(&error),
+        "request body is not valid JSON: arrays and objects nested deeper than 127 levels"
+    );
 }
 
 #[test]

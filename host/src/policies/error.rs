@@ -22,6 +22,10 @@ pub enum EvaluationError {
     /// The guest's answer is not a Kubewarden ValidationResponse.
     #[error("policy answered something that is not a ValidationResponse")]
     InvalidResponse(#[source] serde_json::Error),
+    /// The request's object could not be read again for the patch (it was read once already,
+    /// within the depth limit, so this is a bug).
+    #[error("the request's object could not be read to compute the patch")]
+    UnreadableObject(#[source] serde_json::Error),
 }
 
 impl EvaluationError {
@@ -44,6 +48,7 @@ impl EvaluationError {
             Self::NotLoaded(_) => "not_loaded",
             Self::Call(error) => error.kind(),
             Self::InvalidResponse(_) => "invalid_response",
+            Self::UnreadableObject(_) => "internal",
         }
     }
 }

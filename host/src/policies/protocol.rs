@@ -8,8 +8,9 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::diff::{self, Node};
 use crate::admission::{AdmissionRequest, AdmissionResponse, ImagePath, PatchType, ResponseStatus};
 use crate::wasm::{CallError, CallLimits, Runtime, WapcModule};
 
@@ -18,14 +19,15 @@ use super::{Evaluation, EvaluationError, PolicyError};
 /// What a guest's `validate` answers (kubewarden-policy-sdk `ValidationResponse`). Unknown fields
 /// are tolerated on purpose: other SDKs may add fields, and we must run any Kubewarden policy.
 #[derive(Debug, Deserialize)]
-struct ValidationResponse {
+struct ValidationResponse<'a> {
     accepted: bool,
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
     code: Option<u16>,
-    #[serde(default)]
-    mutated_object: Option<Value>,
+    // Read as a tree borrowing from the answer's text: see diff.rs.
+    #[serde(default, borrow)]
+    mutated_object: Option<Node<'a>>,
     #[serde(default)]
     audit_annotations: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -183,14 +185,10 @@ impl LoadedPolicy {
 
 /// `{"request": <request without nulls>, "settings": <settings>}`.
 fn payload(request: &AdmissionRequest, settings_json: &str) -> Vec<u8> {
-    let request = WithoutNulls {
-        fields: request.fields(),
-        top_level: true,
-    };
-    let mut payload = Vec::with_capacity(256 + settings_json.len());
+    let request = request.json();
+    let mut payload = Vec::with_capacity(32 + request.len() + settings_json.len());
     payload.extend_from_slice(br#"{"request":"#);
-    // Serialising JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut payload, &request);
+    payload.extend_from_slice(request);
     payload.extend_from_slice(br#","settings":"#);
     payload.extend_from_slice(settings_json.as_bytes());
     payload.push(b'}');
@@ -233,12 +231,12 @@ fn to_evaluation(
     policy: &str,
     allowed_to_mutate: bool,
     request: &AdmissionRequest,
-    verdict: ValidationResponse,
+    verdict: ValidationResponse<'_>,
 ) -> Result<Evaluation, EvaluationError> {
     let uid = request.uid().to_owned();
     let mut patch_ops = Vec::new();
     if let Some(mutated) = &verdict.mutated_object {
-        let Some(object) = request.object() else {
+        let Some(object) = request.object_json() else {
             return Ok(Evaluation::unchanged(AdmissionResponse::reject(
                 uid,
                 format!(
@@ -247,7 +245,8 @@ fn to_evaluation(
                 ),
             )));
         };
-        patch_ops = json_patch::diff(object, mutated).0;
+        let object = Node::parse(object).map_err(EvaluationError::UnreadableObject)?;
+        patch_ops = diff::diff(&object, mutated);
     }
     if !patch_ops.is_empty() && !allowed_to_mutate {
         return Ok(Evaluation::unchanged(AdmissionResponse::reject(
@@ -283,41 +282,6 @@ fn to_evaluation(
         },
         images_rewritten,
     })
-}
-
-/// Removes `null` members from the request the way Kubewarden's evaluator does, so the SDK's
-/// `#[serde(default)]` string fields (`subResource`, `namespace`, ...) deserialise. Inside
-/// `object` and `oldObject` nothing is touched: the patch is a diff against `object` exactly as
-/// it was sent, and typed Kubernetes structs take `null` for optional fields.
-///
-/// Serialises straight from the borrowed request: no copy of the object tree per evaluation.
-struct WithoutNulls<'a> {
-    fields: &'a Map<String, Value>,
-    top_level: bool,
-}
-
-impl serde::Serialize for WithoutNulls<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in self.fields.iter().filter(|(_, value)| !value.is_null()) {
-            match value {
-                Value::Object(fields)
-                    if !(self.top_level && matches!(key.as_str(), "object" | "oldObject")) =>
-                {
-                    map.serialize_entry(
-                        key,
-                        &WithoutNulls {
-                            fields,
-                            top_level: false,
-                        },
-                    )?;
-                }
-                _ => map.serialize_entry(key, value)?,
-            }
-        }
-        map.end()
-    }
 }
 
 /// Patch operations that replace a container's `image`.

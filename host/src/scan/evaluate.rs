@@ -70,8 +70,8 @@ pub fn evaluate(registry: &PolicyRegistry, policy: &str, kind: Kind, object: Val
                         .as_ref()
                         .ok()
                         .and_then(AdmissionRequest::object)
-                        .unwrap_or(&Value::Null);
-                    changes(object, ops)
+                        .unwrap_or(Value::Null);
+                    changes(&object, ops)
                 }
             }
         }

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use tracing::{Instrument as _, Span};
 
 use super::AppState;
@@ -132,26 +131,12 @@ pub(super) struct Request {
 
 impl Request {
     fn of(request: &AdmissionRequest) -> Self {
-        let fields = request.fields();
-        let text =
-            |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or_default().to_owned();
-        let metadata = fields.get("object").and_then(|o| o.get("metadata"));
-        // `request.name` is empty on a CREATE with generateName: then the prefix is the name.
-        let name = [
-            fields.get("name"),
-            metadata.and_then(|m| m.get("name")),
-            metadata.and_then(|m| m.get("generateName")),
-        ]
-        .into_iter()
-        .map(text)
-        .find(|name| !name.is_empty())
-        .unwrap_or_default();
         Self {
             uid: request.uid().to_owned(),
-            kind: text(fields.get("kind").and_then(|k| k.get("kind"))),
-            namespace: text(fields.get("namespace")),
-            name,
-            operation: text(fields.get("operation")),
+            kind: request.kind().to_owned(),
+            namespace: request.namespace().to_owned(),
+            name: request.name().to_owned(),
+            operation: request.operation().to_owned(),
         }
     }
 }

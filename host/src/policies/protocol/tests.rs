@@ -9,8 +9,10 @@ fn request(object: Value) -> AdmissionRequest {
         .expect("valid request")
 }
 
-fn verdict(value: Value) -> ValidationResponse {
-    serde_json::from_value(value).expect("valid verdict")
+/// A verdict borrows from the guest's answer: the answer's text lives as long as the test.
+fn verdict(value: Value) -> ValidationResponse<'static> {
+    let answer: &'static str = Box::leak(value.to_string().into_boxed_str());
+    serde_json::from_str(answer).expect("valid verdict")
 }
 
 fn pod(image: &str) -> Value {
@@ -112,31 +114,6 @@ fn mutation_of_a_delete_is_rejected() {
             "u",
             "policy p tried to mutate a request without an object (a DELETE); this is not allowed"
         )
-    );
-}
-
-#[test]
-fn nulls_are_stripped_outside_the_objects() {
-    let fields = json!({
-        "uid": "u", "subResource": null, "dryRun": false,
-        "userInfo": {"username": "a", "groups": null},
-        "object": {"spec": {"nodeName": null}}, "oldObject": null,
-        "options": {"object": {"a": null, "b": [null]}}
-    });
-    let Value::Object(fields) = fields else {
-        unreachable!()
-    };
-    let stripped = WithoutNulls {
-        fields: &fields,
-        top_level: true,
-    };
-    assert_eq!(
-        serde_json::to_value(&stripped).expect("serialises"),
-        json!({
-            "uid": "u", "dryRun": false, "userInfo": {"username": "a"},
-            "object": {"spec": {"nodeName": null}},
-            "options": {"object": {"b": [null]}}
-        })
     );
 }
 

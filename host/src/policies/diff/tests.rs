@@ -1,0 +1,124 @@
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::{Node, diff};
+
+/// The patch json_patch (and so policy-evaluator) makes of the same two documents.
+fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
+    let left: Value = serde_json::from_str(left).expect("left parses");
+    let right: Value = serde_json::from_str(right).expect("right parses");
+    json_patch::diff(&left, &right).0
+}
+
+fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
+    diff(
+        &Node::parse(left.as_bytes()).expect("left parses"),
+        &Node::parse(right.as_bytes()).expect("right parses"),
+    )
+}
+
+#[test]
+fn every_kind_of_difference_is_the_patch_json_patch_makes() {
+    let cases = [
+        (json!({"a": 1}), json!({"a": 1})),
+        (json!({"b": 1, "a": 2}), json!({"a": 3, "c": [1, 2]})),
+        (json!([1, 2, 3, 4]), json!([1])),
+        (json!([1]), json!([1, {"x": null}, "y"])),
+        (
+            json!({"a": {"b": [1, {"c": "d"}]}}),
+            json!({"a": {"b": [1, {"c": "e", "f": true}]}}),
+        ),
+        (json!({"a": 1}), json!([1])),
+        (json!({"n": 1}), json!({"n": 1.0})),
+        (json!({"n": -1}), json!({"n": -1})),
+        (json!({"a/b~c": 1}), json!({"a/b~c": 2})),
+        (json!(null), json!({"a": 1})),
+    ];
+    for (left, right) in cases {
+        let (left, right) = (left.to_string(), right.to_string());
+        assert_eq!(
+            ours(&left, &right),
+            reference(&left, &right),
+            "{left} -> {right}"
+        );
+    }
+}
+
+#[test]
+fn escapes_unsorted_keys_and_duplicates_read_as_serde_json_reads_them() {
+    // The API server writes keys in struct order and escapes <, > and & as \u003c and so on.
+    let left = r#"{"z": "a\u003cb", "a": {"y": 1, "x": 2}, "d": 1, "d": 2}"#;
+    let right = r#"{"a": {"x": 2, "y": 1}, "d": 2, "z": "a<b"}"#;
+    assert_eq!(ours(left, right), vec![]);
+    assert_eq!(ours(left, right), reference(left, right));
+    let node = Node::parse(left.as_bytes()).expect("parses");
+    assert_eq!(
+        node.to_value(),
+        serde_json::from_str::<Value>(left).expect("parses")
+    );
+}
+
+#[test]
+fn a_fixture_rewritten_as_the_policy_does_gives_the_same_patch() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
+    let review: Value = serde_json::from_slice(
+        &std::fs::read(format!("{dir}/pod-initcontainers-digests.json")).expect("fixture"),
+    )
+    .expect("fixture parses");
+    let left = review["request"]["object"].clone();
+    let mut right = left.clone();
+    for list in ["initContainers", "containers"] {
+        for container in right["spec"][list].as_array_mut().expect("containers") {
+            let image = container["image"].as_str().expect("image").to_owned();
+            container["image"] = Value::String(format!("m.example.com/{image}"));
+        }
+    }
+    right["metadata"]["annotations"] = json!({"pullthrough.dev/originals": "{}"});
+    let (left, right) = (left.to_string(), right.to_string());
+    let patch = ours(&left, &right);
+    assert!(patch.len() >= 3, "{patch:?}");
+    assert_eq!(patch, reference(&left, &right));
+}
+
+/// Small JSON values whose objects share keys, so that pairs of them differ in every way a patch
+/// can express: members added, removed and changed, arrays grown and shrunk, types swapped.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-3i64..3).prop_map(Value::from),
+        (-2.0f64..2.0).prop_map(Value::from),
+        "[a-c/~]{0,2}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-d]", inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_two_documents_give_the_patch_json_patch_makes(left in json_value(), right in json_value()) {
+        let (left, right) = (left.to_string(), right.to_string());
+        prop_assert_eq!(ours(&left, &right), reference(&left, &right));
+    }
+
+    #[test]
+    fn a_document_against_a_changed_copy_gives_the_patch_json_patch_makes(
+        left in json_value(),
+        change in json_value(),
+        key in "[a-d]",
+    ) {
+        let mut right = left.clone();
+        match &mut right {
+            Value::Object(map) => { map.insert(key, change); }
+            Value::Array(items) => items.push(change),
+            other => *other = change,
+        }
+        let (left, right) = (left.to_string(), right.to_string());
+        prop_assert_eq!(ours(&left, &right), reference(&left, &right));
+    }
+}
