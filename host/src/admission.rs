@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use image_path::ImagePath;
-use members::object_members;
 pub use request::AdmissionRequest;
 
 /// The only AdmissionReview version this webhook speaks.
@@ -55,31 +54,37 @@ pub struct AdmissionReview {
 }
 
 impl AdmissionReview {
-    /// Reads an HTTP body that must be an `admission.k8s.io/v1` AdmissionReview.
+    /// Reads an HTTP body that must be an `admission.k8s.io/v1` AdmissionReview: in one pass,
+    /// with the request's members read as they are (see `AdmissionRequest`).
     pub fn from_slice(body: &[u8]) -> Result<Self, AdmissionError> {
-        let members = object_members(body)
+        let text = std::str::from_utf8(body).map_err(|_| {
+            // serde_json's own message says where: parsing the bytes fails where this did.
+            let error = serde_json::from_slice::<serde_json::Value>(body).err();
+            AdmissionError::Json(
+                error.unwrap_or_else(|| serde::de::Error::custom("the request body is not UTF-8")),
+            )
+        })?;
+        let (members, request) = members::opening(text, "request")
             .map_err(AdmissionError::Json)?
             .map_err(AdmissionError::NotAnObject)?;
         // The last of duplicate keys counts, as in a parsed object.
-        let member = |name: &str| {
+        let string = |name: &str| {
             members
                 .iter()
                 .rev()
                 .find(|(key, _)| key == name)
-                .map(|(_, raw)| raw.get())
-        };
-        let string = |name: &str| {
-            member(name)
-                .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+                .and_then(|(_, raw)| serde_json::from_str::<String>(raw.get()).ok())
                 .unwrap_or_default()
         };
         let (api_version, kind) = (string("apiVersion"), string("kind"));
         if api_version != ADMISSION_API_VERSION || kind != "AdmissionReview" {
             return Err(AdmissionError::WrongType { api_version, kind });
         }
-        let request = member("request").ok_or(AdmissionError::MissingRequest)?;
+        let Some(Ok(request)) = request else {
+            return Err(AdmissionError::MissingRequest);
+        };
         Ok(Self {
-            request: AdmissionRequest::from_json(request)?,
+            request: AdmissionRequest::from_members(&request, text.len())?,
         })
     }
 }

@@ -1,23 +1,102 @@
-//! The members of a JSON object as raw text, read without building a tree.
+//! The members of a JSON object as raw text, read in one pass without building a tree.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
-/// A JSON object's members in the order written, each value as its raw text, in one pass over
-/// `json`; `Err` when `json` is not JSON, and `Ok(Err(what))` when it is JSON but not an object.
-pub(crate) fn object_members(
-    json: &[u8],
-) -> Result<Result<Vec<Member<'_>>, &'static str>, serde_json::Error> {
-    check_depth(json)?;
-    if first_byte(json) != Some(b'{') {
-        // Not an object, but it must still be JSON.
-        serde_json::from_slice::<&RawValue>(json)?;
-        return Ok(Err(json_type(json)));
+/// One member of an object: its key and its value's text.
+pub(crate) type Member<'a> = (Cow<'a, str>, &'a RawValue);
+
+/// An object's members, or what the JSON holds instead ("an array", "null", ...).
+pub(crate) type Members<'a> = Result<Vec<Member<'a>>, &'static str>;
+
+/// `json` read as an object: its members in the order written, each value as its raw text;
+/// `Err` when it is not JSON (or nests too deep), `Ok(Err(what))` when it is JSON but not an
+/// object.
+pub(crate) fn object_members(json: &str) -> Result<Members<'_>, serde_json::Error> {
+    opening(json, "").map(|opened| opened.map(|(members, _)| members))
+}
+
+/// [`object_members`], with the last member named `open` read as an object too, in the same
+/// pass: `Some` of its members (or of what it holds instead) when there is such a member. It is
+/// not among the members returned.
+pub(crate) fn opening<'a>(
+    json: &'a str,
+    open: &str,
+) -> Result<Result<(Vec<Member<'a>>, Option<Members<'a>>), &'static str>, serde_json::Error> {
+    check_depth(json.as_bytes())?;
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let opened = Opened { open }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(opened)
+}
+
+/// Reads an object's members, opening the member named `open`; anything else is named.
+struct Opened<'k> {
+    open: &'k str,
+}
+
+impl<'de, 'k> DeserializeSeed<'de> for Opened<'k> {
+    type Value = Result<(Vec<Member<'de>>, Option<Members<'de>>), &'static str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
-    serde_json::from_slice::<Members<'_>>(json).map(|members| Ok(members.0))
+}
+
+impl<'de, 'k> Visitor<'de> for Opened<'k> {
+    type Value = Result<(Vec<Member<'de>>, Option<Members<'de>>), &'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(16);
+        let mut opened = None;
+        while let Some(Key(key)) = map.next_key()? {
+            if !self.open.is_empty() && key == self.open {
+                let inner = map.next_value_seed(Opened { open: "" })?;
+                opened = Some(inner.map(|(members, _)| members));
+            } else {
+                members.push((key, map.next_value()?));
+            }
+        }
+        Ok(Ok((members, opened)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null"))
+    }
+
+    fn visit_bool<E: Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err("a boolean"))
+    }
+
+    fn visit_str<E: Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err("a string"))
+    }
+
+    fn visit_i64<E: Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+
+    fn visit_u64<E: Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
+
+    fn visit_f64<E: Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err("a number"))
+    }
 }
 
 /// How deep arrays and objects may nest: serde_json's limit when it parses a tree. Raw values are
@@ -59,49 +138,6 @@ fn check_depth(json: &[u8]) -> Result<(), serde_json::Error> {
         at += 1;
     }
     Ok(())
-}
-
-/// One member of an object: its key and its value's text.
-pub(crate) type Member<'a> = (Cow<'a, str>, &'a RawValue);
-
-fn first_byte(json: &[u8]) -> Option<u8> {
-    json.iter()
-        .copied()
-        .find(|byte| !byte.is_ascii_whitespace())
-}
-
-/// What a JSON text holds, for messages: "an object", "a string", ...
-pub(crate) fn json_type(json: &[u8]) -> &'static str {
-    match first_byte(json) {
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
-}
-
-struct Members<'a>(Vec<Member<'a>>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(Key(key)) = map.next_key()? {
-                    members.push((key, map.next_value()?));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 /// An object key, borrowed from the text unless it has escapes.

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::AdmissionError;
-use super::members::{json_type, object_members};
+use super::members::{Member, object_members};
 
 /// One admission request, as the guest will receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +24,8 @@ pub struct AdmissionRequest {
     namespace: String,
     name: String,
     operation: String,
-    // The request object without its null members (see `WithoutNulls`).
-    json: Vec<u8>,
+    // The request object without its null members (see `without_nulls`).
+    json: String,
     // Where `object` is in `json`; none on a DELETE.
     object: Option<Range<usize>>,
 }
@@ -33,19 +33,27 @@ pub struct AdmissionRequest {
 impl AdmissionRequest {
     /// Reads the JSON text of a bare `request` object.
     pub fn from_json(text: &str) -> Result<Self, AdmissionError> {
-        let Ok(members) = object_members(text.as_bytes()).map_err(AdmissionError::Json)? else {
-            return Err(AdmissionError::MissingRequest);
-        };
+        match object_members(text).map_err(AdmissionError::Json)? {
+            Ok(members) => Self::from_members(&members, text.len()),
+            Err(_) => Err(AdmissionError::MissingRequest),
+        }
+    }
+
+    /// The request of `members`, about `size` bytes of JSON.
+    pub(super) fn from_members(
+        members: &[Member<'_>],
+        size: usize,
+    ) -> Result<Self, AdmissionError> {
         let mut request = Self {
             uid: String::new(),
             kind: String::new(),
             namespace: String::new(),
             name: String::new(),
             operation: String::new(),
-            json: Vec::with_capacity(text.len()),
+            json: String::with_capacity(size),
             object: None,
         };
-        request.json.push(b'{');
+        request.json.push('{');
         for (index, (key, raw)) in members.iter().enumerate() {
             let value = raw.get();
             // Of duplicate keys the last counts, as in a parsed object; nulls go.
@@ -54,27 +62,38 @@ impl AdmissionRequest {
             }
             request.read_member(key, raw);
             if request.json.len() > 1 {
-                request.json.push(b',');
+                request.json.push(',');
             }
-            // Writing JSON into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut request.json, key.as_ref());
-            request.json.push(b':');
+            match key {
+                // Borrowed from the text, so it had no escapes and needs none.
+                Cow::Borrowed(key) => {
+                    request.json.push('"');
+                    request.json.push_str(key);
+                    request.json.push('"');
+                }
+                Cow::Owned(key) => request
+                    .json
+                    .push_str(&Value::from(key.as_str()).to_string()),
+            }
+            request.json.push(':');
             let start = request.json.len();
             match key.as_ref() {
-                "object" | "oldObject" => request.json.extend_from_slice(value.as_bytes()),
+                "object" | "oldObject" => request.json.push_str(value),
                 _ if value.starts_with('{') && value.contains("null") => {
                     let Ok(Value::Object(fields)) = serde_json::from_str(value) else {
                         unreachable!("an object member read as raw JSON parses as an object")
                     };
-                    let _ = serde_json::to_writer(&mut request.json, &WithoutNulls(&fields));
+                    request
+                        .json
+                        .push_str(&Value::Object(without_nulls(fields)).to_string());
                 }
-                _ => request.json.extend_from_slice(value.as_bytes()),
+                _ => request.json.push_str(value),
             }
             if key == "object" {
                 request.object = Some(start..request.json.len());
             }
         }
-        request.json.push(b'}');
+        request.json.push('}');
         if request.uid.is_empty() {
             return Err(AdmissionError::MissingUid);
         }
@@ -104,9 +123,10 @@ impl AdmissionRequest {
                 Self::from_value(request)
             }
             Value::Object(_) => Self::from_value(value),
-            other => Err(AdmissionError::NotAnObject(json_type(
-                other.to_string().as_bytes(),
-            ))),
+            other => match object_members(&other.to_string()) {
+                Ok(Err(what)) => Err(AdmissionError::NotAnObject(what)),
+                _ => unreachable!("a JSON value that is not an object reads as one"),
+            },
         }
     }
 
@@ -160,24 +180,24 @@ impl AdmissionRequest {
     }
 
     /// The request's JSON text as the guest receives it.
-    pub fn json(&self) -> &[u8] {
+    pub fn json(&self) -> &str {
         &self.json
     }
 
     /// `request.object`'s JSON text as it was sent; none on a DELETE (absent or null).
-    pub fn object_json(&self) -> Option<&[u8]> {
+    pub fn object_json(&self) -> Option<&str> {
         self.object.clone().map(|range| &self.json[range])
     }
 
     /// `request.object`, parsed.
     pub fn object(&self) -> Option<Value> {
         let text = self.object_json()?;
-        Some(serde_json::from_slice(text).expect("the object was read as JSON"))
+        Some(serde_json::from_str(text).expect("the object was read as JSON"))
     }
 }
 
 /// `metadata.name`, else `metadata.generateName`, else empty.
-fn object_name(object: &[u8]) -> String {
+fn object_name(object: &str) -> String {
     #[derive(Deserialize)]
     struct Object<'a> {
         #[serde(borrow)]
@@ -193,7 +213,7 @@ fn object_name(object: &[u8]) -> String {
     }
     let Ok(Object {
         metadata: Some(metadata),
-    }) = serde_json::from_slice::<Object<'_>>(object)
+    }) = serde_json::from_str::<Object<'_>>(object)
     else {
         return String::new();
     };
@@ -207,19 +227,15 @@ fn object_name(object: &[u8]) -> String {
 
 /// An object without its `null` members, at every depth of nested objects (arrays are kept as
 /// they are), the way Kubewarden's evaluator strips a request so the SDK's `#[serde(default)]`
-/// string fields (`subResource`, `namespace`, ...) deserialise.
-pub(super) struct WithoutNulls<'a>(pub(super) &'a Map<String, Value>);
-
-impl serde::Serialize for WithoutNulls<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(None)?;
-        for (key, value) in self.0.iter().filter(|(_, value)| !value.is_null()) {
-            match value {
-                Value::Object(fields) => map.serialize_entry(key, &WithoutNulls(fields))?,
-                _ => map.serialize_entry(key, value)?,
-            }
-        }
-        map.end()
-    }
+/// string fields (`subResource`, `namespace`, ...) deserialise. Only the small members around
+/// `object` and `oldObject` come here, and only when they hold a null.
+fn without_nulls(fields: Map<String, Value>) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| match value {
+            Value::Object(inner) => (key, Value::Object(without_nulls(inner))),
+            value => (key, value),
+        })
+        .collect()
 }

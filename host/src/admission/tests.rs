@@ -83,7 +83,7 @@ fn review_keeps_the_raw_request() {
     let review = AdmissionReview::from_slice(sent).expect("valid review");
     assert_eq!(
         review.request.object_json(),
-        Some(&br#"{"b" : "\u003c", "a":[ 1.0e3 ]}"#[..])
+        Some(r#"{"b" : "\u003c", "a":[ 1.0e3 ]}"#)
     );
 }
 
@@ -96,7 +96,7 @@ fn nulls_are_stripped_outside_the_objects() {
         "options": {"object": {"a": null, "b": [null]}}
     }))
     .expect("valid");
-    let guest: Value = serde_json::from_slice(request.json()).expect("JSON");
+    let guest: Value = serde_json::from_str(request.json()).expect("JSON");
     assert_eq!(
         guest,
         json!({
@@ -130,7 +130,7 @@ fn the_logged_fields_are_read_from_the_request() {
         [request.uid(), request.namespace(), request.name()],
         ["b", "", "n"]
     );
-    assert_eq!(request.json(), br#"{"uid":"b","namespace":7,"name":"n"}"#);
+    assert_eq!(request.json(), r#"{"uid":"b","namespace":7,"name":"n"}"#);
 }
 
 #[test]
@@ -154,8 +154,13 @@ fn nesting_deeper_than_serde_json_parses_is_refused_before_any_tree_is_built() {
 
 #[test]
 fn broken_reviews_are_refused_with_a_reason() {
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 7] = [
         (b"{", "request body is not valid JSON: EOF while parsing an object at line 1 column 1"),
+        (
+            b"{\"request\":{\"uid\":\"\xff\"}}",
+            "request body is not valid JSON: invalid unicode code point at line 1 column 20",
+        ),
+        (b"{} x", "request body is not valid JSON: trailing characters at line 1 column 4"),
         (b"[]", "expected a JSON object, got an array"),
         (
             br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"a"}}"#,

@@ -33,8 +33,8 @@ pub(crate) enum Node<'a> {
 
 impl<'a> Node<'a> {
     /// Parses JSON text.
-    pub(crate) fn parse(json: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+    pub(crate) fn parse(json: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
     }
 
     /// The same value as a `serde_json::Value` (for the values a patch operation carries).

@@ -188,7 +188,7 @@ fn payload(request: &AdmissionRequest, settings_json: &str) -> Vec<u8> {
     let request = request.json();
     let mut payload = Vec::with_capacity(32 + request.len() + settings_json.len());
     payload.extend_from_slice(br#"{"request":"#);
-    payload.extend_from_slice(request);
+    payload.extend_from_slice(request.as_bytes());
     payload.extend_from_slice(br#","settings":"#);
     payload.extend_from_slice(settings_json.as_bytes());
     payload.push(b'}');

@@ -12,8 +12,8 @@ fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
 
 fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
     diff(
-        &Node::parse(left.as_bytes()).expect("left parses"),
-        &Node::parse(right.as_bytes()).expect("right parses"),
+        &Node::parse(left).expect("left parses"),
+        &Node::parse(right).expect("right parses"),
     )
 }
 
@@ -51,7 +51,7 @@ fn escapes_unsorted_keys_and_duplicates_read_as_serde_json_reads_them() {
     let right = r#"{"a": {"x": 2, "y": 1}, "d": 2, "z": "a<b"}"#;
     assert_eq!(ours(left, right), vec![]);
     assert_eq!(ours(left, right), reference(left, right));
-    let node = Node::parse(left.as_bytes()).expect("parses");
+    let node = Node::parse(left).expect("parses");
     assert_eq!(
         node.to_value(),
         serde_json::from_str::<Value>(left).expect("parses")
