@@ -78,3 +78,23 @@ policies() {
   [ "$(readyz)" = "ready 200" ]
   [ "$(rewritten_to)" = "e.example.com/library/busybox:1.28" ]
 }
+
+@test "modules compile in a child process, and a binary replaced on disk still swaps" {
+  cp "$PULLTHROUGH" "$BATS_TEST_TMPDIR/pullthrough"
+  PULLTHROUGH="$BATS_TEST_TMPDIR/pullthrough"
+  policies first=a.example.com
+  start_server --policies "$DIR/policies.yml" --write-ca "$BATS_TEST_TMPDIR/ca.crt"
+  logged 'compiled the module in a child process' >/dev/null
+  [ "$(rewritten_to)" = "a.example.com/library/busybox:1.28" ]
+
+  # An upgrade deleted the binary the server runs: no child can start, so the server compiles the
+  # next module itself, says so, and swaps as before. The module differs by a custom section.
+  rm "$PULLTHROUGH"
+  { cat "$REPO/policy.wasm"; printf '\0\4\3abc'; } >"$DIR/policy.wasm.new"
+  mv "$DIR/policy.wasm.new" "$DIR/policy.wasm"
+  policies first=b.example.com
+  line="$(logged 'cannot compile in a child process; compiling here')"
+  [[ "$line" == *" WARN "* && "$line" == *"cannot run"* ]]
+  logged 'policy version swapped in' >/dev/null
+  [ "$(rewritten_to)" = "b.example.com/library/busybox:1.28" ]
+}

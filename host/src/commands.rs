@@ -42,8 +42,27 @@ pub enum Command {
     /// Find the workloads whose images do not go through the mirror (admitted while the
     /// webhook was down), with the policy the webhook runs; `--apply` patches them.
     Scan(Box<scan::ScanArgs>),
+    /// Compile the Wasm module on stdin for the engine these settings build and write the
+    /// artifact on stdout: `serve` runs its own binary so, to keep the compiler's memory out of
+    /// the server (crate::wasm's compile_child).
+    #[command(name = "compile-module", hide = true)]
+    CompileModule(CompileModuleArgs),
 }
 
+/// The engine settings of `compile-module`, as `serve` passes them (the flags of `serve` that
+/// shape the engine, under the same names).
+#[derive(Debug, clap::Args)]
+pub struct CompileModuleArgs {
+    /// Guest calls running at once (sizes the instance pool).
+    #[arg(long, value_name = "N", env = "PULLTHROUGH_MAX_CONCURRENCY")]
+    pub max_concurrency: usize,
+    /// Linear-memory cap of one guest, in MiB.
+    #[arg(long, value_name = "MIB", env = "PULLTHROUGH_POLICY_MEMORY_MIB")]
+    pub policy_memory_mib: usize,
+    /// Allocate guest instances on demand instead of from wasmtime's pre-reserved pool.
+    #[arg(long, value_parser = crate::cli::values::boolish(), env = "PULLTHROUGH_NO_POOLING")]
+    pub no_pooling: bool,
+}
 impl Cli {
     /// The filter the command logs with: `--log` if given, else `info`, or `warn` for `scan`
     /// (a one-shot command whose start-up lines would only bury its report).

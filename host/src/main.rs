@@ -13,6 +13,13 @@ use pullthrough::commands::{Cli, Command};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+// jemalloc's options, read once at its start (`_RJEM_MALLOC_CONF` in the environment overrides
+// them). Two arenas, not four per core: each arena keeps the pages its threads freed, and the
+// blocking pool adds threads under load. Single 15 s runs peaked 3.4 MiB lower with it; 60 s runs
+// varied more than that, and throughput was unchanged (BENCHMARKS.md, "Peak RSS").
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &u8 = &b"narenas:2\0"[0];
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Only `serve` answers admissions, so only it exports traces; kept to the end of main, when
@@ -36,6 +43,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::CompileModule(args) => Ok(pullthrough::wasm::run_compile_module(
+            args.max_concurrency,
+            args.policy_memory_mib << 20,
+            !args.no_pooling,
+        )?),
         Command::Run(args) => {
             let response = pullthrough::commands::run::run(&args)?;
             println!("{}", serde_json::to_string(&response)?);

@@ -6,6 +6,7 @@
 //! per-call live type is the `Store` created inside [`WapcModule::call`] and dropped at its end.
 
 mod cache;
+mod compile_child;
 mod engine;
 mod epoch;
 mod guest_log;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use cache::sha256_hex;
+pub use compile_child::{SUBCOMMAND as COMPILE_MODULE_SUBCOMMAND, run_child as run_compile_module};
 pub use engine::{CallGate, HitDeadline, Runtime};
 pub use module::WapcModule;
 
@@ -41,6 +43,9 @@ pub struct RuntimeConfig {
     /// Where compiled modules are cached, keyed by module sha256 and wasmtime version; `None`
     /// compiles every module at every start.
     pub cache_dir: Option<PathBuf>,
+    /// Compile in a child process of this binary (`serve`: the compiler's memory leaves with
+    /// it); otherwise, and whenever the child fails, in this one.
+    pub compile_in_child: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +57,7 @@ impl Default for RuntimeConfig {
             memory_limit: 128 * 1024 * 1024,
             pooling: true,
             cache_dir: None,
+            compile_in_child: false,
         }
     }
 }

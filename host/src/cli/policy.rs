@@ -112,6 +112,7 @@ impl PolicyArgs {
             memory_limit: self.policy_memory_mib * 1024 * 1024,
             pooling: !self.no_pooling,
             cache_dir: self.module_cache_dir.clone(),
+            compile_in_child: false,
         })
     }
 
@@ -167,6 +168,7 @@ mod tests {
                 memory_limit: 32 * 1024 * 1024,
                 pooling: false,
                 cache_dir: Some(PathBuf::from("/var/cache/pt")),
+                compile_in_child: false,
             }
         );
         assert_eq!(

@@ -5,7 +5,8 @@ use std::ffi::OsStr;
 
 use clap::{Arg, ArgAction, CommandFactory as _};
 
-use super::Cli;
+use super::{Cli, Command};
+use clap::Parser as _;
 
 /// Every flag of every subcommand (globals included), with the subcommand's name.
 fn flags() -> Vec<(String, Arg)> {
@@ -278,4 +279,29 @@ fn values_that_cannot_work_are_refused_by_the_parser() {
         let text = error.to_string();
         assert_eq!(text.lines().next(), Some(expected), "{args:?}: {text}");
     }
+}
+
+#[test]
+fn the_compile_module_child_parses_what_serve_passes_it() {
+    let cli = Cli::try_parse_from([
+        "pullthrough",
+        crate::wasm::COMPILE_MODULE_SUBCOMMAND,
+        "--max-concurrency",
+        "2",
+        "--policy-memory-mib",
+        "128",
+        "--no-pooling",
+    ])
+    .expect("parses");
+    let Command::CompileModule(args) = cli.command else {
+        panic!("not compile-module: {:?}", cli.command);
+    };
+    assert_eq!(
+        (
+            args.max_concurrency,
+            args.policy_memory_mib,
+            args.no_pooling
+        ),
+        (2, 128, true)
+    );
 }

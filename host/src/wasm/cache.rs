@@ -6,21 +6,22 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
 
-use super::LoadError;
+use super::{LoadError, RuntimeConfig, compile_child};
 
-/// Compiles `bytes`, going through the cache in `dir` when there is one. A cache that cannot be
-/// read or written only costs a compilation; it never fails the load.
+/// Compiles `bytes`, going through the cache in `config.cache_dir` when there is one, and in a
+/// child process when `config.compile_in_child` says so. A cache that cannot be read or written
+/// only costs a compilation; it never fails the load.
 pub(crate) fn compile(
     engine: &Engine,
     bytes: &[u8],
-    dir: Option<&Path>,
+    config: &RuntimeConfig,
 ) -> Result<Module, LoadError> {
     // wasmparser's own error for this prints both magic numbers as multi-line hex arrays.
     if !bytes.starts_with(b"\0asm") {
         return Err(LoadError::NotWasm);
     }
-    let Some(dir) = dir else {
-        return compile_now(engine, bytes);
+    let Some(dir) = config.cache_dir.as_deref() else {
+        return compile_now(engine, bytes, config).map(|(module, _)| module);
     };
     let path = entry_path(engine, bytes, dir);
     if path.is_file() {
@@ -34,18 +35,52 @@ pub(crate) fn compile(
             }
         }
     }
-    let module = compile_now(engine, bytes)?;
-    if let Err(error) = store(&module, dir, &path) {
+    let (module, artifact) = compile_now(engine, bytes, config)?;
+    if let Err(error) = store(&module, artifact, dir, &path) {
         tracing::warn!(%error, path = %path.display(), "cannot write the compiled-module cache");
     }
     Ok(module)
 }
 
-/// Compiles with Cranelift, then hands the compiler's freed memory back to the kernel.
-fn compile_now(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError> {
+/// Compiles with Cranelift, in a child process when the configuration asks for one (with the
+/// artifact it wrote), else here; either way the freed memory goes back to the kernel after.
+fn compile_now(
+    engine: &Engine,
+    bytes: &[u8],
+    config: &RuntimeConfig,
+) -> Result<(Module, Option<Vec<u8>>), LoadError> {
+    if config.compile_in_child {
+        let started = std::time::Instant::now();
+        match compile_child::compile(config, bytes) {
+            // SAFETY: the artifact is `Engine::precompile_module`'s output of this same binary,
+            // read from the pipe of the child that wrote it; wasmtime checks its header against
+            // this engine's version and settings and refuses a mismatch.
+            Ok(artifact) => match unsafe { Module::deserialize(engine, &artifact) } {
+                Ok(module) => {
+                    tracing::info!(
+                        wasm_bytes = bytes.len(),
+                        compiled_bytes = artifact.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "compiled the module in a child process"
+                    );
+                    crate::allocator::release_free_pages();
+                    return Ok((module, Some(artifact)));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the child's compiled module does not load; compiling here");
+                }
+            },
+            Err(error) => {
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "cannot compile in a child process; compiling here"
+                );
+            }
+        }
+    }
     let module = Module::new(engine, bytes).map_err(LoadError::Compile);
     crate::allocator::release_free_pages();
-    module
+    Ok((module?, None))
 }
 
 fn entry_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
@@ -58,8 +93,16 @@ fn entry_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
     dir.join(format!("{digest}-{config:016x}.cwasm"))
 }
 
-fn store(module: &Module, dir: &Path, path: &Path) -> std::io::Result<()> {
-    let serialized = module.serialize().map_err(std::io::Error::other)?;
+fn store(
+    module: &Module,
+    artifact: Option<Vec<u8>>,
+    dir: &Path,
+    path: &Path,
+) -> std::io::Result<()> {
+    let serialized = match artifact {
+        Some(artifact) => artifact,
+        None => module.serialize().map_err(std::io::Error::other)?,
+    };
     std::fs::create_dir_all(dir)?;
     // Write then rename, so a concurrent start never maps a half-written file.
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -92,6 +135,13 @@ mod tests {
             .expect("valid wat")
     }
 
+    fn cached_in(dir: &Path) -> RuntimeConfig {
+        RuntimeConfig {
+            cache_dir: Some(dir.to_owned()),
+            ..RuntimeConfig::default()
+        }
+    }
+
     fn answer(engine: &Engine, module: &Module) -> i32 {
         let mut store = wasmtime::Store::new(engine, ());
         let instance = wasmtime::Instance::new(&mut store, module, &[]).expect("instantiates");
@@ -106,7 +156,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let engine = Engine::default();
         let bytes = module_bytes();
-        let module = compile(&engine, &bytes, Some(dir.path())).expect("compiles");
+        let module = compile(&engine, &bytes, &cached_in(dir.path())).expect("compiles");
         assert_eq!(answer(&engine, &module), 42);
         let entries: Vec<_> = std::fs::read_dir(dir.path())
             .expect("cache dir")
@@ -120,7 +170,7 @@ mod tests {
             .into_owned();
         assert!(name.starts_with(&sha256_hex(&bytes)), "{name}");
 
-        let cached = compile(&engine, &bytes, Some(dir.path())).expect("loads from cache");
+        let cached = compile(&engine, &bytes, &cached_in(dir.path())).expect("loads from cache");
         assert_eq!(answer(&engine, &cached), 42);
     }
 
@@ -131,7 +181,7 @@ mod tests {
         let bytes = module_bytes();
         let path = entry_path(&engine, &bytes, dir.path());
         std::fs::write(&path, b"not a compiled module").expect("write");
-        let module = compile(&engine, &bytes, Some(dir.path())).expect("recompiles");
+        let module = compile(&engine, &bytes, &cached_in(dir.path())).expect("recompiles");
         assert_eq!(answer(&engine, &module), 42);
         assert_ne!(
             std::fs::read(&path).expect("entry"),
@@ -145,7 +195,7 @@ mod tests {
         let module = compile(
             &engine,
             &module_bytes(),
-            Some(Path::new("/proc/no-such-dir")),
+            &cached_in(Path::new("/proc/no-such-dir")),
         )
         .expect("compiles anyway");
         assert_eq!(answer(&engine, &module), 42);

@@ -100,6 +100,11 @@ impl Runtime {
         })
     }
 
+    /// The engine every module of this runtime is compiled for.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
     /// The default per-call limits.
     pub fn default_limits(&self) -> CallLimits {
         CallLimits {
@@ -120,11 +125,7 @@ impl Runtime {
             memory_limit: limits.memory_limit.min(self.inner.config.memory_limit),
             ..limits
         };
-        let module = cache::compile(
-            &self.inner.engine,
-            bytes,
-            self.inner.config.cache_dir.as_deref(),
-        )?;
+        let module = cache::compile(&self.inner.engine, bytes, &self.inner.config)?;
         WapcModule::new(
             &self.inner.linker,
             module,

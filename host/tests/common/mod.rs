@@ -31,6 +31,8 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
         pooling: true,
         // Shared by every test binary: debug-built Cranelift takes seconds per policy.wasm.
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")),
+        // The test binary is not pullthrough: it has no compile-module subcommand.
+        compile_in_child: false,
     })
     .expect("test runtime starts")
 });

@@ -207,6 +207,8 @@ impl ServeArgs {
             .check(&settings, self.policy.policies.is_some())?;
         let policies = self.policy.source(settings);
         let mut runtime = self.policy.runtime_config()?;
+        // A long-lived server: Cranelift's memory leaves with a child process (compile_child.rs).
+        runtime.compile_in_child = true;
         if self.worker_threads > 0 {
             // Inline guest calls must leave one async worker free.
             runtime.inline_calls = runtime.inline_calls.min(self.worker_threads - 1);
