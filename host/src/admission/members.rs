@@ -14,6 +14,10 @@ pub(crate) type Member<'a> = (Cow<'a, str>, &'a RawValue);
 /// An object's members, or what the JSON holds instead ("an array", "null", ...).
 pub(crate) type Members<'a> = Result<Vec<Member<'a>>, &'static str>;
 
+/// An object's members with those of its member opened in the same pass (see [`opening`]), or
+/// what the JSON holds instead.
+pub(crate) type Opened<'a> = Result<(Vec<Member<'a>>, Option<Members<'a>>), &'static str>;
+
 /// `json` read as an object: its members in the order written, each value as its raw text;
 /// `Err` when it is not JSON (or nests too deep), `Ok(Err(what))` when it is JSON but not an
 /// object.
@@ -24,32 +28,29 @@ pub(crate) fn object_members(json: &str) -> Result<Members<'_>, serde_json::Erro
 /// [`object_members`], with the last member named `open` read as an object too, in the same
 /// pass: `Some` of its members (or of what it holds instead) when there is such a member. It is
 /// not among the members returned.
-pub(crate) fn opening<'a>(
-    json: &'a str,
-    open: &str,
-) -> Result<Result<(Vec<Member<'a>>, Option<Members<'a>>), &'static str>, serde_json::Error> {
+pub(crate) fn opening<'a>(json: &'a str, open: &str) -> Result<Opened<'a>, serde_json::Error> {
     check_depth(json.as_bytes())?;
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let opened = Opened { open }.deserialize(&mut deserializer)?;
+    let opened = Opener { open }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(opened)
 }
 
 /// Reads an object's members, opening the member named `open`; anything else is named.
-struct Opened<'k> {
+struct Opener<'k> {
     open: &'k str,
 }
 
-impl<'de, 'k> DeserializeSeed<'de> for Opened<'k> {
-    type Value = Result<(Vec<Member<'de>>, Option<Members<'de>>), &'static str>;
+impl<'de, 'k> DeserializeSeed<'de> for Opener<'k> {
+    type Value = Opened<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de, 'k> Visitor<'de> for Opened<'k> {
-    type Value = Result<(Vec<Member<'de>>, Option<Members<'de>>), &'static str>;
+impl<'de, 'k> Visitor<'de> for Opener<'k> {
+    type Value = Opened<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -60,7 +61,7 @@ impl<'de, 'k> Visitor<'de> for Opened<'k> {
         let mut opened = None;
         while let Some(Key(key)) = map.next_key()? {
             if !self.open.is_empty() && key == self.open {
-                let inner = map.next_value_seed(Opened { open: "" })?;
+                let inner = map.next_value_seed(Opener { open: "" })?;
                 opened = Some(inner.map(|(members, _)| members));
             } else {
                 members.push((key, map.next_value()?));
