@@ -32,6 +32,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::CompileModule(args) = &cli.command {
+        return compile_module(args);
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -41,13 +44,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// `serve`'s child: its exit status tells a module that does not compile (which the server
+/// reports itself, so nothing is printed) from a failure of the child's own.
+fn compile_module(args: &pullthrough::commands::CompileModuleArgs) -> ExitCode {
+    let result = pullthrough::wasm::run_compile_module(
+        args.max_concurrency,
+        args.policy_memory_mib << 20,
+        !args.no_pooling,
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error @ pullthrough::wasm::CompileModuleError::DoesNotCompile(_)) => {
+            ExitCode::from(error.exit_code())
+        }
+        Err(error) => {
+            eprint!("{}", pullthrough::report::fatal(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::CompileModule(args) => Ok(pullthrough::wasm::run_compile_module(
-            args.max_concurrency,
-            args.policy_memory_mib << 20,
-            !args.no_pooling,
-        )?),
+        Command::CompileModule(_) => unreachable!("compile-module is run by compile_module"),
         Command::Run(args) => {
             let response = pullthrough::commands::run::run(&args)?;
             println!("{}", serde_json::to_string(&response)?);

@@ -20,7 +20,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use cache::sha256_hex;
-pub use compile_child::{SUBCOMMAND as COMPILE_MODULE_SUBCOMMAND, run_child as run_compile_module};
+pub use compile_child::{
+    ChildSideError as CompileModuleError, SUBCOMMAND as COMPILE_MODULE_SUBCOMMAND,
+    run_child as run_compile_module,
+};
 pub use engine::{CallGate, HitDeadline, Runtime};
 pub use module::WapcModule;
 

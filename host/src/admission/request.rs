@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::AdmissionError;
-use super::members::{Member, object_members};
+use super::members::{Member, object_members, opening};
 
 /// One admission request, as the guest will receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,25 +108,21 @@ impl AdmissionRequest {
 
     /// Takes a bare `request` object (for `scan` and `run`, off the request path).
     pub fn from_value(value: Value) -> Result<Self, AdmissionError> {
-        match value {
-            Value::Object(_) => Self::from_json(&value.to_string()),
-            _ => Err(AdmissionError::MissingRequest),
-        }
+        Self::from_json(&value.to_string())
     }
 
     /// Accepts what `kwctl run --request-path` accepts: a full AdmissionReview (any object with a
     /// `request` field) or a bare request.
     pub fn from_review_or_request(value: Value) -> Result<Self, AdmissionError> {
-        match value {
-            Value::Object(mut map) if map.contains_key("request") => {
-                let request = map.remove("request").unwrap_or(Value::Null);
-                Self::from_value(request)
-            }
-            Value::Object(_) => Self::from_value(value),
-            other => match object_members(&other.to_string()) {
-                Ok(Err(what)) => Err(AdmissionError::NotAnObject(what)),
-                _ => unreachable!("a JSON value that is not an object reads as one"),
-            },
+        let text = value.to_string();
+        let (members, request) = opening(&text, "request")
+            .map_err(AdmissionError::Json)?
+            .map_err(AdmissionError::NotAnObject)?;
+        match request {
+            Some(Ok(request)) => Self::from_members(&request, text.len()),
+            // A `request` that is null or not an object.
+            Some(Err(_)) => Err(AdmissionError::MissingRequest),
+            None => Self::from_members(&members, text.len()),
         }
     }
 

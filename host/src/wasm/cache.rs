@@ -70,6 +70,8 @@ fn compile_now(
                     tracing::warn!(%error, "the child's compiled module does not load; compiling here");
                 }
             },
+            // Compiled here too, for the error that says why, as without a child.
+            Err(compile_child::ChildError::DoesNotCompile) => {}
             Err(error) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,

@@ -17,6 +17,11 @@ use super::{LoadError, Runtime, RuntimeConfig};
 /// The subcommand the child runs, hidden from `--help`.
 pub const SUBCOMMAND: &str = "compile-module";
 
+/// The child's exit status when the module itself does not compile. It prints nothing then: the
+/// server compiles the module itself to report why, as it would without a child, and logs no
+/// warning about the child.
+pub const DOES_NOT_COMPILE: u8 = 3;
+
 /// Why a child could not compile a module.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ChildError {
@@ -30,6 +35,33 @@ pub(crate) enum ChildError {
     },
     #[error("{SUBCOMMAND} exited with {0}")]
     Failed(std::process::ExitStatus),
+    /// The module does not compile: not the child's failure, but the module's.
+    #[error("module does not compile")]
+    DoesNotCompile,
+}
+
+/// Why the child's side failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChildSideError {
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] LoadError),
+    /// Stdin or stdout failed.
+    #[error("cannot read the module or write the compiled artifact")]
+    Io(#[source] std::io::Error),
+    /// The module does not compile.
+    #[error("module does not compile")]
+    DoesNotCompile(#[source] wasmtime::Error),
+}
+
+impl ChildSideError {
+    /// The status the child exits with: [`DOES_NOT_COMPILE`], or 1 for a failure of its own.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::DoesNotCompile(_) => DOES_NOT_COMPILE,
+            Self::Engine(_) | Self::Io(_) => 1,
+        }
+    }
 }
 
 /// The engine settings a child needs to build the same engine, as its arguments.
@@ -73,6 +105,9 @@ pub(crate) fn compile(config: &RuntimeConfig, wasm: &[u8]) -> Result<Vec<u8>, Ch
         read.and(written).map(|_| artifact)
     });
     let status = child.wait().map_err(spawn)?;
+    if status.code() == Some(i32::from(DOES_NOT_COMPILE)) {
+        return Err(ChildError::DoesNotCompile);
+    }
     if !status.success() {
         return Err(ChildError::Failed(status));
     }
@@ -84,7 +119,7 @@ pub fn run_child(
     max_concurrency: usize,
     memory_limit: usize,
     pooling: bool,
-) -> Result<(), LoadError> {
+) -> Result<(), ChildSideError> {
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrency,
         memory_limit,
@@ -94,14 +129,14 @@ pub fn run_child(
     let mut wasm = Vec::new();
     std::io::stdin()
         .read_to_end(&mut wasm)
-        .map_err(|error| LoadError::Compile(error.into()))?;
+        .map_err(ChildSideError::Io)?;
     let artifact = runtime
         .engine()
         .precompile_module(&wasm)
-        .map_err(LoadError::Compile)?;
+        .map_err(ChildSideError::DoesNotCompile)?;
     std::io::stdout()
         .write_all(&artifact)
-        .map_err(|error| LoadError::Compile(error.into()))
+        .map_err(ChildSideError::Io)
 }
 
 #[cfg(test)]
