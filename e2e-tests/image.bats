@@ -58,9 +58,11 @@ blob() { cat "$IMAGE_OUT/oci/blobs/sha256/${1#sha256:}"; }
     usr/share/doc/libc6/copyright usr/share/doc/pullthrough/LICENSE; do
     grep -q " $file\( \|$\)" "$BATS_TEST_TMPDIR/files" || { echo "missing $file"; false; }
   done
-  ! grep -Eq ' (bin/sh|usr/bin/sh|bin/busybox|bin/bash)( |$)' "$BATS_TEST_TMPDIR/files"
+  run grep -Eq ' (bin/sh|usr/bin/sh|bin/busybox|bin/bash)( |$)' "$BATS_TEST_TMPDIR/files"
+  [ "$status" -eq 1 ]
   # Every entry root-owned and dated at the commit, in name order.
-  ! grep -v ' 0/0 ' "$BATS_TEST_TMPDIR/files"
+  run grep -v ' 0/0 ' "$BATS_TEST_TMPDIR/files"
+  [ "$status" -eq 1 ]
   awk '{print $6}' "$BATS_TEST_TMPDIR/files" | LC_ALL=C sort -c
   # The bundled policy is the one the binary embeds.
   cmp "$REPO/policy.wasm" "$IMAGE_OUT/rootfs/usr/share/pullthrough/policy.wasm"

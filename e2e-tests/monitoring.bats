@@ -41,7 +41,8 @@ Role
 RoleBinding
 Service
 ServiceAccount" ]
-  ! grep -q 'monitoring.coreos.com\|grafana_dashboard' "$BATS_TEST_TMPDIR/chart.yaml"
+  run grep -q 'monitoring.coreos.com\|grafana_dashboard' "$BATS_TEST_TMPDIR/chart.yaml"
+  [ "$status" -eq 1 ]
 }
 
 @test "each value renders its object and nothing else" {

@@ -65,8 +65,10 @@ teardown() {
   stop_server
   # Its own namespace, and one excluded anyway: nothing to say.
   start_server --mirror m.example.com --register
-  ! grep -q "never rewritten" "$BATS_TEST_TMPDIR/server.log"
+  run grep -q "never rewritten" "$BATS_TEST_TMPDIR/server.log"
+  [ "$status" -eq 1 ]
   "$PULLTHROUGH" register --dry-run --namespace kube-system --ca-file "$BATS_TEST_TMPDIR/certs/ca.crt" \
     >/dev/null 2>"$BATS_TEST_TMPDIR/register.err"
-  ! grep -q "never rewritten" "$BATS_TEST_TMPDIR/register.err"
+  run grep -q "never rewritten" "$BATS_TEST_TMPDIR/register.err"
+  [ "$status" -eq 1 ]
 }

@@ -87,6 +87,16 @@ policies() {
   logged 'compiled the module in a child process' >/dev/null
   [ "$(rewritten_to)" = "a.example.com/library/busybox:1.28" ]
 
+  # A module that does not compile is the module's fault, not the child's: rejected as it would
+  # be without a child, and nothing said about the child.
+  printf '\0asm\1\0\0\0\177' >"$DIR/policy.wasm.new"
+  mv "$DIR/policy.wasm.new" "$DIR/policy.wasm"
+  line="$(logged 'new policy version rejected; the previous one keeps serving policy=first')"
+  [[ "$line" == *"module does not compile"* ]]
+  run grep -q 'child process; compiling here' "$BATS_TEST_TMPDIR/server.log"
+  [ "$status" -eq 1 ]
+  [ "$(rewritten_to)" = "a.example.com/library/busybox:1.28" ]
+
   # An upgrade deleted the binary the server runs: no child can start, so the server compiles the
   # next module itself, says so, and swaps as before. The module differs by a custom section.
   rm "$PULLTHROUGH"

@@ -123,7 +123,8 @@ serve_traced() {
   serve_traced
   post /mutate "$REPO/fixtures/admission/deployment.json" >/dev/null
   stop_server
-  ! grep -qi 'opentelemetry\|otlp\|span' "$BATS_TEST_TMPDIR/server.log"
+  run grep -qi 'opentelemetry\|otlp\|span' "$BATS_TEST_TMPDIR/server.log"
+  [ "$status" -eq 1 ]
   sleep 0.5
   [ -z "$(python3 "$BATS_TEST_DIRNAME/traces/spans.py" "$SPANS")" ]
 }
