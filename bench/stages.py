@@ -28,7 +28,8 @@ RULES = [
     ("kernel (network, syscalls, scheduling)", r"\[kernel|kallsyms|vmlinux"),
 ]
 
-LINE = re.compile(r"^\s*([\d.]+)%\s+(\S+)\s+\[[.kgu]\]\s+(.*)$")
+# The DSO may hold spaces: perf names the guest's compiled code "[JIT] tid 1234".
+LINE = re.compile(r"^\s*([\d.]+)%\s+(.+?)\s+\[[.kgu]\]\s+(.*)$")
 
 
 def main() -> None:

@@ -73,7 +73,8 @@ teardown_file() {
   start_replica b "${REPLICA_IPS[1]}"
   publish_endpoints "${REPLICA_IPS[@]}"
   cmp "$CLUSTER_DIR/replica-a.ca" "$CLUSTER_DIR/replica-b.ca"
-  ! grep -q "stored new certificate material" "$CLUSTER_DIR/logs/replica-b.log"
+  run grep -q "stored new certificate material" "$CLUSTER_DIR/logs/replica-b.log"
+  [ "$status" -eq 1 ]
   # Both replicas present a chain the shared CA verifies for the in-cluster service name.
   for ip in "${REPLICA_IPS[@]}"; do
     run ip netns exec "$NETNS" curl -sS --cacert "$CLUSTER_DIR/replica-a.ca" \

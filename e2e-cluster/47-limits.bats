@@ -71,5 +71,6 @@ largest() {
   limit=$((7 * 1024 * 1024))
   echo "# largest review $largest_review bytes; pullthrough accepts $limit" >&3
   ((largest_review < limit))
-  ! grep -q '"status":413\|status=413' "$CLUSTER_DIR/logs/replica-a.log"
+  run grep -q '"status":413\|status=413' "$CLUSTER_DIR/logs/replica-a.log"
+  [ "$status" -eq 1 ]
 }

@@ -60,7 +60,9 @@ teardown() {
   k -n "$INSTALL_NS" delete secret pullthrough-tls >/dev/null
   wait_for 30 "a new Secret" k -n "$INSTALL_NS" get secret pullthrough-tls
   k -n "$INSTALL_NS" get secret pullthrough-tls -o jsonpath='{.data.ca\.crt}' | base64 -d >"$BATS_TEST_TMPDIR/new-ca.crt"
-  ! cmp -s "$BATS_TEST_TMPDIR/old-ca.crt" "$BATS_TEST_TMPDIR/new-ca.crt"
+  # 1: the files differ (2 would be a missing file).
+  run cmp -s "$BATS_TEST_TMPDIR/old-ca.crt" "$BATS_TEST_TMPDIR/new-ca.crt"
+  [ "$status" -eq 1 ]
   for ip in "${REPLICA_IPS[@]}"; do
     wait_for 60 "replica $ip serving the new CA" served_ca_matches "$ip" "$BATS_TEST_TMPDIR/new-ca.crt"
   done
