@@ -14,6 +14,9 @@ import json
 import re
 import sys
 
+# bench/ is this script's directory, so on its path.
+from stages import tally
+
 FIXTURES = ["deployment", "pod-initcontainers-digests", "cronjob"]
 SETTINGS = {"mirror": "registry-mirror.example.com"}
 
@@ -41,7 +44,9 @@ def run(wasm: str, calls: int) -> None:
     for name in FIXTURES:
         with open(f"fixtures/admission/{name}.json", encoding="utf-8") as f:
             request = json.load(f)["request"]
-        payloads.append(json.dumps({"request": request, "settings": SETTINGS}).encode())
+        # Compact, as serve splices the API server's text into the payload.
+        payload = {"request": request, "settings": SETTINGS}
+        payloads.append(json.dumps(payload, separators=(",", ":")).encode())
     i32 = ValType.i32()
 
     def evaluate(payload: bytes) -> bytes:
@@ -93,21 +98,13 @@ def run(wasm: str, calls: int) -> None:
 
 def report() -> None:
     line_re = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+\[JIT\][^\[]*\[[.kgu]\]\s+(.*)$")
-    groups = {name: 0 for name, _ in GROUPS}
-    groups["other"] = 0
-    total = 0
+    rows = []
     for line in sys.stdin:
         m = line_re.match(line)
-        if not m:
-            continue
-        samples, symbol = int(m.group(1)), m.group(2).strip()
-        total += samples
-        for name, pattern in GROUPS:
-            if re.search(pattern, symbol):
-                groups[name] += samples
-                break
-        else:
-            groups["other"] += samples
+        if m:
+            rows.append((int(m.group(1)), m.group(2).strip()))
+    total = sum(samples for samples, _ in rows)
+    groups, _ = tally(rows, GROUPS)
     if total == 0:
         sys.exit("guest_calls: no samples in the guest's code (was /tmp/perf-PID.map written?)")
     print(f"{'guest code, by what it does':55} {'samples':>8} {'share':>7}")

@@ -32,26 +32,32 @@ RULES = [
 LINE = re.compile(r"^\s*([\d.]+)%\s+(.+?)\s+\[[.kgu]\]\s+(.*)$")
 
 
-def main() -> None:
-    cpu_us = float(sys.argv[1])
-    stages: dict[str, float] = {name: 0.0 for name, _ in RULES}
-    stages["other"] = 0.0
-    others: list[tuple[float, str]] = []
-    total = 0.0
-    for line in sys.stdin:
-        m = LINE.match(line)
-        if not m:
-            continue
-        share, dso, symbol = float(m.group(1)), m.group(2), m.group(3).strip()
-        total += share
-        text = f"{dso} {symbol}"
-        for name, pattern in RULES:
+def tally(rows, rules):
+    """Adds each (weight, text) row to the first of `rules` whose pattern matches its text, or
+    to "other"; returns the sums by name and the rows that went to "other"."""
+    sums = {name: 0 for name, _ in rules}
+    sums["other"] = 0
+    others = []
+    for weight, text in rows:
+        for name, pattern in rules:
             if re.search(pattern, text):
-                stages[name] += share
+                sums[name] += weight
                 break
         else:
-            stages["other"] += share
-            others.append((share, text))
+            sums["other"] += weight
+            others.append((weight, text))
+    return sums, others
+
+
+def main() -> None:
+    cpu_us = float(sys.argv[1])
+    rows = []
+    for line in sys.stdin:
+        m = LINE.match(line)
+        if m:
+            rows.append((float(m.group(1)), f"{m.group(2)} {m.group(3).strip()}"))
+    total = sum(share for share, _ in rows)
+    stages, others = tally(rows, RULES)
     if total == 0:
         sys.exit("stages: no samples in the report (is perf allowed to read this process?)")
     print(f"{'stage':50} {'share':>7} {'µs/admission':>13}")
