@@ -54,6 +54,13 @@ pub(crate) fn spawn_ticker(engine: Engine, alive: Weak<()>) {
     }
 }
 
+/// Ticks to wait before looking at the clock again, for a call whose budget `ends`: none once
+/// it has, else enough to reach it (a tick that comes early is checked again).
+pub(crate) fn ticks_left(ends: Instant, now: Instant) -> u64 {
+    let left = ends.saturating_duration_since(now);
+    u64::try_from(left.as_nanos().div_ceil(EPOCH_TICK.as_nanos())).unwrap_or(u64::MAX)
+}
+
 /// Whole epoch ticks in `elapsed`.
 fn ticks_since(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_nanos() / EPOCH_TICK.as_nanos()).unwrap_or(u64::MAX)
@@ -71,5 +78,17 @@ mod tests {
         assert_eq!(ticks_since(EPOCH_TICK * 3 / 2), 1);
         assert_eq!(ticks_since(EPOCH_TICK * 5 / 2), 2);
         assert_eq!(ticks_since(Duration::from_secs(2)), 200);
+    }
+
+    #[test]
+    fn a_call_is_interrupted_only_once_its_budget_has_passed_by_the_clock() {
+        let now = Instant::now();
+        assert_eq!(ticks_left(now, now), 0);
+        assert_eq!(ticks_left(now, now + Duration::from_millis(1)), 0);
+        // 0.2 ms short of the end (the ticker caught up early): wait one more tick.
+        assert_eq!(ticks_left(now + Duration::from_micros(200), now), 1);
+        assert_eq!(ticks_left(now + EPOCH_TICK, now), 1);
+        assert_eq!(ticks_left(now + EPOCH_TICK * 5 / 2, now), 3);
+        assert_eq!(ticks_left(now + Duration::from_secs(1), now), 100);
     }
 }

@@ -2,6 +2,7 @@
 //! the waPC imports read and write.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime_wasi::p1::WasiP1Ctx;
 
@@ -14,9 +15,24 @@ pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     pub(crate) wapc: Invocation,
     pub(crate) policy: Arc<str>,
-    /// Ticks of the call's budget left after the first: taken at the first tick (see
-    /// `WapcModule::call_by`), so the second deadline interrupts the call.
-    pub(crate) after_first_tick: Option<u64>,
+    /// When the call's budget ends, read at each epoch tick (see `WapcModule::call_by`).
+    pub(crate) timer: CallTimer,
+}
+
+/// The clock side of a call's deadline.
+pub(crate) struct CallTimer {
+    pub(crate) ends: Instant,
+    /// Whether the call has run past its first tick and handed off its worker.
+    pub(crate) handed_off: bool,
+}
+
+impl CallTimer {
+    pub(crate) fn new(ends: Instant) -> Self {
+        Self {
+            ends,
+            handed_off: false,
+        }
+    }
 }
 
 /// The waPC call in flight in one store.

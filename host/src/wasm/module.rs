@@ -2,14 +2,14 @@
 //! fresh `Store`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, UpdateDeadline, ValType};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use super::epoch::EPOCH_TICK;
+use super::epoch::ticks_left;
 use super::guest_log::GuestOutput;
-use super::host_state::{HostState, Invocation};
+use super::host_state::{CallTimer, HostState, Invocation};
 use super::limits::Limiter;
 use super::{CallError, CallLimits, LoadError};
 
@@ -98,9 +98,10 @@ impl WapcModule {
         payload: Vec<u8>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<u8>, CallError> {
+        let now = Instant::now();
         let budget = deadline.map_or(self.limits.timeout, |deadline| {
             deadline
-                .saturating_duration_since(std::time::Instant::now())
+                .saturating_duration_since(now)
                 .min(self.limits.timeout)
         });
         if budget.is_zero() {
@@ -118,27 +119,28 @@ impl WapcModule {
                 limiter: Limiter::new(self.limits.memory_limit),
                 wapc: Invocation::new(operation, payload),
                 policy: Arc::clone(&self.policy),
-                after_first_tick: None,
+                timer: CallTimer::new(now + budget),
             },
         );
         store.limiter(|state| &mut state.limiter);
-        // One budget for the whole evaluation: start functions included. The first tick may come
-        // at any moment within EPOCH_TICK, hence the extra tick.
-        let ticks = u64::try_from(budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1)
-            .unwrap_or(u64::MAX);
-        // A call still running at the first tick is a long one: it hands the worker's other
-        // tasks, and the I/O driver, to another worker (see `hand_off_worker`), then runs on
-        // to its deadline, where the second callback interrupts it. Calls shorter than a tick,
-        // nearly all of them, never get here. The callback captures nothing (its state is in
-        // the store), so setting it allocates nothing on this per-request path.
-        store.data_mut().after_first_tick = Some(ticks - 1);
+        // One budget for the whole evaluation, start functions included. The first tick comes
+        // at any moment within EPOCH_TICK: a call still running then is a long one, and hands
+        // the worker's other tasks, and the I/O driver, to another worker (see
+        // `hand_off_worker`). Calls shorter than a tick, nearly all of them, never get there.
+        // Every tick after that is checked against the clock, so the ticker catching up after
+        // a late wake-up cannot end a call before its budget. The callback captures nothing
+        // (its state is in the store), so setting it allocates nothing on this per-request path.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut store| match store.data_mut().after_first_tick.take() {
-            Some(rest) => {
+        store.epoch_deadline_callback(|mut store| {
+            let timer = &mut store.data_mut().timer;
+            if !timer.handed_off {
+                timer.handed_off = true;
                 super::epoch::hand_off_worker();
-                Ok(UpdateDeadline::Continue(rest))
             }
-            None => Ok(UpdateDeadline::Interrupt),
+            Ok(match ticks_left(timer.ends, Instant::now()) {
+                0 => UpdateDeadline::Interrupt,
+                ticks => UpdateDeadline::Continue(ticks),
+            })
         });
 
         let instance = match self.pre.instantiate(&mut store) {
