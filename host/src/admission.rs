@@ -73,7 +73,7 @@ impl AdmissionReview {
                 .iter()
                 .rev()
                 .find(|(key, _)| key == name)
-                .and_then(|(_, raw)| serde_json::from_str::<String>(raw.get()).ok())
+                .map(|(_, raw)| members::string_or_empty(raw))
                 .unwrap_or_default()
         };
         let (api_version, kind) = (string("apiVersion"), string("kind"));

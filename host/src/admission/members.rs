@@ -18,6 +18,12 @@ pub(crate) type Members<'a> = Result<Vec<Member<'a>>, &'static str>;
 /// what the JSON holds instead.
 pub(crate) type Opened<'a> = Result<(Vec<Member<'a>>, Option<Members<'a>>), &'static str>;
 
+/// A member's value as a string, or empty when it is not one (missing fields and wrong types
+/// read the same in the server's logs and checks).
+pub(crate) fn string_or_empty(raw: &RawValue) -> String {
+    serde_json::from_str::<String>(raw.get()).unwrap_or_default()
+}
+
 /// `json` read as an object: its members in the order written, each value as its raw text;
 /// `Err` when it is not JSON (or nests too deep), `Ok(Err(what))` when it is JSON but not an
 /// object.

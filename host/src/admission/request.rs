@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::AdmissionError;
-use super::members::{Member, object_members, opening};
+use super::members::{Member, object_members, opening, string_or_empty};
 
 /// One admission request, as the guest will receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +128,7 @@ impl AdmissionRequest {
 
     /// The fields the server logs: a string member, or empty when it is missing or not one.
     fn read_member(&mut self, key: &str, raw: &RawValue) {
-        let text = || serde_json::from_str::<String>(raw.get()).unwrap_or_default();
+        let text = || string_or_empty(raw);
         match key {
             "uid" => self.uid = text(),
             "namespace" => self.namespace = text(),
