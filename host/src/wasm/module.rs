@@ -96,7 +96,7 @@ impl WapcModule {
         &self,
         operation: &str,
         payload: Vec<u8>,
-        deadline: Option<std::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<Vec<u8>, CallError> {
         let now = Instant::now();
         let budget = deadline.map_or(self.limits.timeout, |deadline| {

@@ -97,8 +97,8 @@ pub struct ServeArgs {
         env = "PULLTHROUGH_SHUTDOWN_TIMEOUT_SECONDS"
     )]
     pub shutdown_timeout_seconds: u64,
-    /// Async worker threads (0: one per core). Up to one fewer than the workers, and than the
-    /// cores, may run a guest call directly; the rest of the calls run on the blocking pool.
+    /// Async worker threads (0: one per core). At most min(workers, cores) − 1 guest calls run
+    /// directly on a worker; the rest run on the blocking pool.
     #[arg(
         long,
         value_name = "N",
