@@ -9,16 +9,26 @@ fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontaine
 
 # start BINARY [NAME=VALUE...]: serve with the bundled policy and those variables, pid in $pid,
 # once /readyz answers; flags an older binary lacks are given only to a binary whose --help lists
-# them.
+# them. The log goes to $work/log: straight into the file, or with BENCH_LOG=pipe through a pipe
+# that cat copies into it, as a container's stderr reaches containerd's shim.
 start() {
-  local bin="$1" extra=()
+  local bin="$1" extra=() log="$work/log"
   shift
   "$bin" serve --help >"$work/help"
   grep -q -- '--metrics-addr' "$work/help" && extra+=(--metrics-addr "127.0.0.1:$metrics")
   grep -q -- '--no-mirror-check' "$work/help" && extra+=(--no-mirror-check)
   grep -q -- '--shutdown-grace-seconds' "$work/help" && extra+=(--shutdown-grace-seconds 0)
+  case "${BENCH_LOG:-file}" in
+    file) ;;
+    pipe)
+      log="$work/log.pipe"
+      [[ -p $log ]] || mkfifo "$log"
+      cat <"$log" >"$work/log" &
+      ;;
+    *) echo "BENCH_LOG is file or pipe, not $BENCH_LOG" >&2; exit 1 ;;
+  esac
   env "$@" "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
-    --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$work/log" &
+    --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$log" &
   pid=$!
   for _ in $(seq 1 500); do
     curl -sk --max-time 1 -o /dev/null "https://127.0.0.1:$port/readyz" && return 0

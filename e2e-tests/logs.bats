@@ -69,6 +69,55 @@ PY
   [[ "$line" == *'policy="pullthrough" warning=settings.registries ["*"] with layout flat rewrites every registry into the one mirror namespace "registry-mirror.example.com/": allowSharedNamespace accepts that'* ]]
 }
 
+# The names of the server's threads, one per line.
+threads() {
+  cat /proc/"$SERVER_PID"/task/*/comm
+}
+
+@test "a log written to a file gets each line as it is logged, with no writer thread" {
+  start_server --mirror registry-mirror.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt"
+  post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
+  [ "$(threads | grep -c '^log-writer$')" = 0 ]
+  grep -q 'uid=0c0829ff-c2f5-4634-a1c3-098147304d03' "$BATS_TEST_TMPDIR/server.log"
+}
+
+@test "through a pipe, as under containerd, lines are batched, yet every admission is logged once, soon, and before the exit" {
+  # stderr is a pipe that cat copies into a file, as containerd's shim reads a container's.
+  mkfifo "$BATS_TEST_TMPDIR/stderr"
+  cat <"$BATS_TEST_TMPDIR/stderr" >"$BATS_TEST_TMPDIR/piped.log" &
+  reader=$!
+  PORT="$(free_port)"
+  METRICS_PORT="$(free_port)"
+  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
+    --mirror registry-mirror.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt" \
+    >/dev/null 2>"$BATS_TEST_TMPDIR/stderr" &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    curl -sk --max-time 1 "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  [ "$(threads | grep -c '^log-writer$')" = 1 ]
+  uid=0c0829ff-c2f5-4634-a1c3-098147304d03
+  post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
+  # A line logged while the writer is idle goes out at once: well within a second.
+  for _ in $(seq 1 10); do
+    grep -q "uid=$uid" "$BATS_TEST_TMPDIR/piped.log" && break
+    sleep 0.1
+  done
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/piped.log")" = 1 ]
+  # 300 more from 8 clients at once: batched, none lost or doubled.
+  seq 1 300 | xargs -P 8 -I{} curl -sS -o /dev/null --cacert "$BATS_TEST_TMPDIR/ca.crt" \
+    --resolve "$HOST:$PORT:127.0.0.1" -H 'Content-Type: application/json' \
+    --data-binary "@$REPO/fixtures/admission/cronjob.json" "https://$HOST:$PORT/mutate"
+  stop_server
+  wait "$reader"
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/piped.log")" = 301 ]
+  # The lines of the shutdown, logged after the last admission, were written before the exit.
+  last_admission="$(grep -n "uid=$uid" "$BATS_TEST_TMPDIR/piped.log" | tail -1 | cut -d: -f1)"
+  closed="$(grep -n 'all connections closed' "$BATS_TEST_TMPDIR/piped.log" | cut -d: -f1)"
+  [ "$closed" -gt "$last_admission" ]
+}
+
 @test "an invalid --log filter is refused with exit code 2" {
   run "$PULLTHROUGH" --log 'info,=[' manifests --mirror m.example.com
   [ "$status" -eq 2 ]

@@ -22,10 +22,10 @@ static MALLOC_CONF: &u8 = &b"narenas:2\0"[0];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Only `serve` answers admissions, so only it exports traces; kept to the end of main, when
-    // dropping it exports the last spans.
+    // Only `serve` answers admissions, so only it exports traces and batches its log lines; the
+    // traces are kept to the end of main, when dropping them exports the last spans.
     let serve = matches!(cli.command, Command::Serve(_));
-    let _traces = match pullthrough::telemetry::init(cli.log.log_format, cli.log_filter(), serve) {
+    let traces = match pullthrough::telemetry::init(cli.log.log_format, cli.log_filter(), serve) {
         Ok(traces) => traces,
         Err(error) => {
             eprintln!("error: {}", pullthrough::report::one_line(&error));
@@ -35,13 +35,20 @@ fn main() -> ExitCode {
     if let Command::CompileModule(args) = &cli.command {
         return compile_module(args);
     }
-    match run(cli.command) {
+    let code = match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // The log's last lines (batched under `serve`) come before the error that ends it.
+            pullthrough::telemetry::flush();
             eprint!("{}", pullthrough::report::fatal(error.as_ref()));
             ExitCode::FAILURE
         }
-    }
+    };
+    // What was logged before the last spans' export, then whatever that export logged.
+    pullthrough::telemetry::flush();
+    drop(traces);
+    pullthrough::telemetry::flush();
+    code
 }
 
 /// `serve`'s child: its exit status tells a module that does not compile (which the server

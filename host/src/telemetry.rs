@@ -2,6 +2,7 @@
 //! control characters in field values escaped; and OpenTelemetry traces of the admissions when
 //! the environment asks for them ([`traces`]).
 
+mod batched;
 mod text;
 mod traces;
 
@@ -18,6 +19,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub use batched::flush;
 pub(crate) use traces::time_guest;
 pub use traces::{
     Setting as TraceSetting, Traces, admission_answered, admission_request, admission_span,
@@ -87,10 +89,12 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
     Ok(filter)
 }
 
-/// Installs the global subscriber with `directives` (see [`filter`]), and with `traces` the
-/// OpenTelemetry exporter the `OTEL_*` variables configure ([`TraceSetting::from_env`]). Call
-/// once, from `main`, and keep what it returns until the end: dropping it exports the last spans.
-pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<Traces>, Error> {
+/// Installs the global subscriber with `directives` (see [`filter`]). `serving` is for the
+/// admission server: its lines are written in batches by a thread of their own when stderr is a
+/// pipe or a socket ([`flush`] writes what is held), and it exports the traces the `OTEL_*` variables configure
+/// ([`TraceSetting::from_env`]). Call once, from `main`, and keep what it returns until the end:
+/// dropping it exports the last spans.
+pub fn init(format: LogFormat, directives: &str, serving: bool) -> Result<Option<Traces>, Error> {
     // The admission spans are for the trace exporter alone: they never show in the log lines. A
     // directive, not a function, so the callsite's "never" is cached: with traces off creating
     // an admission span is one load of that cached interest.
@@ -100,7 +104,7 @@ pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<
     let logs = filter(directives)
         .map_err(Error::Filter)?
         .add_directive(off);
-    let setting = if traces {
+    let setting = if serving {
         TraceSetting::from_env(|name| std::env::var(name).ok())?
     } else {
         TraceSetting::Off
@@ -110,9 +114,15 @@ pub fn init(format: LogFormat, directives: &str, traces: bool) -> Result<Option<
         TraceSetting::Otlp => Some(Traces::start()?),
     };
     // Colour only on a terminal: escape codes in a log file or collector break every grep.
+    // One-shot commands write directly: their lines mix with progress and results on stderr.
+    let output = if serving {
+        batched::LogOutput::for_server()
+    } else {
+        batched::LogOutput::direct()
+    };
     let lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(output);
     let lines = match format {
         LogFormat::Text => lines
             .fmt_fields(text::EscapedFields)
