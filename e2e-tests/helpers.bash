@@ -30,12 +30,13 @@ free_port() {
 
 # start_server ARGS...: runs `pullthrough serve ARGS` on a free port; sets PORT, METRICS_PORT
 # (plain HTTP /metrics) and SERVER_PID
-# and waits until /healthz answers over TLS.
+# and waits until /healthz answers over TLS. Its stderr goes to server.log, or to SERVER_STDERR
+# (a pipe that the test copies into server.log).
 start_server() {
   PORT="$(free_port)"
   METRICS_PORT="$(free_port)"
   env "${SERVE_ENV[@]}" PULLTHROUGH_METRICS_ADDR="127.0.0.1:$METRICS_PORT" "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" "$@" \
-    >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.log" &
+    >"$BATS_TEST_TMPDIR/server.out" 2>"${SERVER_STDERR:-$BATS_TEST_TMPDIR/server.log}" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     if curl -sk --max-time 1 "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then

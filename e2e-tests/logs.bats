@@ -82,39 +82,31 @@ threads() {
 }
 
 @test "through a pipe, as under containerd, lines are batched, yet every admission is logged once, soon, and before the exit" {
-  # stderr is a pipe that cat copies into a file, as containerd's shim reads a container's.
+  # stderr is a pipe that cat copies into server.log, as containerd's shim reads a container's.
   mkfifo "$BATS_TEST_TMPDIR/stderr"
-  cat <"$BATS_TEST_TMPDIR/stderr" >"$BATS_TEST_TMPDIR/piped.log" &
+  cat <"$BATS_TEST_TMPDIR/stderr" >"$BATS_TEST_TMPDIR/server.log" &
   reader=$!
-  PORT="$(free_port)"
-  METRICS_PORT="$(free_port)"
-  "$PULLTHROUGH" serve --listen "127.0.0.1:$PORT" --metrics-addr "127.0.0.1:$METRICS_PORT" \
-    --mirror registry-mirror.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt" \
-    >/dev/null 2>"$BATS_TEST_TMPDIR/stderr" &
-  SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    curl -sk --max-time 1 "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  SERVER_STDERR="$BATS_TEST_TMPDIR/stderr" start_server --mirror registry-mirror.example.com \
+    --write-ca "$BATS_TEST_TMPDIR/ca.crt"
   [ "$(threads | grep -c '^log-writer$')" = 1 ]
   uid=0c0829ff-c2f5-4634-a1c3-098147304d03
   post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
   # A line logged while the writer is idle goes out at once: well within a second.
   for _ in $(seq 1 10); do
-    grep -q "uid=$uid" "$BATS_TEST_TMPDIR/piped.log" && break
+    grep -q "uid=$uid" "$BATS_TEST_TMPDIR/server.log" && break
     sleep 0.1
   done
-  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/piped.log")" = 1 ]
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 1 ]
   # 300 more from 8 clients at once: batched, none lost or doubled.
   seq 1 300 | xargs -P 8 -I{} curl -sS -o /dev/null --cacert "$BATS_TEST_TMPDIR/ca.crt" \
     --resolve "$HOST:$PORT:127.0.0.1" -H 'Content-Type: application/json' \
     --data-binary "@$REPO/fixtures/admission/cronjob.json" "https://$HOST:$PORT/mutate"
   stop_server
   wait "$reader"
-  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/piped.log")" = 301 ]
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 301 ]
   # The lines of the shutdown, logged after the last admission, were written before the exit.
-  last_admission="$(grep -n "uid=$uid" "$BATS_TEST_TMPDIR/piped.log" | tail -1 | cut -d: -f1)"
-  closed="$(grep -n 'all connections closed' "$BATS_TEST_TMPDIR/piped.log" | cut -d: -f1)"
+  last_admission="$(grep -n "uid=$uid" "$BATS_TEST_TMPDIR/server.log" | tail -1 | cut -d: -f1)"
+  closed="$(grep -n 'all connections closed' "$BATS_TEST_TMPDIR/server.log" | cut -d: -f1)"
   [ "$closed" -gt "$last_admission" ]
 }
 

@@ -91,9 +91,9 @@ pub fn filter(directives: &str) -> Result<EnvFilter, tracing_subscriber::filter:
 
 /// Installs the global subscriber with `directives` (see [`filter`]). `serving` is for the
 /// admission server: its lines are written in batches by a thread of their own when stderr is a
-/// pipe or a socket ([`flush`] writes what is held), and it exports the traces the `OTEL_*` variables configure
-/// ([`TraceSetting::from_env`]). Call once, from `main`, and keep what it returns until the end:
-/// dropping it exports the last spans.
+/// pipe or a socket ([`flush`] writes what is held), and it exports the traces the `OTEL_*`
+/// variables configure ([`TraceSetting::from_env`]). Call once, from `main`, and keep what it
+/// returns until the end: dropping it exports the last spans.
 pub fn init(format: LogFormat, directives: &str, serving: bool) -> Result<Option<Traces>, Error> {
     // The admission spans are for the trace exporter alone: they never show in the log lines. A
     // directive, not a function, so the callsite's "never" is cached: with traces off creating

@@ -21,9 +21,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// How long the writer gathers lines after a write before it writes again.
-pub(crate) const GATHER: Duration = Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(1);
 /// Bytes held before a logging thread writes them itself.
-pub(crate) const HELD_MAX: usize = 1 << 20;
+const HELD_MAX: usize = 1 << 20;
 
 static LINES: OnceLock<Arc<Lines>> = OnceLock::new();
 
@@ -100,7 +100,7 @@ fn start() -> std::io::Result<Arc<Lines>> {
 /// Writes the lines held so far, if the log is batched. Returns once they are written.
 pub fn flush() {
     if let Some(lines) = LINES.get() {
-        lines.write_held(&mut Vec::new());
+        lines.write_held(&mut Vec::new(), b"");
     }
 }
 
@@ -130,16 +130,18 @@ impl Lines {
                     held.writer_waiting = false;
                 }
             }
-            self.write_held(&mut spare);
+            self.write_held(&mut spare, b"");
             std::thread::sleep(GATHER);
         }
     }
 
-    /// Takes what is held (leaving `spare`'s allocation in its place) and writes it.
-    fn write_held(&self, spare: &mut Vec<u8>) {
+    /// Takes what is held (leaving `spare`'s allocation in its place) and writes it, then
+    /// `after`, in one turn at the output.
+    fn write_held(&self, spare: &mut Vec<u8>, after: &[u8]) {
         let mut output = lock(&self.output);
         std::mem::swap(&mut lock(&self.held).bytes, spare);
         write_out(&mut **output, spare);
+        write_out(&mut **output, after);
         spare.clear();
         if spare.capacity() > HELD_MAX {
             *spare = Vec::new();
@@ -162,10 +164,7 @@ impl Lines {
         let mut held = lock(&self.held);
         if held.bytes.len() + line.len() > HELD_MAX {
             drop(held);
-            let mut output = lock(&self.output);
-            let bytes = std::mem::take(&mut lock(&self.held).bytes);
-            write_out(&mut **output, &bytes);
-            write_out(&mut **output, line);
+            self.write_held(&mut Vec::new(), line);
             return;
         }
         held.bytes.extend_from_slice(line);
@@ -262,14 +261,14 @@ mod tests {
         lines.hold(b"one\n");
         lines.hold(b"two\n");
         let mut spare = Vec::with_capacity(64);
-        lines.write_held(&mut spare);
+        lines.write_held(&mut spare, b"");
         assert!(spare.is_empty());
         assert!(
             lock(&lines.held).bytes.capacity() >= 64,
             "the spare buffer is reused"
         );
         lines.hold(b"three\n");
-        lines.write_held(&mut spare);
+        lines.write_held(&mut spare, b"");
         assert_eq!(written.text(), "one\ntwo\nthree\n");
     }
 
