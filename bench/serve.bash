@@ -10,7 +10,8 @@ fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontaine
 # start BINARY [NAME=VALUE...]: serve with the bundled policy and those variables, pid in $pid,
 # once /readyz answers; flags an older binary lacks are given only to a binary whose --help lists
 # them. The log goes to $work/log: straight into the file, or with BENCH_LOG=pipe through a pipe
-# that cat copies into it, as a container's stderr reaches containerd's shim.
+# that cat copies into it, as a container's stderr reaches containerd's shim; BENCH_LOG=null
+# discards it.
 start() {
   local bin="$1" extra=() log="$work/log"
   shift
@@ -20,12 +21,13 @@ start() {
   grep -q -- '--shutdown-grace-seconds' "$work/help" && extra+=(--shutdown-grace-seconds 0)
   case "${BENCH_LOG:-file}" in
     file) ;;
+    null) log=/dev/null ;;
     pipe)
       log="$work/log.pipe"
       [[ -p $log ]] || mkfifo "$log"
       cat <"$log" >"$work/log" &
       ;;
-    *) echo "BENCH_LOG is file or pipe, not $BENCH_LOG" >&2; exit 1 ;;
+    *) echo "BENCH_LOG is file, null or pipe, not $BENCH_LOG" >&2; exit 1 ;;
   esac
   env "$@" "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
     --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$log" &
