@@ -74,11 +74,40 @@ threads() {
   cat /proc/"$SERVER_PID"/task/*/comm
 }
 
-@test "a log written to a file gets each line as it is logged, with no writer thread" {
+# uid=…: the cronjob fixture's, which every review below carries.
+uid=0c0829ff-c2f5-4634-a1c3-098147304d03
+
+# Waits up to a second for the first review's line: a worker writes what it holds once it is idle,
+# right after the answer.
+first_line_soon() {
+  for _ in $(seq 1 10); do
+    grep -q "uid=$uid" "$BATS_TEST_TMPDIR/server.log" && break
+    sleep 0.1
+  done
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 1 ]
+}
+
+# 300 more reviews from 8 clients at once, the server stopped, and the log read back: every
+# admission logged once (held by the workers, none lost or doubled), and the shutdown's lines,
+# logged after the last admission, written after it.
+every_line_once_and_before_the_exit() {
+  seq 1 300 | xargs -P 8 -I{} curl -sS -o /dev/null --cacert "$BATS_TEST_TMPDIR/ca.crt" \
+    --resolve "$HOST:$PORT:127.0.0.1" -H 'Content-Type: application/json' \
+    --data-binary "@$REPO/fixtures/admission/cronjob.json" "https://$HOST:$PORT/mutate"
+  stop_server
+  [ -z "${reader:-}" ] || wait "$reader"
+  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 301 ]
+  last_admission="$(grep -n "uid=$uid" "$BATS_TEST_TMPDIR/server.log" | tail -1 | cut -d: -f1)"
+  closed="$(grep -n 'all connections closed' "$BATS_TEST_TMPDIR/server.log" | cut -d: -f1)"
+  [ "$closed" -gt "$last_admission" ]
+}
+
+@test "a log written to a file has no writer thread, yet every admission is logged once, soon, and before the exit" {
   start_server --mirror registry-mirror.example.com --write-ca "$BATS_TEST_TMPDIR/ca.crt"
   post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
   [ "$(threads | grep -c '^log-writer$')" = 0 ]
-  grep -q 'uid=0c0829ff-c2f5-4634-a1c3-098147304d03' "$BATS_TEST_TMPDIR/server.log"
+  first_line_soon
+  every_line_once_and_before_the_exit
 }
 
 @test "through a pipe, as under containerd, lines are batched, yet every admission is logged once, soon, and before the exit" {
@@ -89,25 +118,9 @@ threads() {
   SERVER_STDERR="$BATS_TEST_TMPDIR/stderr" start_server --mirror registry-mirror.example.com \
     --write-ca "$BATS_TEST_TMPDIR/ca.crt"
   [ "$(threads | grep -c '^log-writer$')" = 1 ]
-  uid=0c0829ff-c2f5-4634-a1c3-098147304d03
   post /mutate "$REPO/fixtures/admission/cronjob.json" >/dev/null
-  # A line logged while the writer is idle goes out at once: well within a second.
-  for _ in $(seq 1 10); do
-    grep -q "uid=$uid" "$BATS_TEST_TMPDIR/server.log" && break
-    sleep 0.1
-  done
-  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 1 ]
-  # 300 more from 8 clients at once: batched, none lost or doubled.
-  seq 1 300 | xargs -P 8 -I{} curl -sS -o /dev/null --cacert "$BATS_TEST_TMPDIR/ca.crt" \
-    --resolve "$HOST:$PORT:127.0.0.1" -H 'Content-Type: application/json' \
-    --data-binary "@$REPO/fixtures/admission/cronjob.json" "https://$HOST:$PORT/mutate"
-  stop_server
-  wait "$reader"
-  [ "$(grep -c "uid=$uid" "$BATS_TEST_TMPDIR/server.log")" = 301 ]
-  # The lines of the shutdown, logged after the last admission, were written before the exit.
-  last_admission="$(grep -n "uid=$uid" "$BATS_TEST_TMPDIR/server.log" | tail -1 | cut -d: -f1)"
-  closed="$(grep -n 'all connections closed' "$BATS_TEST_TMPDIR/server.log" | cut -d: -f1)"
-  [ "$closed" -gt "$last_admission" ]
+  first_line_soon
+  every_line_once_and_before_the_exit
 }
 
 @test "an invalid --log filter is refused with exit code 2" {

@@ -5,6 +5,7 @@
 mod batched;
 mod text;
 mod traces;
+mod worker_lines;
 
 use std::io::IsTerminal as _;
 
@@ -24,6 +25,7 @@ pub(crate) use traces::time_guest;
 pub use traces::{
     Setting as TraceSetting, Traces, admission_answered, admission_request, admission_span,
 };
+pub use worker_lines::{worker_idle, worker_stops};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -100,7 +100,12 @@ pub fn runtime(config: &ServeConfig) -> std::io::Result<tokio::runtime::Runtime>
     if config.worker_threads > 0 {
         builder.worker_threads(config.worker_threads);
     }
-    builder.enable_all().build()
+    // A worker writes the log lines it held when it runs out of work, and when it stops.
+    builder
+        .on_thread_park(crate::telemetry::worker_idle)
+        .on_thread_stop(crate::telemetry::worker_stops)
+        .enable_all()
+        .build()
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.

@@ -43,31 +43,62 @@ struct Held {
     writer_waiting: bool,
 }
 
-/// Where the log's lines go: held for the writer thread, or straight to stderr.
+/// Where the log's lines go: held for the writer thread, or straight to stderr; under `serve`,
+/// first held by the runtime worker that logged them ([`super::worker_lines`]).
 #[derive(Clone)]
-pub(crate) struct LogOutput(Option<Arc<Lines>>);
+pub(crate) struct LogOutput {
+    lines: Option<Arc<Lines>>,
+    per_worker: bool,
+}
 
 impl LogOutput {
     /// Each line a write of its own to stderr.
     pub(crate) fn direct() -> Self {
-        Self(None)
+        Self {
+            lines: None,
+            per_worker: false,
+        }
     }
 
     /// Batched when stderr is a pipe or a socket, whose reader each write wakes (containerd's
     /// shim, journald); straight to stderr when it is a file or a terminal, which a write costs
     /// less than the hand-off to the writer thread (BENCHMARKS.md, "The log line").
     pub(crate) fn for_server() -> Self {
-        if !stderr_wakes_a_reader() {
-            return Self::direct();
-        }
-        match start() {
-            Ok(lines) => Self(Some(lines)),
-            Err(error) => {
-                eprintln!(
-                    "warning: log lines are written one by one: no log writer thread: {error}"
-                );
-                Self(None)
+        let lines = if stderr_wakes_a_reader() {
+            start()
+                .inspect_err(|error| {
+                    eprintln!(
+                        "warning: log lines are written as logged: no log writer thread: {error}"
+                    );
+                })
+                .ok()
+        } else {
+            None
+        };
+        let output = Self {
+            lines,
+            per_worker: true,
+        };
+        let sink = output.clone();
+        super::worker_lines::start(Box::new(move |bytes| sink.emit(bytes)));
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // A panic inside a `write` would find its own thread's locks taken: each of these
+            // tries, and does not wait. The writer thread's lines are older than the workers'.
+            if let Some(lines) = LINES.get() {
+                lines.write_held_if_free();
             }
+            super::worker_lines::write_all_held_if_free(&mut std::io::stderr());
+            previous(info);
+        }));
+        output
+    }
+
+    /// Writes `bytes` on, without holding them for a worker.
+    fn emit(&self, bytes: &[u8]) {
+        match &self.lines {
+            Some(lines) => lines.hold(bytes),
+            None => write_out(&mut std::io::stderr(), bytes),
         }
     }
 }
@@ -86,19 +117,13 @@ fn stderr_wakes_a_reader() -> bool {
 fn start() -> std::io::Result<Arc<Lines>> {
     let lines = Arc::clone(LINES.get_or_init(|| Arc::new(Lines::new(std::io::stderr()))));
     Arc::clone(&lines).spawn_writer()?;
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        // A panic inside `write` would find `held` locked by its own thread: try, do not wait.
-        if let Some(lines) = LINES.get() {
-            lines.write_held_if_free();
-        }
-        previous(info);
-    }));
     Ok(lines)
 }
 
-/// Writes the lines held so far, if the log is batched. Returns once they are written.
+/// Writes the lines held so far, by the runtime's workers and for the writer thread. Returns once
+/// they are written.
 pub fn flush() {
+    super::worker_lines::write_all_held();
     if let Some(lines) = LINES.get() {
         lines.write_held(&mut Vec::new(), b"");
     }
@@ -188,9 +213,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Write for LogOutput {
+/// One log line at a time, as tracing-subscriber writes them: each `write` is a whole line.
+pub(crate) struct LineWriter<'a>(&'a LogOutput);
+
+impl Write for LineWriter<'_> {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        match &self.0 {
+        let output = self.0;
+        if output.per_worker {
+            if super::worker_lines::hold(line) {
+                return Ok(line.len());
+            }
+            // Not a worker: the workers' lines logged before this one go first.
+            super::worker_lines::write_all_held();
+        }
+        match &output.lines {
             Some(lines) => {
                 lines.hold(line);
                 Ok(line.len())
@@ -205,10 +241,10 @@ impl Write for LogOutput {
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogOutput {
-    type Writer = LogOutput;
+    type Writer = LineWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        LineWriter(self)
     }
 }
 
