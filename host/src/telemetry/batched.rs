@@ -60,9 +60,10 @@ impl LogOutput {
         }
     }
 
-    /// Batched when stderr is a pipe or a socket, whose reader each write wakes (containerd's
-    /// shim, journald); straight to stderr when it is a file or a terminal, which a write costs
-    /// less than the hand-off to the writer thread (BENCHMARKS.md, "The log line").
+    /// Held by the runtime worker that logged them until it idles ([`super::worker_lines`]),
+    /// then batched when stderr is a pipe or a socket, whose reader each write wakes
+    /// (containerd's shim, journald); straight to stderr when it is a file or a terminal, which
+    /// a write costs less than the hand-off to the writer thread (BENCHMARKS.md, "The log line").
     pub(crate) fn for_server() -> Self {
         let lines = if stderr_wakes_a_reader() {
             start()
