@@ -46,18 +46,12 @@ struct Held {
 /// Where the log's lines go: held for the writer thread, or straight to stderr; under `serve`,
 /// first held by the runtime worker that logged them ([`super::worker_lines`]).
 #[derive(Clone)]
-pub(crate) struct LogOutput {
-    lines: Option<Arc<Lines>>,
-    per_worker: bool,
-}
+pub(crate) struct LogOutput(Option<Arc<Lines>>);
 
 impl LogOutput {
     /// Each line a write of its own to stderr.
     pub(crate) fn direct() -> Self {
-        Self {
-            lines: None,
-            per_worker: false,
-        }
+        Self(None)
     }
 
     /// Held by the runtime worker that logged them until it idles ([`super::worker_lines`]),
@@ -76,10 +70,7 @@ impl LogOutput {
         } else {
             None
         };
-        let output = Self {
-            lines,
-            per_worker: true,
-        };
+        let output = Self(lines);
         let sink = output.clone();
         super::worker_lines::start(Box::new(move |bytes| sink.emit(bytes)));
         let previous = std::panic::take_hook();
@@ -97,7 +88,7 @@ impl LogOutput {
 
     /// Writes `bytes` on, without holding them for a worker.
     fn emit(&self, bytes: &[u8]) {
-        match &self.lines {
+        match &self.0 {
             Some(lines) => lines.hold(bytes),
             None => write_out(&mut std::io::stderr(), bytes),
         }
@@ -210,7 +201,7 @@ fn write_out(output: &mut dyn Write, bytes: &[u8]) {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -219,21 +210,13 @@ pub(crate) struct LineWriter<'a>(&'a LogOutput);
 
 impl Write for LineWriter<'_> {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        let output = self.0;
-        if output.per_worker {
-            if super::worker_lines::hold(line) {
-                return Ok(line.len());
-            }
-            // Not a worker: the workers' lines logged before this one go first.
+        // Held if a worker of `serve` logged it; otherwise the workers' lines logged before this
+        // one go first (both do nothing outside `serve`).
+        if !super::worker_lines::hold(line) {
             super::worker_lines::write_all_held();
+            self.0.emit(line);
         }
-        match &output.lines {
-            Some(lines) => {
-                lines.hold(line);
-                Ok(line.len())
-            }
-            None => std::io::stderr().write(line),
-        }
+        Ok(line.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

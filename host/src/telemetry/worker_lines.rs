@@ -17,7 +17,9 @@
 //! workers (the main thread, the blocking pool, the log writer) never hold a line.
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::batched::lock;
 
 /// Bytes a busy worker gathers before it writes them anyway: about fifty admission lines.
 pub(super) const WORKER_MAX: usize = 16 << 10;
@@ -112,7 +114,7 @@ impl Workers {
                 lock(&self.all).push(Arc::clone(&held));
                 held
             });
-            write_out(&self.sink, &mut lock(held));
+            drain(&self.sink, &mut lock(held));
         });
     }
 
@@ -121,7 +123,7 @@ impl Workers {
             let Some(held) = mine.try_borrow_mut().ok().and_then(|mut mine| mine.take()) else {
                 return;
             };
-            write_out(&self.sink, &mut lock(&held));
+            drain(&self.sink, &mut lock(&held));
             lock(&self.all).retain(|other| !Arc::ptr_eq(other, &held));
         });
     }
@@ -137,7 +139,7 @@ impl Workers {
             let mut held = lock(held);
             held.extend_from_slice(line);
             if held.len() >= WORKER_MAX {
-                write_out(&self.sink, &mut held);
+                drain(&self.sink, &mut held);
             }
             true
         })
@@ -146,22 +148,18 @@ impl Workers {
 
     fn write_all_held(&self) {
         for held in lock(&self.all).iter() {
-            write_out(&self.sink, &mut lock(held));
+            drain(&self.sink, &mut lock(held));
         }
     }
 }
 
 /// Writes `held` while its lock is kept, so that a thread that writes every worker's lines
 /// before its own cannot pass lines another thread has taken but not yet written.
-fn write_out(sink: &Sink, held: &mut MutexGuard<'_, Vec<u8>>) {
+fn drain(sink: &Sink, held: &mut MutexGuard<'_, Vec<u8>>) {
     if !held.is_empty() {
         sink(held);
         held.clear();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
