@@ -42,6 +42,15 @@ start() {
 stop() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 # Server CPU so far, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# measure SECONDS CONNECTIONS [PATH]: one wrk run of the fixtures round-robin against PATH
+# (/mutate), one wrk thread for one connection and two otherwise; prints wrk's summary line
+# (bench/admission.lua), which each caller checks for failures as strictly as it needs.
+measure() {
+  local threads=2
+  (($2 < 2)) && threads=1
+  wrk -t"$threads" -c"$2" -d"$1s" --timeout 5s -s bench/admission.lua "https://127.0.0.1:$port${3:-/mutate}" \
+    -- "${fixtures[@]}" | grep '^{"requests"'
+}
 # Warms the connections and the allocator before measuring.
 warm() {
   wrk -t2 -c8 -d1s --timeout 5s -s bench/admission.lua "https://127.0.0.1:$port/mutate" -- "${fixtures[@]}" >/dev/null
