@@ -44,12 +44,16 @@ stop() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # measure SECONDS CONNECTIONS [PATH]: one wrk run of the fixtures round-robin against PATH
 # (/mutate), one wrk thread for one connection and two otherwise; prints wrk's summary line
-# (bench/admission.lua), which each caller checks for failures as strictly as it needs.
+# (bench/admission.lua), which each caller checks for failures as strictly as it needs. wrk's
+# own CPU time (user and system seconds, bash's `time`) goes to $work/client-cpu: on cores it
+# shares with the server, the client's CPU per request is part of what the server's answers cost.
 measure() {
-  local threads=2
+  local threads=2 TIMEFORMAT='%U %S' status=0
   (($2 < 2)) && threads=1
-  wrk -t"$threads" -c"$2" -d"$1s" --timeout 5s -s bench/admission.lua "https://127.0.0.1:$port${3:-/mutate}" \
-    -- "${fixtures[@]}" | grep '^{"requests"'
+  { time wrk -t"$threads" -c"$2" -d"$1s" --timeout 5s -s bench/admission.lua \
+    "https://127.0.0.1:$port${3:-/mutate}" -- "${fixtures[@]}" >"$work/wrk.out" 2>"$work/wrk.err" || status=$?; } 2>"$work/client-cpu"
+  ((status == 0)) || { echo "wrk failed ($status):" >&2; cat "$work/wrk.err" "$work/wrk.out" >&2; return 1; }
+  grep '^{"requests"' "$work/wrk.out"
 }
 # Warms the connections and the allocator before measuring.
 warm() {
