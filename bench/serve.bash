@@ -1,5 +1,6 @@
-# Shared by bench/ab-serve and bench/cpu-profile: serve with the bundled policy on 127.0.0.1 and
-# the wrk load both put on it. Source it after setting `work` (a scratch directory) and `pid=""`.
+# Shared by the bench scripts that load serve with wrk (ab-serve, cpu-profile, latency-split,
+# peak-rss, thread-switches, vs-others): serve with the bundled policy on 127.0.0.1 and the wrk
+# load they put on it. Source it after setting `work` (a scratch directory) and `pid=""`.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
@@ -52,10 +53,8 @@ measure() {
   (($2 < 2)) && threads=1
   { time wrk -t"$threads" -c"$2" -d"$1s" --timeout 5s -s bench/admission.lua \
     "https://127.0.0.1:$port${3:-/mutate}" -- "${fixtures[@]}" >"$work/wrk.out" 2>"$work/wrk.err" || status=$?; } 2>"$work/client-cpu"
-  ((status == 0)) || { echo "wrk failed ($status):" >&2; cat "$work/wrk.err" "$work/wrk.out" >&2; return 1; }
-  grep '^{"requests"' "$work/wrk.out"
+  ((status == 0)) && grep '^{"requests"' "$work/wrk.out" ||
+    { echo "wrk failed (exit $status) or printed no summary line:" >&2; cat "$work/wrk.err" "$work/wrk.out" >&2; return 1; }
 }
-# Warms the connections and the allocator before measuring.
-warm() {
-  wrk -t2 -c8 -d1s --timeout 5s -s bench/admission.lua "https://127.0.0.1:$port/mutate" -- "${fixtures[@]}" >/dev/null
-}
+# warm [PATH]: warms the connections and the allocator before measuring (1 s at 8 connections).
+warm() { measure 1 8 "${1:-/mutate}" >/dev/null; }
