@@ -4,6 +4,9 @@
 //! [`Rewriter::mutate`]), tested and benchmarked natively; built for `wasm32-wasip1` this crate is
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
+// The guest's allocator; natively the tests drive it.
+#[cfg(any(target_arch = "wasm32", test))]
+mod arena;
 mod guest;
 #[cfg(test)]
 mod listed;
@@ -26,6 +29,11 @@ pub use settings::{
     DEFAULT_FLAT_REGISTRIES, DEFAULT_PREFIXED_REGISTRIES, RuleSetting, Settings, SettingsError,
     SharedNamespace,
 };
+
+/// Every allocation of the guest: a bump arena before dlmalloc (`arena.rs`).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: arena::Guest = arena::Guest(arena::Arena::new());
 
 /// waPC entry point: the host calls it once after instantiating the module.
 #[cfg(target_arch = "wasm32")]

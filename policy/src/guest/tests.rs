@@ -58,6 +58,11 @@ fn validate_fails_on_bad_settings_or_payload() {
         error.to_string(),
         "validate payload is not {\"settings\", \"request\"} JSON: invalid type: integer `42`, expected struct ValidationPayload at line 1 column 2"
     );
+    let error = validate(b"{\"settings\": {}, \"request\": \"\xff\"}").expect_err("not UTF-8");
+    assert_eq!(
+        error.to_string(),
+        "validate payload is not UTF-8: invalid utf-8 sequence of 1 bytes from index 29"
+    );
 }
 
 #[test]
