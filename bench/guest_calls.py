@@ -80,15 +80,13 @@ def evaluator(engine, wasm: str, fuel: bool = False):
             memory().write(store, b"validate", operation_at)
             memory().write(store, payload, payload_at)
 
-        def guest_response(at: int, length: int) -> None:
-            answer["ok"] = bytes(memory().read(store, at, at + length))
-
         def guest_error(at: int, length: int) -> None:
             answer["error"] = bytes(memory().read(store, at, at + length))
 
         imports = {
             "__guest_request": ([i32, i32], [], guest_request),
-            "__guest_response": ([i32, i32], [], guest_response),
+            # The answer is not read: each caller wants the guest's work, not its output.
+            "__guest_response": ([i32, i32], [], lambda *_: None),
             "__guest_error": ([i32, i32], [], guest_error),
             "__host_call": ([i32] * 8, [i32], lambda *_: 0),
             "__host_response": ([i32], [], lambda *_: None),

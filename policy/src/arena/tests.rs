@@ -8,6 +8,17 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).expect("a valid layout")
 }
 
+/// Whether the `len` bytes at `ptr` all hold `byte`.
+///
+/// # Safety
+/// `ptr` must point at `len` readable bytes.
+unsafe fn filled(ptr: *const u8, len: usize, byte: u8) -> bool {
+    // SAFETY: the caller's.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+        .iter()
+        .all(|&b| b == byte)
+}
+
 #[test]
 fn freeing_the_last_block_gives_its_bytes_back() {
     let arena = Arena::<1024>::new();
@@ -40,7 +51,7 @@ fn the_last_block_grows_where_it_is_and_an_earlier_one_moves() {
         let moved = arena.realloc(grown, layout(100, 1), 200);
         assert_ne!(moved, grown);
         assert!(arena.contains(moved));
-        assert!((0..16).all(|i| *moved.add(i) == 7));
+        assert!(filled(moved, 16, 7));
         arena.dealloc(second, layout(8, 1));
         arena.dealloc(moved, layout(200, 1));
         // The moved block was the last: its bytes come back, the hole it left does not.
@@ -63,7 +74,7 @@ fn a_full_arena_hands_on_to_the_system_allocator() {
         inside.write_bytes(2, 48);
         let moved = arena.realloc(inside, layout(48, 16), 80);
         assert!(!arena.contains(moved));
-        assert!((0..48).all(|i| *moved.add(i) == 2));
+        assert!(filled(moved, 48, 2));
         assert_eq!(arena.used(), 0);
         arena.dealloc(moved, layout(80, 16));
         arena.dealloc(outside, layout(32, 16));
@@ -111,7 +122,7 @@ struct Block {
 
 fn holds(block: &Block) -> bool {
     // SAFETY: a live block of `layout.size()` bytes.
-    (0..block.layout.size()).all(|i| unsafe { *block.ptr.add(i) } == block.fill)
+    unsafe { filled(block.ptr, block.layout.size(), block.fill) }
 }
 
 proptest! {
@@ -148,8 +159,8 @@ proptest! {
                     prop_assert!(!ptr.is_null());
                     prop_assert_eq!(ptr as usize % block.layout.align(), 0);
                     // SAFETY: the first `kept` bytes of the live block.
-                    let bytes = unsafe { std::slice::from_raw_parts(ptr, kept) };
-                    prop_assert!(bytes.iter().all(|&byte| byte == block.fill), "bytes lost in a realloc");
+                    let intact = unsafe { filled(ptr, kept, block.fill) };
+                    prop_assert!(intact, "bytes lost in a realloc");
                     unsafe { ptr.write_bytes(fill, size) };
                     *block = Block { ptr, layout: layout(size, block.layout.align()), fill };
                 }
