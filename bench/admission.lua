@@ -27,6 +27,16 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
+-- BENCH_PACE_MS=N: each connection waits N ms after an answer before its next request, to see
+-- latency below saturation (the API server seldom saturates a webhook). Unset: no wait, and no
+-- delay() for wrk to call.
+local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "")
+if pace_ms then
+  function delay()
+    return pace_ms
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
