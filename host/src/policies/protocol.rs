@@ -177,8 +177,11 @@ impl LoadedPolicy {
         let settings = self.by_choice.get(choice).unwrap_or(&self.settings_json);
         let payload = payload(request, settings);
         let answer = self.module.call_by("validate", payload, deadline)?;
+        // One UTF-8 check, then a reader that trusts it: `from_slice` checks each string again.
+        let answer = std::str::from_utf8(&answer)
+            .map_err(|error| EvaluationError::InvalidResponse(serde::de::Error::custom(error)))?;
         let verdict: ValidationResponse =
-            serde_json::from_slice(&answer).map_err(EvaluationError::InvalidResponse)?;
+            serde_json::from_str(answer).map_err(EvaluationError::InvalidResponse)?;
         to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)
     }
 }
