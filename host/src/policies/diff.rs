@@ -223,7 +223,8 @@ impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        // serde_json gives no size hint; most arrays of an object (containers, ports, env) are short.
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -231,7 +232,8 @@ impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
+        // Room for most objects' members without growing (serde_json gives no size hint).
+        let mut members: Vec<(Cow<'a, str>, Node<'a>)> = Vec::with_capacity(8);
         while let Some(Key(key)) = map.next_key()? {
             members.push((key, map.next_value()?));
         }

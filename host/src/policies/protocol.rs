@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine as _;
+use json_patch::PatchOperation;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -260,14 +261,13 @@ fn to_evaluation(
             ),
         )));
     }
-    let patch_value = serde_json::to_value(json_patch::Patch(patch_ops))
-        .map_err(EvaluationError::InvalidResponse)?;
-    let images_rewritten = count_image_replacements(&patch_value);
-    let patch = match &patch_value {
-        Value::Array(ops) if !ops.is_empty() => {
-            Some(base64::engine::general_purpose::STANDARD.encode(patch_value.to_string()))
-        }
-        _ => None,
+    let images_rewritten = count_image_replacements(&patch_ops);
+    let patch = if patch_ops.is_empty() {
+        None
+    } else {
+        let text = serde_json::to_vec(&json_patch::Patch(patch_ops))
+            .map_err(EvaluationError::InvalidResponse)?;
+        Some(base64::engine::general_purpose::STANDARD.encode(text))
     };
     let status = (verdict.message.is_some() || verdict.code.is_some()).then_some(ResponseStatus {
         code: verdict.code,
@@ -288,19 +288,14 @@ fn to_evaluation(
 }
 
 /// Patch operations that replace a container's `image`.
-fn count_image_replacements(patch: &Value) -> usize {
-    patch.as_array().map_or(0, |ops| {
-        ops.iter()
-            .filter(|op| {
-                op.get("op").and_then(Value::as_str) == Some("replace")
-                    && op
-                        .get("path")
-                        .and_then(Value::as_str)
-                        .and_then(ImagePath::parse)
-                        .is_some()
-            })
-            .count()
-    })
+fn count_image_replacements(patch: &[PatchOperation]) -> usize {
+    patch
+        .iter()
+        .filter(|op| {
+            matches!(op, PatchOperation::Replace(replace)
+                if ImagePath::parse(replace.path.as_str()).is_some())
+        })
+        .count()
 }
 
 #[cfg(test)]

@@ -127,5 +127,6 @@ fn only_image_replacements_are_counted() {
         {"op": "replace", "path": "/spec/volumes/3/image/reference", "value": "e"},
         {"op": "replace", "path": "/spec/volumes/4/image/pullPolicy", "value": "f"}
     ]);
+    let patch: Vec<json_patch::PatchOperation> = serde_json::from_value(patch).expect("a patch");
     assert_eq!(count_image_replacements(&patch), 3);
 }
