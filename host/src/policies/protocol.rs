@@ -178,13 +178,17 @@ impl LoadedPolicy {
         let settings = self.by_choice.get(choice).unwrap_or(&self.settings_json);
         let payload = payload(request, settings);
         let answer = self.module.call_by("validate", payload, deadline)?;
-        // One UTF-8 check, then a reader that trusts it: `from_slice` checks each string again.
-        let answer = std::str::from_utf8(&answer)
-            .map_err(|error| EvaluationError::InvalidResponse(serde::de::Error::custom(error)))?;
-        let verdict: ValidationResponse =
-            serde_json::from_str(answer).map_err(EvaluationError::InvalidResponse)?;
+        let verdict = read_verdict(&answer)?;
         to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)
     }
+}
+
+/// The guest's answer as a verdict: one UTF-8 check, then a reader that trusts it (`from_slice`
+/// would check each string again).
+fn read_verdict(answer: &[u8]) -> Result<ValidationResponse<'_>, EvaluationError> {
+    let text = std::str::from_utf8(answer)
+        .map_err(|error| EvaluationError::InvalidResponse(serde::de::Error::custom(error)))?;
+    serde_json::from_str(text).map_err(EvaluationError::InvalidResponse)
 }
 
 /// `{"request": <request without nulls>, "settings": <settings>}`.

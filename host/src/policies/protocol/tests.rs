@@ -118,6 +118,25 @@ fn mutation_of_a_delete_is_rejected() {
 }
 
 #[test]
+fn an_answer_that_is_not_utf8_or_not_a_verdict_is_an_invalid_response() {
+    let answers: [&[u8]; 3] = [
+        b"{\"accepted\": true, \"message\": \"\xff\"}",
+        b"{\"accepted\": tru",
+        b"[]",
+    ];
+    for answer in answers {
+        let error = read_verdict(answer).err().expect("refused");
+        assert!(
+            matches!(error, EvaluationError::InvalidResponse(_)),
+            "{error:?}"
+        );
+        assert_eq!(error.kind(), "invalid_response");
+    }
+    let verdict = read_verdict(br#"{"accepted": false, "message": "no"}"#).expect("a verdict");
+    assert_eq!(verdict.message.as_deref(), Some("no"));
+}
+
+#[test]
 fn only_image_replacements_are_counted() {
     let patch = json!([
         {"op": "replace", "path": "/spec/containers/0/image", "value": "a"},
