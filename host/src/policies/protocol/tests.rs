@@ -125,7 +125,7 @@ fn an_answer_that_is_not_utf8_or_not_a_verdict_is_an_invalid_response() {
         b"[]",
     ];
     for answer in answers {
-        let error = read_verdict(answer).err().expect("refused");
+        let error = read_verdict(answer).expect_err("refused");
         assert!(
             matches!(error, EvaluationError::InvalidResponse(_)),
             "{error:?}"
