@@ -8,6 +8,10 @@ metrics="$(free_port)"
 # The three fixtures wrk sends round-robin (bench/admission.lua).
 fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontainers-digests.json fixtures/admission/cronjob.json)
 
+# What start runs serve under (a command and its arguments that exec serve in the same process,
+# such as valgrind), and how many seconds it waits for /readyz: set them after sourcing.
+serve_under=()
+ready_seconds=10
 # start BINARY [NAME=VALUE...]: serve with the bundled policy and those variables, pid in $pid,
 # once /readyz answers; flags an older binary lacks are given only to a binary whose --help lists
 # them. The log goes to $work/log: straight into the file, or with BENCH_LOG=pipe through a pipe
@@ -30,13 +34,16 @@ start() {
       ;;
     *) echo "BENCH_LOG is file, null or pipe, not $BENCH_LOG" >&2; exit 1 ;;
   esac
-  env "$@" "$bin" serve --listen "127.0.0.1:$port" --mirror registry-mirror.example.com \
-    --module-cache-dir "$work/cache" --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$log" &
+  env "$@" "${serve_under[@]}" "$bin" serve --listen "127.0.0.1:$port" \
+    --mirror registry-mirror.example.com --module-cache-dir "$work/cache" \
+    --write-ca "$work/ca.pem" "${extra[@]}" >/dev/null 2>"$log" &
   pid=$!
-  for _ in $(seq 1 500); do
+  for _ in $(seq 1 $((ready_seconds * 50))); do
     curl -sk --max-time 1 -o /dev/null "https://127.0.0.1:$port/readyz" && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.02
   done
+  echo "serve${serve_under[*]:+ under ${serve_under[0]}} exited or did not answer /readyz within about $ready_seconds s:" >&2
   cat "$work/log" >&2
   exit 1
 }
