@@ -1,4 +1,5 @@
-//! The members of a JSON object as raw text, read in one pass without building a tree.
+//! The members of a JSON object as raw text, read in one pass without building a tree: by the
+//! fast scan (`scan.rs`), or by serde_json for what the scan does not take (it gives the error).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,8 +9,8 @@ use serde::de::{
 };
 use serde_json::value::RawValue;
 
-/// One member of an object: its key and its value's text.
-pub(crate) type Member<'a> = (Cow<'a, str>, &'a RawValue);
+/// One member of an object: its key and its value's text, checked to be JSON.
+pub(crate) type Member<'a> = (Cow<'a, str>, &'a str);
 
 /// An object's members, or what the JSON holds instead ("an array", "null", ...).
 pub(crate) type Members<'a> = Result<Vec<Member<'a>>, &'static str>;
@@ -20,8 +21,8 @@ pub(crate) type Opened<'a> = Result<(Vec<Member<'a>>, Option<Members<'a>>), &'st
 
 /// A member's value as a string, or empty when it is not one (missing fields and wrong types
 /// read the same in the server's logs and checks).
-pub(crate) fn string_or_empty(raw: &RawValue) -> String {
-    serde_json::from_str::<String>(raw.get()).unwrap_or_default()
+pub(crate) fn string_or_empty(raw: &str) -> String {
+    serde_json::from_str::<String>(raw).unwrap_or_default()
 }
 
 /// `json` read as an object: its members in the order written, each value as its raw text;
@@ -35,6 +36,18 @@ pub(crate) fn object_members(json: &str) -> Result<Members<'_>, serde_json::Erro
 /// pass: `Some` of its members (or of what it holds instead) when there is such a member. It is
 /// not among the members returned.
 pub(crate) fn opening<'a>(json: &'a str, open: &str) -> Result<Opened<'a>, serde_json::Error> {
+    match super::scan::opening(json, open) {
+        Some((members, opened)) => Ok(Ok((members, opened.map(Ok)))),
+        None => read_by_serde(json, open),
+    }
+}
+
+/// [`opening`] by serde_json, each value read as a `RawValue`: the reference the scan is held to,
+/// and the reader of what the scan does not take.
+pub(super) fn read_by_serde<'a>(
+    json: &'a str,
+    open: &str,
+) -> Result<Opened<'a>, serde_json::Error> {
     check_depth(json.as_bytes())?;
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let opened = Opener { open }.deserialize(&mut deserializer)?;
@@ -70,7 +83,8 @@ impl<'de, 'k> Visitor<'de> for Opener<'k> {
                 let inner = map.next_value_seed(Opener { open: "" })?;
                 opened = Some(inner.map(|(members, _)| members));
             } else {
-                members.push((key, map.next_value()?));
+                let raw: &RawValue = map.next_value()?;
+                members.push((key, raw.get()));
             }
         }
         Ok(Ok((members, opened)))

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::AdmissionError;
@@ -55,7 +54,7 @@ impl AdmissionRequest {
         };
         request.json.push('{');
         for (index, (key, raw)) in members.iter().enumerate() {
-            let value = raw.get();
+            let value: &str = raw;
             // Of duplicate keys the last counts, as in a parsed object; nulls go.
             if value == "null" || members[index + 1..].iter().any(|(later, _)| later == key) {
                 continue;
@@ -127,7 +126,7 @@ impl AdmissionRequest {
     }
 
     /// The fields the server logs: a string member, or empty when it is missing or not one.
-    fn read_member(&mut self, key: &str, raw: &RawValue) {
+    fn read_member(&mut self, key: &str, raw: &str) {
         let text = || string_or_empty(raw);
         match key {
             "uid" => self.uid = text(),
@@ -140,7 +139,7 @@ impl AdmissionRequest {
                     #[serde(borrow)]
                     kind: Option<Cow<'a, str>>,
                 }
-                self.kind = serde_json::from_str::<Kind<'_>>(raw.get())
+                self.kind = serde_json::from_str::<Kind<'_>>(raw)
                     .ok()
                     .and_then(|kind| kind.kind)
                     .map(Cow::into_owned)
