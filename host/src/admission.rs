@@ -8,6 +8,7 @@
 mod image_path;
 pub(crate) mod members;
 mod request;
+mod scan;
 
 use std::collections::BTreeMap;
 
