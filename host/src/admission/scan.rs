@@ -3,9 +3,9 @@
 //!
 //! serde_json reading each value as a `RawValue` checks and skips it too, but one string at a time
 //! through its generic reader (`ignore_value`, `skip_to_escape`), after a separate pass for the
-//! depth limit. On the bench's Pod review that was a seventh of the host's instructions
-//! (BENCHMARKS.md). Here a string is skipped eight bytes at a time, indentation too, and the
-//! depth is counted on the way.
+//! depth limit: about 76,000 of the host's 405,000 instructions per admission of the bench's Pod
+//! review. Here a string is skipped eight bytes at a time, indentation too, and the depth is
+//! counted on the way: about 38,000 (BENCHMARKS.md, "The review read by a scan of our own").
 //!
 //! It accepts exactly what serde_json accepts when skipping a value (RFC 8259 JSON; a `\u` escape
 //! is checked for four hex digits, as serde_json's `ignore_value` does), and keys are decoded by
