@@ -53,13 +53,12 @@ impl AdmissionRequest {
             object: None,
         };
         request.json.push('{');
-        for (index, (key, raw)) in members.iter().enumerate() {
-            let value: &str = raw;
+        for (index, &(ref key, value)) in members.iter().enumerate() {
             // Of duplicate keys the last counts, as in a parsed object; nulls go.
             if value == "null" || members[index + 1..].iter().any(|(later, _)| later == key) {
                 continue;
             }
-            request.read_member(key, raw);
+            request.read_member(key, value);
             if request.json.len() > 1 {
                 request.json.push(',');
             }

@@ -121,9 +121,7 @@ impl<'a> Scanner<'a> {
         } else {
             Cow::Borrowed(&quoted[1..quoted.len() - 1])
         };
-        self.whitespace();
-        self.eat(b':')?;
-        self.whitespace();
+        self.colon()?;
         Some(key)
     }
 
@@ -196,6 +194,11 @@ impl<'a> Scanner<'a> {
     /// A skipped object's member name and colon.
     fn member_name(&mut self) -> Option<()> {
         self.string()?;
+        self.colon()
+    }
+
+    /// The colon after a member name, with the whitespace around it.
+    fn colon(&mut self) -> Option<()> {
         self.whitespace();
         self.eat(b':')?;
         self.whitespace();
