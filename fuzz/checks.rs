@@ -60,9 +60,9 @@ pub fn rewriters() -> Vec<Rewriter> {
 /// Returns how many images were rewritten.
 pub fn admission(rewriter: &Rewriter, request: &Value) -> usize {
     let outcome = rewriter.mutate(request);
-    if let Ok(owned) = serde_json::from_value::<AdmissionRequest>(request.clone()) {
+    if let Ok(mut owned) = serde_json::from_value::<AdmissionRequest>(request.clone()) {
         assert_eq!(
-            rewriter.mutate_request(owned),
+            rewriter.mutate_request(&mut owned),
             outcome,
             "mutate_request disagrees"
         );

@@ -12,6 +12,11 @@
 //! taken until the instance goes. Once the arena is used up, allocations go to the system
 //! allocator as before. A runtime that reused one instance for many calls would so lose at most
 //! the arena, [`ARENA_BYTES`], and then run on dlmalloc alone.
+//!
+//! For the same reason a call need not drop what it built: [`Arena::discard`] forgets a value
+//! while every block so far came from the arena (walking a tree only to give back bytes that go
+//! with the instance is a twentieth of a call on a patched pod), and drops it once one came from
+//! the system allocator, whose blocks a reused instance needs back.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, UnsafeCell};
@@ -30,6 +35,8 @@ pub(crate) struct Arena<const N: usize> {
     space: Space<N>,
     // Bytes of the space handed out, from its start; the next allocation starts at or after it.
     used: Cell<usize>,
+    // Whether a block ever went to the system allocator.
+    spilled: Cell<bool>,
 }
 
 // Aligned for every type the guest allocates, so that alignment costs no padding in practice.
@@ -43,6 +50,18 @@ impl<const N: usize> Arena<N> {
         Self {
             space: Space(UnsafeCell::new([0; N])),
             used: Cell::new(0),
+            spilled: Cell::new(false),
+        }
+    }
+
+    /// Ends the life of `value`: forgets it while every block handed out came from the arena,
+    /// whose bytes are not reused before the instance goes anyway; drops it once the system
+    /// allocator has handed out one, so that its blocks can be given back.
+    pub(crate) fn discard<T>(&self, value: T) {
+        if self.spilled.get() {
+            drop(value);
+        } else {
+            std::mem::forget(value);
         }
     }
 
@@ -97,8 +116,11 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.bump(layout) {
             Some(block) => block,
-            // SAFETY: the caller's layout, passed on.
-            None => unsafe { System.alloc(layout) },
+            None => {
+                self.spilled.set(true);
+                // SAFETY: the caller's layout, passed on.
+                unsafe { System.alloc(layout) }
+            }
         }
     }
 

@@ -45,9 +45,9 @@ fn respond(payload: &[u8]) -> Result<Vec<u8>, GuestError> {
     // One UTF-8 check of the whole payload: `from_slice` checks each string on its own, which
     // costs more in wasm.
     let text = std::str::from_utf8(payload).map_err(GuestError::Utf8)?;
-    let payload: ValidationPayload = serde_json::from_str(text).map_err(GuestError::Payload)?;
+    let mut payload: ValidationPayload = serde_json::from_str(text).map_err(GuestError::Payload)?;
     let rewriter = payload.settings.compile()?;
-    let outcome = rewriter.mutate_request(payload.request);
+    let outcome = rewriter.mutate_request(&mut payload.request);
     let response = ValidationResponse {
         accepted: true,
         message: None,
@@ -56,7 +56,10 @@ fn respond(payload: &[u8]) -> Result<Vec<u8>, GuestError> {
         audit_annotations: None,
         warnings: (!outcome.warnings.is_empty()).then_some(outcome.warnings),
     };
-    serde_json::to_vec(&response).map_err(GuestError::Encode)
+    let answer = crate::answer::to_json(&response).map_err(GuestError::Encode);
+    // The request, its object and the answer's tree go with the instance.
+    crate::discard((payload, rewriter, response));
+    answer
 }
 
 /// waPC `validate_settings`: a bad setting is an answer (`valid: false` naming the field), not

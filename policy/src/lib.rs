@@ -5,9 +5,11 @@
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
 // The guest's allocator; natively the tests drive it.
+mod answer;
 #[cfg(any(target_arch = "wasm32", test))]
 mod arena;
 mod guest;
+mod json_text;
 #[cfg(test)]
 mod listed;
 mod mutate;
@@ -17,6 +19,7 @@ mod settings;
 mod skeleton;
 
 pub use guest::{validate, validate_settings};
+pub use json_text::first_special;
 pub use mutate::{
     AdmissionRequest, GroupVersionKind, MAX_ANNOTATIONS_BYTES, MAX_WARNING_CHARS, MAX_WARNINGS,
     OPT_OUT_KEY, ORIGINAL_IMAGES_ANNOTATION, Outcome,
@@ -34,6 +37,14 @@ pub use settings::{
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: arena::Guest = arena::Guest(arena::Arena::new());
+
+/// Ends the life of a call's values: in the guest the arena's `discard`; natively, a drop.
+pub(crate) fn discard<T>(value: T) {
+    #[cfg(target_arch = "wasm32")]
+    ALLOCATOR.0.discard(value);
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(value);
+}
 
 /// waPC entry point: the host calls it once after instantiating the module.
 #[cfg(target_arch = "wasm32")]

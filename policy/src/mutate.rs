@@ -4,7 +4,7 @@
 //!
 //! The walk first reads the object and plans its edits without copying it; only a request
 //! that changes something pays for a mutated object (a copy for [`Rewriter::mutate`], none
-//! for [`Rewriter::mutate_request`], which owns the object it was handed).
+//! for [`Rewriter::mutate_request`], which takes the object out of the request it was handed).
 //!
 //! - `request`: the fields of the admission request the walk reads, from JSON or deserialised.
 //! - `plan`: which images change, which are left with a warning, which pull secrets to add.
@@ -58,11 +58,11 @@ impl Rewriter {
         finish(plan, || view.object.clone())
     }
 
-    /// Rewrites the images of an owned request, editing its object in place.
-    pub fn mutate_request(&self, request: AdmissionRequest) -> Outcome {
-        let plan = plan(self, &View::of_request(&request));
-        let AdmissionRequest { object, .. } = request;
-        finish(plan, || object)
+    /// Rewrites the images of a deserialised request, editing its object in place: when an
+    /// image changes, the object moves into the outcome and the request is left with `null`.
+    pub fn mutate_request(&self, request: &mut AdmissionRequest) -> Outcome {
+        let plan = plan(self, &View::of_request(request));
+        finish(plan, || std::mem::take(&mut request.object))
     }
 }
 

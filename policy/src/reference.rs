@@ -282,14 +282,20 @@ fn match_name(name: &str) -> Option<(&str, &str)> {
     is_remote_name(name).then_some(("", name))
 }
 
-/// `remoteName := pathComponent ('/' pathComponent)*`.
+/// `remoteName := pathComponent ('/' pathComponent)*`. Split by byte: a `char` pattern's search
+/// costs more than these short names (the guest's own profile).
 fn is_remote_name(s: &str) -> bool {
-    s.split('/').all(is_path_component)
+    s.as_bytes()
+        .split(|&b| b == b'/')
+        .all(is_path_component_bytes)
 }
 
 /// `pathComponent := [a-z0-9]+ (separator [a-z0-9]+)*`, `separator := [._] | __ | [-]+`.
 pub(crate) fn is_path_component(s: &str) -> bool {
-    let bytes = s.as_bytes();
+    is_path_component_bytes(s.as_bytes())
+}
+
+fn is_path_component_bytes(bytes: &[u8]) -> bool {
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if !bytes.first().copied().is_some_and(alnum) || !bytes.last().copied().is_some_and(alnum) {
         return false;
@@ -338,8 +344,7 @@ pub(crate) fn is_domain_and_port(s: &str) -> bool {
 /// `domainName := component ('.' component)*`, each component alphanumeric at both ends with
 /// hyphens allowed inside.
 fn is_domain_name(s: &str) -> bool {
-    s.split('.').all(|component| {
-        let bytes = component.as_bytes();
+    s.as_bytes().split(|&b| b == b'.').all(|bytes| {
         bytes.first().is_some_and(u8::is_ascii_alphanumeric)
             && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
             && bytes

@@ -175,9 +175,9 @@ proptest! {
         let object = &request.json["object"];
         let expected = expected(&request, &rewriter);
         let outcome = rewriter.mutate(&request.json);
-        let owned: AdmissionRequest =
+        let mut owned: AdmissionRequest =
             serde_json::from_value(request.json.clone()).expect("a generated request deserialises");
-        let owned = rewriter.mutate_request(owned);
+        let owned = rewriter.mutate_request(&mut owned);
         prop_assert_eq!(&owned, &outcome, "mutate_request disagrees with mutate");
         prop_assert_eq!(outcome.warnings.len(), expected.warnings.len());
         for (said, meant) in outcome.warnings.iter().zip(&expected.warnings) {

@@ -4,8 +4,9 @@
 //! serde_json reading each value as a `RawValue` checks and skips it too, but one string at a time
 //! through its generic reader (`ignore_value`, `skip_to_escape`), after a separate pass for the
 //! depth limit: about 76,000 of the host's 405,000 instructions per admission of the bench's Pod
-//! review. Here a string is skipped eight bytes at a time, indentation too, and the depth is
-//! counted on the way: about 38,000 (BENCHMARKS.md, "The review read by a scan of our own").
+//! review. Here a string is skipped eight bytes at a time (the policy crate's `first_special`,
+//! which writes the guest's answer too), indentation too, and the depth is counted on the way:
+//! about 38,000 (BENCHMARKS.md, "The review read by a scan of our own").
 //!
 //! It accepts exactly what serde_json accepts when skipping a value (RFC 8259 JSON; a `\u` escape
 //! is checked for four hex digits, as serde_json's `ignore_value` does), and keys are decoded by
@@ -15,6 +16,8 @@
 //! two to each other on generated and damaged documents.
 
 use std::borrow::Cow;
+
+use pullthrough_policy::first_special;
 
 use super::members::{MAX_DEPTH, Member};
 
@@ -211,7 +214,7 @@ impl<'a> Scanner<'a> {
         let bytes = self.bytes();
         let mut escaped = false;
         loop {
-            self.at += special(&bytes[self.at..])?;
+            self.at += first_special(&bytes[self.at..])?;
             match bytes[self.at] {
                 b'"' => {
                     self.at += 1;
@@ -275,36 +278,6 @@ impl<'a> Scanner<'a> {
             self.at += 1;
         }
     }
-}
-
-/// Where `text` first holds a quote, a backslash or a control character: eight bytes at a time,
-/// each tested for all three at once (most strings in a review are shorter than a `memchr` call's
-/// set-up). For each test, `(x - 0x01…) & !x & 0x80…` flags a zero byte of `x`; a borrow can flag
-/// a byte above a flagged one too, but never below, so the lowest flag is a true one.
-fn special(text: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = text.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // Below 0x20: the subtraction borrows into the top bit of a byte that had it clear.
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let found =
-            zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | control;
-        if found != 0 {
-            return Some(offset + found.trailing_zeros() as usize / 8);
-        }
-        offset += 8;
-    }
-    let rest = chunks.remainder();
-    let at = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    Some(offset + at)
 }
 
 #[cfg(test)]

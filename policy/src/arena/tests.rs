@@ -175,3 +175,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_value_is_forgotten_while_every_block_is_the_arenas_and_dropped_after_one_spills() {
+    struct Counted<'a>(&'a std::cell::Cell<usize>);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let drops = std::cell::Cell::new(0);
+    let arena = Arena::<64>::new();
+    // SAFETY: non-zero layouts; each block freed once, with its layout.
+    unsafe {
+        let first = arena.alloc(layout(48, 8));
+        assert!(arena.contains(first));
+        arena.discard(Counted(&drops));
+        assert_eq!(drops.get(), 0, "dropped though every block was the arena's");
+        // 32 more bytes do not fit: the system allocator's block, which a drop must give back.
+        let spilled = arena.alloc(layout(32, 8));
+        assert!(!arena.contains(spilled));
+        arena.discard(Counted(&drops));
+        assert_eq!(
+            drops.get(),
+            1,
+            "forgotten though a block came from the system allocator"
+        );
+        // Freeing the system's block does not make the arena whole again.
+        arena.dealloc(spilled, layout(32, 8));
+        arena.discard(Counted(&drops));
+        assert_eq!(drops.get(), 2);
+        arena.dealloc(first, layout(48, 8));
+    }
+}

@@ -30,8 +30,9 @@ pub(super) fn request(kind: &str, operation: &str, object: Value) -> Value {
 /// Runs both entry points and checks they agree.
 pub(super) fn run(request: &Value) -> Outcome {
     let borrowed = rewriter().mutate(request);
-    let owned = rewriter()
-        .mutate_request(serde_json::from_value(request.clone()).expect("an admission request"));
+    let owned = rewriter().mutate_request(
+        &mut serde_json::from_value(request.clone()).expect("an admission request"),
+    );
     assert_eq!(borrowed, owned, "mutate and mutate_request disagree");
     borrowed
 }
@@ -363,8 +364,9 @@ pub(super) fn with_pull_secrets(secrets: &[&str]) -> Rewriter {
 /// Both entry points with the given rewriter, checked to agree.
 pub(super) fn run_with(rewriter: &Rewriter, request: &Value) -> Outcome {
     let borrowed = rewriter.mutate(request);
-    let owned = rewriter
-        .mutate_request(serde_json::from_value(request.clone()).expect("an admission request"));
+    let owned = rewriter.mutate_request(
+        &mut serde_json::from_value(request.clone()).expect("an admission request"),
+    );
     assert_eq!(borrowed, owned, "mutate and mutate_request disagree");
     borrowed
 }

@@ -1,0 +1,82 @@
+//! The guest's answer to `validate`, Kubewarden's `ValidationResponse`, written as JSON by hand:
+//! the same bytes as serde_json's `to_vec` of it, but each string's plain run found eight bytes
+//! at a time ([`first_special`](crate::json_text::first_special)) instead of one. The mutated
+//! object is the whole object the API server sent, so writing its strings is most of the answer.
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use serde_json::Value;
+
+use crate::json_text::push_string;
+
+/// `response` as compact JSON, member for member as its `Serialize` writes it.
+pub(crate) fn to_json(response: &ValidationResponse) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"accepted\":");
+    out.extend_from_slice(if response.accepted { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"message\":");
+    serde_json::to_writer(&mut out, &response.message)?;
+    out.extend_from_slice(b",\"code\":");
+    serde_json::to_writer(&mut out, &response.code)?;
+    out.extend_from_slice(b",\"mutated_object\":");
+    match &response.mutated_object {
+        Some(object) => push_value(&mut out, object)?,
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"audit_annotations\":");
+    serde_json::to_writer(&mut out, &response.audit_annotations)?;
+    out.extend_from_slice(b",\"warnings\":");
+    match &response.warnings {
+        Some(warnings) => {
+            out.push(b'[');
+            for (i, warning) in warnings.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_string(&mut out, warning);
+            }
+            out.push(b']');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Appends `value` as compact JSON. Its depth is bounded by the parser that built it (serde_json
+/// refuses more than 128 levels), so the recursion is too.
+fn push_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Integers and floats as serde_json formats them (itoa, ryu).
+        Value::Number(number) => serde_json::to_writer(&mut *out, number)?,
+        Value::String(text) => push_string(out, text),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_string(out, key);
+                out.push(b':');
+                push_value(out, item)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
