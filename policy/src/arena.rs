@@ -54,9 +54,9 @@ impl<const N: usize> Arena<N> {
         }
     }
 
-    /// Ends the life of `value`: forgets it while every block handed out came from the arena,
-    /// whose bytes are not reused before the instance goes anyway; drops it once the system
-    /// allocator has handed out one, so that its blocks can be given back.
+    /// Ends the life of `value`: forgets it while every block handed out came from the arena
+    /// (a drop would give back only a block freed last, and the rest go with the instance);
+    /// drops it once the system allocator has handed out one, so that its blocks come back.
     pub(crate) fn discard<T>(&self, value: T) {
         if self.spilled.get() {
             drop(value);

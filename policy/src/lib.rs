@@ -4,8 +4,8 @@
 //! [`Rewriter::mutate`]), tested and benchmarked natively; built for `wasm32-wasip1` this crate is
 //! also `policy.wasm`, whose waPC entry points below only decode and encode.
 
-// The guest's allocator; natively the tests drive it.
 mod answer;
+// The guest's allocator; natively the tests drive it.
 #[cfg(any(target_arch = "wasm32", test))]
 mod arena;
 mod guest;
