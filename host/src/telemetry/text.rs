@@ -44,14 +44,21 @@ impl Fields<'_> {
     }
 
     fn pair(&mut self, field: &Field, value: fmt::Arguments<'_>) -> fmt::Result {
+        self.name(field)?;
+        Escaping(&mut self.writer).write_fmt(value)
+    }
+
+    /// The separator and `name=`, or nothing before the message.
+    fn name(&mut self, field: &Field) -> fmt::Result {
         if !self.first {
             self.writer.write_char(' ')?;
         }
         self.first = false;
         if field.name() != "message" {
-            write!(self.writer, "{}=", field.name())?;
+            self.writer.write_str(field.name())?;
+            self.writer.write_char('=')?;
         }
-        Escaping(&mut self.writer).write_fmt(value)
+        Ok(())
     }
 }
 
@@ -59,6 +66,14 @@ impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.write(field, format_args!("{value}"));
+        } else if self.result.is_ok() && is_plain_quoted(value) {
+            // What `{value:?}` writes for a string with nothing to escape, without its
+            // char-by-char escape checks: a line's uid, kind and names are such strings.
+            self.result = self.name(field).and_then(|()| {
+                self.writer.write_char('"')?;
+                self.writer.write_str(value)?;
+                self.writer.write_char('"')
+            });
         } else {
             // Quoted, as tracing-subscriber writes a string field.
             self.write(field, format_args!("{value:?}"));
@@ -80,6 +95,10 @@ pub(super) struct Escaping<W>(pub(super) W);
 
 impl<W: fmt::Write> fmt::Write for Escaping<W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Printable ASCII, as nearly every value is, needs no look at its characters.
+        if text.bytes().all(|b| matches!(b, b' '..=b'~')) {
+            return self.0.write_str(text);
+        }
         let mut rest = text;
         while let Some(at) = rest.find(needs_escape) {
             let (plain, after) = rest.split_at(at);
@@ -98,6 +117,14 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// Whether `{value:?}` writes `value` between quotes as it is: printable ASCII other than `"`
+/// and `\` (and `'`, which `str`'s `Debug` leaves alone today and `char`'s does not).
+fn is_plain_quoted(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\\' | b'\''))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +133,55 @@ mod tests {
         let mut out = String::new();
         Escaping(&mut out).write_str(text).expect("writes");
         out
+    }
+
+    /// The slow path alone, as every value took before the printable-ASCII one.
+    fn escaped_char_by_char(text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find(needs_escape) {
+            out.push_str(&rest[..at]);
+            let mut chars = rest[at..].chars();
+            if let Some(c) = chars.next() {
+                out.extend(c.escape_debug());
+            }
+            rest = chars.as_str();
+        }
+        out + rest
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_ascii_is_written_as_the_character_search_writes_it(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "[ -~\n\t\u{1b}\u{85}é]{0,24}",
+            ],
+        ) {
+            proptest::prop_assert_eq!(escaped(&text), escaped_char_by_char(&text));
+        }
+
+        #[test]
+        fn a_plain_string_is_quoted_as_debug_quotes_it(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "[ -~]{0,24}",
+            ],
+        ) {
+            if is_plain_quoted(&text) {
+                proptest::prop_assert_eq!(format!("\"{text}\""), format!("{text:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_strings_are_the_printable_ascii_ones_without_quotes_or_backslashes() {
+        assert!(is_plain_quoted(
+            "default/web-7d9c5-x2k4q Pod CREATE 0c4d-11ee"
+        ));
+        for text in ["a\"b", "a\\b", "it's", "tab\t", "é", "\u{7f}"] {
+            assert!(!is_plain_quoted(text), "{text:?}");
+        }
     }
 
     #[test]
