@@ -24,20 +24,9 @@ pub(crate) fn to_json(response: &ValidationResponse) -> serde_json::Result<Vec<u
     }
     out.extend_from_slice(b",\"audit_annotations\":");
     serde_json::to_writer(&mut out, &response.audit_annotations)?;
+    // A few short lines at most: serde_json's writer, as for the other small members.
     out.extend_from_slice(b",\"warnings\":");
-    match &response.warnings {
-        Some(warnings) => {
-            out.push(b'[');
-            for (i, warning) in warnings.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_string(&mut out, warning);
-            }
-            out.push(b']');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
+    serde_json::to_writer(&mut out, &response.warnings)?;
     out.push(b'}');
     Ok(out)
 }
