@@ -99,6 +99,13 @@ impl<W: fmt::Write> fmt::Write for Escaping<W> {
         if text.bytes().all(|b| matches!(b, b' '..=b'~')) {
             return self.0.write_str(text);
         }
+        self.write_each_char(text)
+    }
+}
+
+impl<W: fmt::Write> Escaping<W> {
+    /// The search for characters to escape, one character at a time.
+    fn write_each_char(&mut self, text: &str) -> fmt::Result {
         let mut rest = text;
         while let Some(at) = rest.find(needs_escape) {
             let (plain, after) = rest.split_at(at);
@@ -135,19 +142,11 @@ mod tests {
         out
     }
 
-    /// The slow path alone, as every value took before the printable-ASCII one.
+    /// The character search alone, as every value took before the printable-ASCII path.
     fn escaped_char_by_char(text: &str) -> String {
         let mut out = String::new();
-        let mut rest = text;
-        while let Some(at) = rest.find(needs_escape) {
-            out.push_str(&rest[..at]);
-            let mut chars = rest[at..].chars();
-            if let Some(c) = chars.next() {
-                out.extend(c.escape_debug());
-            }
-            rest = chars.as_str();
-        }
-        out + rest
+        Escaping(&mut out).write_each_char(text).expect("writes");
+        out
     }
 
     proptest::proptest! {
