@@ -1,7 +1,8 @@
 //! The guest's answer to `validate`, Kubewarden's `ValidationResponse`, written as JSON by hand:
-//! the same bytes as serde_json's `to_vec` of it, but each string's plain run found eight bytes
-//! at a time ([`first_special`](crate::json_text::first_special)) instead of one. The mutated
-//! object is the whole object the API server sent, so writing its strings is most of the answer.
+//! the same bytes as serde_json's `to_vec` of it, but each of the mutated object's strings has its
+//! plain run found eight bytes at a time ([`first_special`](crate::json_text::first_special))
+//! instead of one. That object is the whole object the API server sent, so writing its strings is
+//! most of the answer; the few small members around it go through serde_json's writer.
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
