@@ -320,37 +320,48 @@ fn is_path_component_bytes(bytes: &[u8]) -> bool {
     true
 }
 
-/// `domainAndPort := host (':' [0-9]+)?`, `host := domainName | '[' [a-fA-F0-9:]+ ']'`.
+/// `domainAndPort := host (':' [0-9]+)?`, `host := domainName | '[' [a-fA-F0-9:]+ ']'`. By byte,
+/// in one pass: every reference with a registry and every host in the settings comes here.
 pub(crate) fn is_domain_and_port(s: &str) -> bool {
-    let (host_ok, port) = if let Some(bracketed) = s.strip_prefix('[') {
-        match bracketed.split_once(']') {
-            Some((inner, after)) => (
-                !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'),
-                after,
-            ),
-            None => return false,
-        }
+    let bytes = s.as_bytes();
+    let (host_ok, port) = if let [b'[', bracketed @ ..] = bytes {
+        let Some(close) = bracketed.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inner = &bracketed[..close];
+        (
+            !inner.is_empty() && inner.iter().all(|&b| b.is_ascii_hexdigit() || b == b':'),
+            &bracketed[close + 1..],
+        )
     } else {
-        let colon = s.find(':').unwrap_or(s.len());
-        (is_domain_name(&s[..colon]), &s[colon..])
+        let colon = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
+        (is_domain_name(&bytes[..colon]), &bytes[colon..])
     };
     host_ok
-        && (port.is_empty()
-            || port.strip_prefix(':').is_some_and(|digits| {
-                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-            }))
+        && match port {
+            [] => true,
+            [b':', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+            _ => false,
+        }
 }
 
 /// `domainName := component ('.' component)*`, each component alphanumeric at both ends with
-/// hyphens allowed inside.
-fn is_domain_name(s: &str) -> bool {
-    s.as_bytes().split(|&b| b == b'.').all(|bytes| {
-        bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-            && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-            && bytes
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-    })
+/// hyphens allowed inside: a `.` may not follow a `.` or a `-` (or open the name), a `-` may
+/// not follow a `.`, and the name may not end in either.
+fn is_domain_name(bytes: &[u8]) -> bool {
+    let mut previous = b'.';
+    for &b in bytes {
+        let fits = match b {
+            b'.' => previous != b'.' && previous != b'-',
+            b'-' => previous != b'.',
+            _ => b.is_ascii_alphanumeric(),
+        };
+        if !fits {
+            return false;
+        }
+        previous = b;
+    }
+    previous != b'.' && previous != b'-'
 }
 
 /// `tag := [\w][\w.-]{0,127}`.
@@ -371,5 +382,7 @@ fn is_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+#[cfg(test)]
+mod domain_tests;
 #[cfg(test)]
 pub(crate) mod tests;
