@@ -128,40 +128,47 @@ impl Settings {
 
     /// The registries `registries` selects, its default when absent.
     pub fn registries(&self) -> Vec<String> {
+        self.selected().into_iter().map(str::to_owned).collect()
+    }
+
+    /// [`Settings::registries`], borrowed.
+    fn selected(&self) -> Vec<&str> {
         match &self.registries {
-            Some(registries) => registries.clone(),
-            None => {
-                let defaults: &[&str] = match self.layout {
-                    Layout::Flat => &DEFAULT_FLAT_REGISTRIES,
-                    Layout::Prefixed => &DEFAULT_PREFIXED_REGISTRIES,
-                };
-                defaults.iter().map(|r| (*r).to_owned()).collect()
-            }
+            Some(registries) => registries.iter().map(String::as_str).collect(),
+            None => match self.layout {
+                Layout::Flat => DEFAULT_FLAT_REGISTRIES.to_vec(),
+                Layout::Prefixed => DEFAULT_PREFIXED_REGISTRIES.to_vec(),
+            },
         }
     }
 
     /// The mirrors in priority order: `mirrors`, or `mirror` alone; each checked, no host twice.
     pub(crate) fn compile_mirrors(&self) -> Result<Vec<Target>, SettingsError> {
-        let listed: Vec<(String, &str)> = match (self.mirror.is_empty(), self.mirrors.is_empty()) {
-            (false, false) => return Err(SettingsError::MirrorAndMirrors),
-            (true, true) => return Err(SettingsError::MirrorMissing),
-            (false, true) => vec![("mirror".to_owned(), self.mirror.as_str())],
-            (true, false) => self
-                .mirrors
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (format!("mirrors[{i}]"), m.as_str()))
-                .collect(),
+        // The field is named only in an error: this runs on every evaluation.
+        let listed: Vec<(Option<usize>, &str)> =
+            match (self.mirror.is_empty(), self.mirrors.is_empty()) {
+                (false, false) => return Err(SettingsError::MirrorAndMirrors),
+                (true, true) => return Err(SettingsError::MirrorMissing),
+                (false, true) => vec![(None, self.mirror.as_str())],
+                (true, false) => self
+                    .mirrors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (Some(i), m.as_str()))
+                    .collect(),
+            };
+        let field = |index: Option<usize>| {
+            index.map_or_else(|| "mirror".to_owned(), |i| format!("mirrors[{i}]"))
         };
         let mut mirrors: Vec<Target> = Vec::with_capacity(listed.len());
-        for (field, value) in listed {
-            let target = parse_target(&field, value)?;
+        for (index, value) in listed {
+            let target = parse_target(|| field(index), value)?;
             if mirrors
                 .iter()
                 .any(|m| m.host().eq_ignore_ascii_case(target.host()))
             {
                 return Err(SettingsError::DuplicateMirror {
-                    field,
+                    field: field(index),
                     host: target.host().to_owned(),
                 });
             }
@@ -172,8 +179,8 @@ impl Settings {
 
     /// The registries and rules, each host checked and lowercased.
     fn compile_sources(&self) -> Result<(Registries, Vec<CompiledRule>), SettingsError> {
-        let selected = self.registries();
-        let registries = if selected.iter().any(|r| r == "*") {
+        let selected = self.selected();
+        let registries = if selected.contains(&"*") {
             if selected.len() != 1 {
                 return Err(SettingsError::WildcardNotAlone);
             }
@@ -182,20 +189,20 @@ impl Settings {
             let hosts = selected
                 .iter()
                 .enumerate()
-                .map(|(i, r)| parse_registry(&format!("registries[{i}]"), r))
+                .map(|(i, r)| parse_registry(|| format!("registries[{i}]"), r))
                 .collect::<Result<_, _>>()?;
             Registries::List(hosts)
         };
         let mut rules: Vec<CompiledRule> = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
-            let registry = parse_registry(&format!("rules[{i}].registry"), &rule.registry)?;
+            let registry = parse_registry(|| format!("rules[{i}].registry"), &rule.registry)?;
             if rules.iter().any(|r| r.registry == registry) {
                 return Err(SettingsError::DuplicateRule {
                     field: format!("rules[{i}].registry"),
                     registry: rule.registry.clone(),
                 });
             }
-            let target = parse_target(&format!("rules[{i}].target"), &rule.target)?;
+            let target = parse_target(|| format!("rules[{i}].target"), &rule.target)?;
             rules.push(CompiledRule { registry, target });
         }
         Ok((registries, rules))

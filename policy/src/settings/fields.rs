@@ -8,11 +8,11 @@ use crate::rewrite::Target;
 /// Why a host cannot be a registry: the reference grammar decides what the runtime will read
 /// as a registry, so a setting outside it could never match or would be misread.
 pub(super) fn host_problem(host: &str) -> Option<&'static str> {
-    if host.contains("://") {
+    if has_scheme(host) {
         Some("leave out the scheme")
     } else if !is_domain_and_port(host) {
         Some("not a host name, IPv4 or [IPv6] address with an optional :port")
-    } else if !(host == "localhost" || host.contains(['.', ':'])) {
+    } else if !(host == "localhost" || host.bytes().any(|b| b == b'.' || b == b':')) {
         Some(
             "a registry host contains '.' or ':' or is localhost, otherwise it reads as a Docker Hub namespace",
         )
@@ -21,11 +21,21 @@ pub(super) fn host_problem(host: &str) -> Option<&'static str> {
     }
 }
 
-/// A source registry: compared case-insensitively, and Docker Hub has two spellings.
-pub(super) fn parse_registry(field: &str, value: &str) -> Result<String, SettingsError> {
+/// `scheme://` written where only a host belongs.
+fn has_scheme(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (0..bytes.len()).any(|i| bytes[i] == b':' && bytes[i + 1..].starts_with(b"//"))
+}
+
+/// A source registry: compared case-insensitively, and Docker Hub has two spellings. `field`
+/// names the setting, and is called only for an error: these run on every evaluation.
+pub(super) fn parse_registry(
+    field: impl FnOnce() -> String,
+    value: &str,
+) -> Result<String, SettingsError> {
     if let Some(reason) = host_problem(value) {
         return Err(SettingsError::InvalidRegistry {
-            field: field.to_owned(),
+            field: field(),
             value: value.to_owned(),
             reason,
         });
@@ -55,10 +65,13 @@ pub(super) fn is_secret_name(name: &str) -> bool {
         && !name.contains("-.")
 }
 
-/// `host[:port][/path]` for the mirror or a rule's target.
-pub(super) fn parse_target(field: &str, value: &str) -> Result<Target, SettingsError> {
+/// `host[:port][/path]` for the mirror or a rule's target; `field` as for [`parse_registry`].
+pub(super) fn parse_target(
+    field: impl FnOnce() -> String,
+    value: &str,
+) -> Result<Target, SettingsError> {
     let invalid = |reason| SettingsError::InvalidTarget {
-        field: field.to_owned(),
+        field: field(),
         value: value.to_owned(),
         reason,
     };
@@ -66,7 +79,7 @@ pub(super) fn parse_target(field: &str, value: &str) -> Result<Target, SettingsE
         Some((host, prefix)) => (host, prefix),
         None => (value, ""),
     };
-    let problem = if value.contains("://") {
+    let problem = if has_scheme(value) {
         Some("leave out the scheme")
     } else if host.eq_ignore_ascii_case("index.docker.io") {
         // References spell this host docker.io, so no rewrite onto it could parse back.

@@ -7,6 +7,7 @@
 //! The mirror cannot tell whose image it was asked for, and zot syncs the path from the first
 //! upstream that has it, so whoever owns the path on that upstream supplies the image.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::rewrite::{CompiledRule, Layout, Registries, Target};
@@ -24,23 +25,24 @@ impl fmt::Display for SharedNamespace {
 }
 
 /// One namespace the settings write into: `host/path…/`, where a path component of `None`
-/// stands for any registry name (the prefixed layout with `*`).
-struct Namespace {
+/// stands for any registry name (the prefixed layout with `*`). It borrows from the settings:
+/// the check runs on every evaluation, and its words are needed only when it fails.
+struct Namespace<'a> {
     host: String,
-    path: Vec<Option<String>>,
+    path: Vec<Option<&'a str>>,
     /// The source registries written there, as the message names them.
-    sources: String,
+    sources: &'a str,
     /// The setting that puts them there.
-    origin: String,
+    origin: Cow<'static, str>,
 }
 
-impl Namespace {
-    fn below(target: &Target, extra: Option<Option<String>>) -> (String, Vec<Option<String>>) {
-        let mut path: Vec<Option<String>> = target
+impl<'a> Namespace<'a> {
+    fn below(target: &'a Target, extra: Option<Option<&'a str>>) -> (String, Vec<Option<&'a str>>) {
+        let mut path: Vec<Option<&str>> = target
             .prefix()
             .split('/')
             .filter(|part| !part.is_empty())
-            .map(|part| Some(part.to_owned()))
+            .map(Some)
             .collect();
         path.extend(extra);
         (target.host().to_ascii_lowercase(), path)
@@ -51,7 +53,7 @@ impl Namespace {
         let mut text = self.host.clone();
         for part in self.path.iter().take(depth) {
             text.push('/');
-            text.push_str(part.as_deref().unwrap_or("<registry>"));
+            text.push_str(part.unwrap_or("<registry>"));
         }
         text.push('/');
         text
@@ -74,7 +76,7 @@ pub(crate) fn shared(
     let mut namespaces = Vec::new();
     match registries {
         Registries::All => {
-            let origin = "settings.registries [\"*\"]".to_owned();
+            let origin = "settings.registries [\"*\"]";
             if layout == Layout::Flat {
                 return Some(SharedNamespace {
                     description: format!(
@@ -87,8 +89,8 @@ pub(crate) fn shared(
             namespaces.push(namespace(
                 mirror,
                 Some(None),
-                "every registry".to_owned(),
-                origin,
+                "every registry",
+                origin.into(),
             ));
         }
         Registries::List(hosts) => {
@@ -115,16 +117,16 @@ pub(crate) fn shared(
                     namespace(
                         mirror,
                         None,
-                        (*host).to_owned(),
-                        "settings.mirror with layout flat".to_owned(),
+                        host,
+                        "settings.mirror with layout flat".into(),
                     )
                 })),
                 Layout::Prefixed => namespaces.extend(flat.iter().map(|host| {
                     namespace(
                         mirror,
-                        Some(Some((*host).to_owned())),
-                        (*host).to_owned(),
-                        "settings.mirror with layout prefixed".to_owned(),
+                        Some(Some(host)),
+                        host,
+                        "settings.mirror with layout prefixed".into(),
                     )
                 })),
             }
@@ -134,8 +136,8 @@ pub(crate) fn shared(
         namespaces.push(namespace(
             &rule.target,
             None,
-            rule.registry.clone(),
-            format!("settings.rules[{i}].target"),
+            &rule.registry,
+            format!("settings.rules[{i}].target").into(),
         ));
     }
     for (i, first) in namespaces.iter().enumerate() {
@@ -162,12 +164,12 @@ pub(crate) fn shared(
     None
 }
 
-fn namespace(
-    target: &Target,
-    extra: Option<Option<String>>,
-    sources: String,
-    origin: String,
-) -> Namespace {
+fn namespace<'a>(
+    target: &'a Target,
+    extra: Option<Option<&'a str>>,
+    sources: &'a str,
+    origin: Cow<'static, str>,
+) -> Namespace<'a> {
     let (host, path) = Namespace::below(target, extra);
     Namespace {
         host,
@@ -179,7 +181,7 @@ fn namespace(
 
 /// `host/prefix/`: the namespace a target writes below.
 fn root(target: &Target) -> String {
-    namespace(target, None, String::new(), String::new()).display_path(usize::MAX)
+    namespace(target, None, "", "".into()).display_path(usize::MAX)
 }
 
 /// `a`, `a and b`, `a, b and c`.
