@@ -9,6 +9,7 @@ mod answer;
 #[cfg(any(target_arch = "wasm32", test))]
 mod arena;
 mod guest;
+pub mod json_scan;
 mod json_text;
 #[cfg(test)]
 mod listed;
