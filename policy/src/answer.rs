@@ -11,6 +11,31 @@ use crate::json_text::push_string;
 
 /// `response` as compact JSON, member for member as its `Serialize` writes it.
 pub(crate) fn to_json(response: &ValidationResponse) -> serde_json::Result<Vec<u8>> {
+    write(response, |out| match &response.mutated_object {
+        Some(object) => push_value(out, object),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    })
+}
+
+/// `response` with `mutated_object` given as JSON text instead (the object as the API server sent
+/// it, with the rewrite's edits spliced in), or `null`.
+pub(crate) fn to_json_with_text(
+    response: &ValidationResponse,
+    mutated_object: Option<&str>,
+) -> serde_json::Result<Vec<u8>> {
+    write(response, |out| {
+        out.extend_from_slice(mutated_object.unwrap_or("null").as_bytes());
+        Ok(())
+    })
+}
+
+fn write(
+    response: &ValidationResponse,
+    object: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::new();
     out.extend_from_slice(b"{\"accepted\":");
     out.extend_from_slice(if response.accepted { b"true" } else { b"false" });
@@ -19,10 +44,7 @@ pub(crate) fn to_json(response: &ValidationResponse) -> serde_json::Result<Vec<u
     out.extend_from_slice(b",\"code\":");
     serde_json::to_writer(&mut out, &response.code)?;
     out.extend_from_slice(b",\"mutated_object\":");
-    match &response.mutated_object {
-        Some(object) => push_value(&mut out, object)?,
-        None => out.extend_from_slice(b"null"),
-    }
+    object(&mut out)?;
     out.extend_from_slice(b",\"audit_annotations\":");
     serde_json::to_writer(&mut out, &response.audit_annotations)?;
     // A few short lines at most: serde_json's writer, as for the other small members.
@@ -69,4 +91,4 @@ fn push_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

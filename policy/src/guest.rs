@@ -45,6 +45,30 @@ fn respond(payload: &[u8]) -> Result<Vec<u8>, GuestError> {
     // One UTF-8 check of the whole payload: `from_slice` checks each string on its own, which
     // costs more in wasm.
     let text = std::str::from_utf8(payload).map_err(GuestError::Utf8)?;
+    // The object kept as text. A payload this read does not take is read as a tree below, which
+    // gives the error or the answer.
+    if let Some(read) = crate::object_text::payload(text) {
+        let rewriter = read.settings.compile()?;
+        if let Some(outcome) = rewriter.mutate_text(&read) {
+            let response = ValidationResponse {
+                accepted: true,
+                message: None,
+                code: None,
+                mutated_object: None,
+                audit_annotations: None,
+                warnings: (!outcome.warnings.is_empty()).then_some(outcome.warnings),
+            };
+            let object = outcome.mutated_object;
+            let answer = crate::answer::to_json_with_text(&response, object.as_deref());
+            crate::discard((read, rewriter, response, object));
+            return answer.map_err(GuestError::Encode);
+        }
+    }
+    respond_with_tree(text)
+}
+
+/// [`respond`] with the object built as a tree and written back.
+fn respond_with_tree(text: &str) -> Result<Vec<u8>, GuestError> {
     let mut payload: ValidationPayload = serde_json::from_str(text).map_err(GuestError::Payload)?;
     let rewriter = payload.settings.compile()?;
     let outcome = rewriter.mutate_request(&mut payload.request);
@@ -84,3 +108,5 @@ pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;

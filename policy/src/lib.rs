@@ -14,6 +14,7 @@ mod json_text;
 #[cfg(test)]
 mod listed;
 mod mutate;
+mod object_text;
 mod reference;
 mod rewrite;
 mod settings;

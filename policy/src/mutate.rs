@@ -9,6 +9,7 @@
 //! - `request`: the fields of the admission request the walk reads, from JSON or deserialised.
 //! - `plan`: which images change, which are left with a warning, which pull secrets to add.
 //! - `edit`: the planned edits applied to the object, and the outcome.
+//! - `splice`: the same edits spliced into the object's text, for `Rewriter::mutate_text`.
 //! - `sites`: where a pod spec holds images, and where each kind holds its pod spec.
 //! - `originals`, `warning`: the originals annotation and the warnings' wording and limits.
 
@@ -17,10 +18,12 @@ mod originals;
 mod plan;
 mod request;
 mod sites;
+mod splice;
 mod warning;
 
 use serde_json::Value;
 
+use crate::object_text::Payload;
 use crate::rewrite::Rewriter;
 use edit::finish;
 pub use originals::MAX_ANNOTATIONS_BYTES;
@@ -38,11 +41,12 @@ pub const OPT_OUT_KEY: &str = "pullthrough.dev/rewrite";
 /// earlier admission recorded.
 pub const ORIGINAL_IMAGES_ANNOTATION: &str = "pullthrough.dev/original-images";
 
-/// What the rewrite did to one admission request.
+/// What the rewrite did to one admission request; the object a tree, or text (the guest's
+/// `Rewriter::mutate_text`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outcome {
+pub struct Outcome<O = Value> {
     /// The whole object with its images rewritten, or `None` when nothing changed.
-    pub mutated_object: Option<Value>,
+    pub mutated_object: Option<O>,
     /// One line per image left unchanged because it could not be rewritten.
     pub warnings: Vec<String>,
     /// How many `image` fields changed.
@@ -63,6 +67,20 @@ impl Rewriter {
     pub fn mutate_request(&self, request: &mut AdmissionRequest) -> Outcome {
         let plan = plan(self, &View::of_request(request));
         finish(plan, || std::mem::take(&mut request.object))
+    }
+
+    /// Rewrites the images of a payload whose object was kept as the text it came in: planned
+    /// from its kept members, the mutated object is that text with the edits spliced in. `None`
+    /// if an edit's place were not among the kept members' (the caller then builds the tree).
+    pub(crate) fn mutate_text(&self, payload: &Payload<'_>) -> Option<Outcome<String>> {
+        let view = View {
+            kind: &payload.kind,
+            operation: &payload.operation,
+            sub_resource: &payload.sub_resource,
+            object: &payload.object.skeleton,
+            old_object: &payload.old_object,
+        };
+        splice::finish(plan(self, &view), &payload.object)
     }
 }
 

@@ -26,7 +26,7 @@ fn accepting(mutated_object: Option<Value>, warnings: Option<Vec<String>>) -> Va
 }
 
 /// Every `.json` file under `dir`, however deep.
-fn json_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+pub(crate) fn json_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("a fixtures directory") {
         let path = entry.expect("an entry").path();
         if path.is_dir() {

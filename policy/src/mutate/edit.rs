@@ -11,11 +11,7 @@ use super::warning::{MAX_WARNINGS, summarised};
 /// Builds the outcome; `object` is asked for only when there is something to change.
 pub(super) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
     if plan.edits.is_empty() {
-        return Outcome {
-            mutated_object: None,
-            warnings: summarised(plan.warnings, MAX_WARNINGS),
-            images_rewritten: 0,
-        };
+        return unchanged(plan);
     }
     let mut object = object();
     let left_out = if plan.annotate {
@@ -23,11 +19,7 @@ pub(super) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
     } else {
         None
     };
-    // The annotation's warning comes first and is never folded into the images' count.
-    let mut warnings = Vec::with_capacity(MAX_WARNINGS);
-    let room = MAX_WARNINGS - usize::from(left_out.is_some());
-    warnings.extend(left_out);
-    warnings.extend(summarised(plan.warnings, room));
+    let warnings = warnings(plan.warnings, left_out);
     let images_rewritten = plan.edits.len();
     for edit in plan.edits {
         set_image(&mut object, edit);
@@ -40,6 +32,25 @@ pub(super) fn finish(plan: Plan, object: impl FnOnce() -> Value) -> Outcome {
         warnings,
         images_rewritten,
     }
+}
+
+/// The outcome of a plan without edits: its warnings alone.
+pub(super) fn unchanged<O>(plan: Plan) -> Outcome<O> {
+    Outcome {
+        mutated_object: None,
+        warnings: summarised(plan.warnings, MAX_WARNINGS),
+        images_rewritten: 0,
+    }
+}
+
+/// The warnings of a plan with edits: the annotation's first, if it was left out, never folded
+/// into the images' count.
+pub(super) fn warnings(planned: Vec<String>, left_out: Option<String>) -> Vec<String> {
+    let mut warnings = Vec::with_capacity(MAX_WARNINGS);
+    let room = MAX_WARNINGS - usize::from(left_out.is_some());
+    warnings.extend(left_out);
+    warnings.extend(summarised(planned, room));
+    warnings
 }
 
 fn set_image(object: &mut Value, edit: Edit) {
