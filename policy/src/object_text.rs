@@ -241,4 +241,3 @@ fn kept<'a>(scanner: &mut Scanner<'a>, depth: usize, whole: bool) -> Option<(Val
 pub(crate) fn is_empty(container: &str) -> bool {
     container[1..container.len() - 1].trim_ascii().is_empty()
 }
-
