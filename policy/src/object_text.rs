@@ -23,21 +23,7 @@ const MAX_DEPTH: usize = 127;
 
 /// Members built on the way to each image: the names `skeleton.rs` keeps for an `oldObject`.
 fn is_kept(key: &str) -> bool {
-    matches!(
-        key,
-        "spec"
-            | "template"
-            | "jobTemplate"
-            | "initContainers"
-            | "containers"
-            | "ephemeralContainers"
-            | "name"
-            | "image"
-            | "volumes"
-            | "reference"
-            | "kind"
-            | "metadata"
-    )
+    crate::skeleton::KEPT.contains(&key)
 }
 
 /// Members built whole: the opt-out and mirror-pod markers, the originals annotation and its
@@ -219,13 +205,7 @@ fn kept<'a>(scanner: &mut Scanner<'a>, depth: usize, whole: bool) -> Option<(Val
             (Value::Array(tree), Inner::Items(places))
         }
         b'"' => {
-            let escaped = scanner.string()?;
-            let quoted = &scanner.text()[start..scanner.at()];
-            let text = if escaped {
-                serde_json::from_str(quoted).ok()?
-            } else {
-                quoted[1..quoted.len() - 1].to_owned()
-            };
+            let text = scanner.decoded_string()?.into_owned();
             (Value::String(text), Inner::Leaf)
         }
         _ => (from_raw(scanner, depth)?, Inner::Leaf),
@@ -235,9 +215,4 @@ fn kept<'a>(scanner: &mut Scanner<'a>, depth: usize, whole: bool) -> Option<(Val
         inner,
     };
     Some((value, place))
-}
-
-/// Whether the object or array whose text is `container` has nothing in it.
-pub(crate) fn is_empty(container: &str) -> bool {
-    container[1..container.len() - 1].trim_ascii().is_empty()
 }

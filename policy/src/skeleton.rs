@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 /// Members on a path from an object to a container's `name` and `image`, or a volume's `name`
 /// and `image.reference`.
-const KEPT: [&str; 12] = [
+pub(crate) const KEPT: [&str; 12] = [
     "spec",
     "template",
     "jobTemplate",

@@ -12,7 +12,7 @@ use super::originals::record_originals;
 use super::plan::{Edit, Plan};
 use super::{ORIGINAL_IMAGES_ANNOTATION, Outcome};
 use crate::json_text::push_string;
-use crate::object_text::{ObjectText, Place, Step, is_empty};
+use crate::object_text::{ObjectText, Place, Step};
 
 /// The outcome with the mutated object as text; `None` when an edit's place is not among the
 /// kept members' places, which the skeleton it was planned from rules out.
@@ -147,6 +147,11 @@ fn spliced(
     }
     out.push_str(&text[copied..object.end]);
     Some(out)
+}
+
+/// Whether the object or array whose text is `container` has nothing in it.
+fn is_empty(container: &str) -> bool {
+    container[1..container.len() - 1].trim_ascii().is_empty()
 }
 
 fn quoted(text: &str) -> String {
