@@ -14,6 +14,7 @@ mod fetch;
 mod protocol;
 mod registry;
 mod reload;
+mod verdict;
 
 use std::path::PathBuf;
 use std::time::SystemTime;

@@ -2,7 +2,6 @@
 //! and `validate_settings` at load, `validate` per request, and the guest's ValidationResponse
 //! turned into an AdmissionResponse with a JSONPatch.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -11,29 +10,12 @@ use json_patch::PatchOperation;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::diff::{self, Node};
+use super::diff;
+use super::verdict::{self, Mutated, Verdict};
 use crate::admission::{AdmissionRequest, AdmissionResponse, ImagePath, PatchType, ResponseStatus};
 use crate::wasm::{CallError, CallLimits, Runtime, WapcModule};
 
 use super::{Evaluation, EvaluationError, PolicyError};
-
-/// What a guest's `validate` answers (kubewarden-policy-sdk `ValidationResponse`). Unknown fields
-/// are tolerated on purpose: other SDKs may add fields, and we must run any Kubewarden policy.
-#[derive(Debug, Deserialize)]
-struct ValidationResponse<'a> {
-    accepted: bool,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    code: Option<u16>,
-    // Read as a tree borrowing from the answer's text: see diff.rs.
-    #[serde(default, borrow)]
-    mutated_object: Option<Node<'a>>,
-    #[serde(default)]
-    audit_annotations: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    warnings: Option<Vec<String>>,
-}
 
 /// What a guest's `validate_settings` answers.
 #[derive(Debug, Deserialize)]
@@ -178,17 +160,9 @@ impl LoadedPolicy {
         let settings = self.by_choice.get(choice).unwrap_or(&self.settings_json);
         let payload = payload(request, settings);
         let answer = self.module.call_by("validate", payload, deadline)?;
-        let verdict = read_verdict(&answer)?;
+        let verdict = verdict::read(&answer, request.object_json())?;
         to_evaluation(&self.name, self.allowed_to_mutate, request, verdict)
     }
-}
-
-/// The guest's answer as a verdict: one UTF-8 check, then a reader that trusts it (`from_slice`
-/// would check each string again).
-fn read_verdict(answer: &[u8]) -> Result<ValidationResponse<'_>, EvaluationError> {
-    let text = std::str::from_utf8(answer)
-        .map_err(|error| EvaluationError::InvalidResponse(serde::de::Error::custom(error)))?;
-    serde_json::from_str(text).map_err(EvaluationError::InvalidResponse)
 }
 
 /// `{"request": <request without nulls>, "settings": <settings>}`.
@@ -239,11 +213,11 @@ fn to_evaluation(
     policy: &str,
     allowed_to_mutate: bool,
     request: &AdmissionRequest,
-    verdict: ValidationResponse<'_>,
+    mut verdict: Verdict<'_>,
 ) -> Result<Evaluation, EvaluationError> {
     let uid = request.uid().to_owned();
     let mut patch_ops = Vec::new();
-    if let Some(mutated) = &verdict.mutated_object {
+    if let Some(mutated) = verdict.mutated_object.take() {
         let Some(object) = request.object_json() else {
             return Ok(Evaluation::unchanged(AdmissionResponse::reject(
                 uid,
@@ -253,8 +227,22 @@ fn to_evaluation(
                 ),
             )));
         };
-        let object = Node::parse(object).map_err(EvaluationError::UnreadableObject)?;
-        patch_ops = diff::diff(&object, mutated);
+        patch_ops = match mutated {
+            Mutated::Text {
+                sent: Some(sent),
+                answered,
+            } => diff::diff(&sent, &answered),
+            // Either text the tape does not read: both as Values, as policy-evaluator diffs them.
+            mutated => {
+                let object: Value =
+                    serde_json::from_str(object).map_err(EvaluationError::UnreadableObject)?;
+                let mutated = match mutated {
+                    Mutated::Text { answered, .. } => answered.to_value(),
+                    Mutated::Value(value) => value,
+                };
+                json_patch::diff(&object, &mutated).0
+            }
+        };
     }
     if !patch_ops.is_empty() && !allowed_to_mutate {
         return Ok(Evaluation::unchanged(AdmissionResponse::reject(

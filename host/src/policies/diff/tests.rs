@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{Node, diff};
+use super::{Tape, diff};
 
 /// The patch json_patch (and so policy-evaluator) makes of the same two documents.
 fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
@@ -10,11 +10,11 @@ fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
     json_patch::diff(&left, &right).0
 }
 
+/// Our patch, `right` read as the server reads it: beside `left`, its unchanged parts copied.
 fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
-    diff(
-        &Node::parse(left).expect("left parses"),
-        &Node::parse(right).expect("right parses"),
-    )
+    let left = Tape::read(left).expect("the tape reads left");
+    let right = Tape::read_nested(right, 0, Some(&left)).expect("the tape reads right");
+    diff(&left, &right)
 }
 
 #[test]
@@ -51,9 +51,9 @@ fn escapes_unsorted_keys_and_duplicates_read_as_serde_json_reads_them() {
     let right = r#"{"a": {"x": 2, "y": 1}, "d": 2, "z": "a<b"}"#;
     assert_eq!(ours(left, right), vec![]);
     assert_eq!(ours(left, right), reference(left, right));
-    let node = Node::parse(left).expect("parses");
+    let tape = Tape::read(left).expect("the tape reads it");
     assert_eq!(
-        node.to_value(),
+        tape.to_value(),
         serde_json::from_str::<Value>(left).expect("parses")
     );
 }
@@ -78,6 +78,63 @@ fn a_fixture_rewritten_as_the_policy_does_gives_the_same_patch() {
     let patch = ours(&left, &right);
     assert!(patch.len() >= 3, "{patch:?}");
     assert_eq!(patch, reference(&left, &right));
+}
+
+#[test]
+fn the_api_servers_own_text_with_strings_spliced_in_gives_the_same_patch() {
+    // The bundled policy answers with the object's text as sent, its images changed in place.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
+    for fixture in [
+        "pod-initcontainers-digests.json",
+        "deployment.json",
+        "cronjob.json",
+    ] {
+        let review = std::fs::read_to_string(format!("{dir}/{fixture}")).expect("fixture");
+        let object: Value =
+            serde_json::from_str::<Value>(&review).expect("parses")["request"]["object"].clone();
+        for left in [
+            object.to_string(),
+            serde_json::to_string_pretty(&object).expect("writes"),
+        ] {
+            let right = left.replace(r#""image":"#, r#""image":"m.example.com/x","was":"#);
+            let right = right.replace(r#""image": "#, r#""image": "m.example.com/x", "was": "#);
+            assert_ne!(left, right, "{fixture}");
+            let patch = ours(&left, &right);
+            assert!(!patch.is_empty(), "{fixture}");
+            assert_eq!(patch, reference(&left, &right), "{fixture}");
+        }
+    }
+}
+
+#[test]
+fn the_tape_refuses_only_what_a_value_refuses() {
+    let refused = [
+        r#"{"a": "\ud800"}"#,
+        r#"{"\udc00x": 1}"#,
+        "[1e400]",
+        &format!("[{}]", "9".repeat(400)),
+        &format!("{}{}", "[".repeat(128), "]".repeat(128)),
+        "[1,]",
+        r#"{"a" 1}"#,
+        "[1] [2]",
+    ];
+    for text in refused {
+        assert!(Tape::read(text).is_none(), "{text}");
+        assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+    }
+    let read = [
+        r#"{"a": "\ud83d\ude00 \u003c", "\u0062": [1e30, -0.5E-3, 12345678901234567890123]}"#,
+        &format!("{}{}", "[".repeat(127), "]".repeat(127)),
+        " \n{ } ",
+    ];
+    for text in read {
+        let tape = Tape::read(text).expect(text);
+        assert_eq!(
+            tape.to_value(),
+            serde_json::from_str::<Value>(text).expect("parses"),
+            "{text}"
+        );
+    }
 }
 
 /// Small JSON values whose objects share keys, so that pairs of them differ in every way a patch
@@ -112,6 +169,7 @@ proptest! {
         left in json_value(),
         change in json_value(),
         key in "[a-d/~]",
+        pretty in any::<bool>(),
     ) {
         let mut right = left.clone();
         match &mut right {
@@ -119,7 +177,13 @@ proptest! {
             Value::Array(items) => items.push(change),
             other => *other = change,
         }
-        let (left, right) = (left.to_string(), right.to_string());
+        // The same text where nothing changed, or each side written its own way.
+        let right = if pretty {
+            serde_json::to_string_pretty(&right).expect("writes")
+        } else {
+            right.to_string()
+        };
+        let left = left.to_string();
         prop_assert_eq!(ours(&left, &right), reference(&left, &right));
     }
 }
