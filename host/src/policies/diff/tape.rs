@@ -75,8 +75,8 @@ impl<'a> Tape<'a> {
     ) -> Option<Self> {
         let mut tape = Self {
             text: scanner.text(),
-            // About one value in every 16 bytes of compact Kubernetes JSON.
-            entries: Vec::with_capacity(scanner.text().len() / 16),
+            // One value in every 15 to 27 bytes of compact Kubernetes JSON: room without growing.
+            entries: Vec::with_capacity(scanner.text().len() / 8 + 8),
         };
         let twin = twin.map(|twin| (twin, Self::ROOT));
         tape.value(scanner, depth, Cow::Borrowed(""), twin)?;
