@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 
+use serde::de::DeserializeOwned;
+
 use crate::json_text::first_special;
 
 /// Where the read is in the text. Every method returns `None` at the first thing that is not
@@ -170,6 +172,25 @@ impl<'a> Scanner<'a> {
         } else {
             Cow::Borrowed(&quoted[1..quoted.len() - 1])
         })
+    }
+
+    /// Skips whitespace; `true` when the text ends there (after a whole document).
+    pub fn end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.text.len()
+    }
+
+    /// Skips the value at `at`, which `depth` arrays and objects enclose, and gives its text.
+    pub fn raw(&mut self, depth: usize) -> Option<&'a str> {
+        let start = self.at;
+        self.value(depth)?;
+        Some(&self.text[start..self.at])
+    }
+
+    /// The value at `at`, which `depth` arrays and objects enclose, read by serde_json from its
+    /// text: the small members a reader wants typed. `None` when that type refuses it.
+    pub fn parse<T: DeserializeOwned>(&mut self, depth: usize) -> Option<T> {
+        serde_json::from_str(self.raw(depth)?).ok()
     }
 
     /// Skips the value at `at`, which `depth` arrays and objects enclose, to just past its end.

@@ -10,7 +10,6 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::json_scan::Scanner;
@@ -60,12 +59,11 @@ pub(crate) fn payload(text: &str) -> Option<Payload<'_>> {
     let mut settings = None;
     let mut request = None;
     scanner.members(0, |scanner, key| match key.as_ref() {
-        "settings" => once(&mut settings, from_raw(scanner, 1)?),
+        "settings" => once(&mut settings, scanner.parse(1)?),
         "request" => once(&mut request, read_request(scanner)?),
         _ => scanner.value(1),
     })?;
-    scanner.whitespace();
-    if scanner.at() != text.len() {
+    if !scanner.end() {
         return None;
     }
     let (kind, operation, sub_resource, object, old_object) = request?;
@@ -89,9 +87,9 @@ fn read_request<'a>(scanner: &mut Scanner<'a>) -> Option<Request<'a>> {
     let mut object = None;
     let mut old_object = None;
     scanner.members(1, |scanner, key| match key.as_ref() {
-        "kind" => once(&mut kind, from_raw(scanner, 2)?),
-        "operation" => once(&mut operation, from_raw(scanner, 2)?),
-        "subResource" => once(&mut sub_resource, from_raw(scanner, 2)?),
+        "kind" => once(&mut kind, scanner.parse(2)?),
+        "operation" => once(&mut operation, scanner.parse(2)?),
+        "subResource" => once(&mut sub_resource, scanner.parse(2)?),
         "object" => once(&mut object, kept(scanner, 2, false)?),
         "oldObject" => once(&mut old_object, kept(scanner, 2, false)?.0),
         _ => scanner.value(2),
@@ -120,13 +118,6 @@ fn read_request<'a>(scanner: &mut Scanner<'a>) -> Option<Request<'a>> {
 /// Sets a field read once; a second time, serde_json would refuse the payload.
 fn once<T>(field: &mut Option<T>, value: T) -> Option<()> {
     field.is_none().then(|| *field = Some(value))
-}
-
-/// The value at the scan, `depth` containers down, read by serde_json from its text.
-fn from_raw<T: DeserializeOwned>(scanner: &mut Scanner<'_>, depth: usize) -> Option<T> {
-    let start = scanner.at();
-    scanner.value(depth)?;
-    serde_json::from_str(&scanner.text()[start..scanner.at()]).ok()
 }
 
 /// Where a kept value lies in the text, and where its kept members or elements do.
@@ -208,7 +199,7 @@ fn kept<'a>(scanner: &mut Scanner<'a>, depth: usize, whole: bool) -> Option<(Val
             let text = scanner.decoded_string()?.into_owned();
             (Value::String(text), Inner::Leaf)
         }
-        _ => (from_raw(scanner, depth)?, Inner::Leaf),
+        _ => (scanner.parse(depth)?, Inner::Leaf),
     };
     let place = Place {
         at: start..scanner.at(),

@@ -34,8 +34,7 @@ pub(super) fn opening<'a>(json: &'a str, open: &str) -> Scanned<'a> {
         opened = Some(object_members(scanner, 1, |_, _| Some(false))?);
         Some(true)
     })?;
-    scanner.whitespace();
-    (scanner.at() == json.len()).then_some((members, opened))
+    scanner.end().then_some((members, opened))
 }
 
 /// The members of the object at the scan, which `depth` arrays and objects enclose. A member for
@@ -48,9 +47,7 @@ fn object_members<'a>(
     let mut members = Vec::with_capacity(16);
     scanner.members(depth, |scanner, key| {
         if !take(scanner, &key)? {
-            let start = scanner.at();
-            scanner.value(depth + 1)?;
-            members.push((key, &scanner.text()[start..scanner.at()]));
+            members.push((key, scanner.raw(depth + 1)?));
         }
         Some(())
     })?;

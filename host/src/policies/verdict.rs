@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use pullthrough_policy::json_scan::Scanner;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::EvaluationError;
@@ -108,10 +107,10 @@ fn scan<'a>(text: &'a str, sent: Option<&'a str>) -> Option<Verdict<'a>> {
         }
         match field {
             // The guest writes every field; most are null, which needs no deserializer.
-            Some(1..=5) if scanner.peek()? == b'n' => null(scanner)?,
-            Some(0) => accepted = Some(small(scanner)?),
-            Some(1) => verdict.message = small(scanner)?,
-            Some(2) => verdict.code = small(scanner)?,
+            Some(1..=5) if scanner.peek()? == b'n' => (scanner.raw(1)? == "null").then_some(())?,
+            Some(0) => accepted = Some(scanner.parse(1)?),
+            Some(1) => verdict.message = scanner.parse(1)?,
+            Some(2) => verdict.code = scanner.parse(1)?,
             Some(3) => {
                 // Read only now that there is something to compare it with, and no deeper than
                 // the answer's object may nest, since its parts may be copied into it.
@@ -119,15 +118,14 @@ fn scan<'a>(text: &'a str, sent: Option<&'a str>) -> Option<Verdict<'a>> {
                 let answered = Tape::read_at(scanner, 1, sent.as_ref())?;
                 verdict.mutated_object = Some(Mutated::Text { sent, answered });
             }
-            Some(4) => verdict.audit_annotations = small(scanner)?,
-            Some(5) => verdict.warnings = small(scanner)?,
+            Some(4) => verdict.audit_annotations = scanner.parse(1)?,
+            Some(5) => verdict.warnings = scanner.parse(1)?,
             _ => scanner.value(1)?,
         }
         Some(())
     })?;
-    scanner.whitespace();
     verdict.accepted = accepted?;
-    (scanner.at() == text.len()).then_some(verdict)
+    scanner.end().then_some(verdict)
 }
 
 /// The fields of a `ValidationResponse`, in the order `scan` matches them.
@@ -139,20 +137,6 @@ const FIELDS: [&str; 6] = [
     "audit_annotations",
     "warnings",
 ];
-
-/// The `null` at the scan.
-fn null(scanner: &mut Scanner<'_>) -> Option<()> {
-    let start = scanner.at();
-    scanner.value(1)?;
-    (&scanner.text()[start..scanner.at()] == "null").then_some(())
-}
-
-/// The member value at the scan, read by serde_json from its text.
-fn small<T: DeserializeOwned>(scanner: &mut Scanner<'_>) -> Option<T> {
-    let start = scanner.at();
-    scanner.value(1)?;
-    serde_json::from_str(&scanner.text()[start..scanner.at()]).ok()
-}
 
 #[cfg(test)]
 mod tests;

@@ -59,8 +59,7 @@ impl<'a> Tape<'a> {
         let mut scanner = Scanner::new(text, MAX_DEPTH);
         scanner.whitespace();
         let tape = Self::read_at(&mut scanner, depth, twin)?;
-        scanner.whitespace();
-        (scanner.at() == text.len()).then_some(tape)
+        scanner.end().then_some(tape)
     }
 
     /// The value at the scan, which `depth` arrays and objects enclose, read to just past its end.
@@ -209,13 +208,11 @@ impl<'a> Tape<'a> {
 
 /// The number, string or literal at the scan, to just past its end.
 fn scalar(scanner: &mut Scanner<'_>, depth: usize) -> Option<()> {
-    let start = scanner.at();
     if scanner.peek()? == b'"' {
         // Decoded by serde_json when it has escapes, so that a lone surrogate is refused.
         return scanner.decoded_string().map(drop);
     }
-    scanner.value(depth)?;
-    let text = &scanner.text()[start..scanner.at()];
+    let text = scanner.raw(depth)?;
     let exotic = text.len() > 20 || text.bytes().any(|b| b == b'e' || b == b'E');
     // Digits and `.` only below 21 characters: well inside an f64 (and `true`, `false`, `null`).
     if exotic && !text.starts_with(['t', 'f', 'n']) {
