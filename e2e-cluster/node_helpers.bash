@@ -132,6 +132,7 @@ run_workload() {
   workload "$@"
   wait_for 120 "deployment $1/$2 ready" ready_pods "$1" "app=$2" 1 || {
     k -n "$1" describe pods -l "app=$2" | sed -n '/^Events:/,$p' >&2
+    node_state >&2
     return 1
   }
   python3 -c 'import sys,time; print(f"{time.time() - float(sys.argv[1]):.2f}")' "$started"
