@@ -5,8 +5,22 @@
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 metrics="$(free_port)"
-# The three fixtures wrk sends round-robin (bench/admission.lua).
+# The three fixtures wrk sends round-robin (bench/admission.lua). They are pretty-printed, as
+# every table in BENCHMARKS.md before 2026-12-07 was measured; the API server sends its reviews
+# compact, and BENCH_FIXTURES=compact sends compact copies of the same reviews instead.
 fixtures=(fixtures/admission/deployment.json fixtures/admission/pod-initcontainers-digests.json fixtures/admission/cronjob.json)
+case "${BENCH_FIXTURES:-pretty}" in
+  pretty) ;;
+  compact)
+    mkdir -p "$work/compact"
+    for i in "${!fixtures[@]}"; do
+      python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1])), open(sys.argv[2], "w"), separators=(",", ":"))' \
+        "${fixtures[$i]}" "$work/compact/${fixtures[$i]##*/}"
+      fixtures[i]="$work/compact/${fixtures[$i]##*/}"
+    done
+    ;;
+  *) echo "BENCH_FIXTURES is pretty or compact, not $BENCH_FIXTURES" >&2; exit 1 ;;
+esac
 
 # What start runs serve under (a command and its arguments that exec serve in the same process,
 # such as valgrind), and how many seconds it waits for /readyz: set them after sourcing.
