@@ -8,6 +8,9 @@
 #
 # MODULE is a directory under e2e-cluster/tools (kube, etcd, helm, registry, crictl: third-party
 # components pinned for the cluster suite) or a path from the repository root (tools/oci-image).
+# Each build has a Go build cache of its own, removed once the binaries are in place: what is
+# kept is the binaries, and a cold build of the control plane alone leaves 4 GB of compiled
+# packages that nothing reads again until its pin changes (CI's disk is shared and small).
 # Sourced; needs E2E_ROOT, the repository root.
 
 TOOLS_CACHE="${PULLTHROUGH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pullthrough/tools}"
@@ -55,14 +58,16 @@ build_tool_locked() {
     return 1
   }
   tool_log "$module: building $* (cold: up to several minutes on 2 cores)"
-  rm -rf "$dir.tmp"
+  rm -rf "$dir.tmp" "$dir.gocache"
   mkdir -p "$dir.tmp"
   (cd "$(tool_module "$module")" &&
-    GOFLAGS=-mod=readonly go build -trimpath -ldflags "$ldflags" -o "$dir.tmp/" "$@") || {
+    GOCACHE="$dir.gocache" GOFLAGS=-mod=readonly \
+      go build -trimpath -ldflags "$ldflags" -o "$dir.tmp/" "$@") || {
     echo "tools: building $module failed (is the Go module proxy reachable?)" >&2
+    rm -rf "$dir.gocache"
     return 1
   }
-  rm -rf "$dir"
+  rm -rf "$dir.gocache" "$dir"
   mv "$dir.tmp" "$dir"
   touch "$dir/.complete"
   tool_log "$module: built in $((SECONDS - started)) s"
