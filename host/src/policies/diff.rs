@@ -8,14 +8,17 @@
 //! same byte for byte are equal without being looked into: the bundled policy answers with the
 //! API server's own text with a few strings changed, so the walk goes down only the few paths to
 //! them, and parses only what it puts in an operation. A text the tape does not read is parsed as
-//! a `Value` and handed to `json_patch::diff` itself.
+//! a `Value` and handed to `json_patch::diff` itself. Before the tapes, [`read_beside`]
+//! (`text.rs`) tries a walk that reads tapes only of the values that differ.
 
 mod tape;
+mod text;
 
 use json_patch::jsonptr::{PointerBuf, Token};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use tape::Kind;
 pub(crate) use tape::Tape;
+pub(crate) use text::read_beside;
 
 /// The operations that turn `left` into `right`: members of `right` in key order (added, or
 /// compared), then members only `left` has (removed); arrays index by index, the longer one's
@@ -25,6 +28,12 @@ pub(crate) fn diff(left: &Tape<'_>, right: &Tape<'_>) -> Vec<PatchOperation> {
     let sides = Sides { left, right };
     sides.diff_at(Tape::ROOT, Tape::ROOT, &mut Path::default(), &mut ops);
     ops
+}
+
+/// The operations that turn the value `left` into `right`, both at `path`, appended to `ops`.
+fn diff_under(path: &[Step<'_>], left: &Tape<'_>, right: &Tape<'_>, ops: &mut Vec<PatchOperation>) {
+    let sides = Sides { left, right };
+    sides.diff_at(Tape::ROOT, Tape::ROOT, &mut Path(path.to_vec()), ops);
 }
 
 /// Where the walk is: the keys and indexes from the root, borrowed from the tapes. It becomes a

@@ -228,6 +228,7 @@ fn to_evaluation(
             )));
         };
         patch_ops = match mutated {
+            Mutated::Patch(ops) => ops,
             Mutated::Text {
                 sent: Some(sent),
                 answered,
@@ -239,6 +240,7 @@ fn to_evaluation(
                 let mutated = match mutated {
                     Mutated::Text { answered, .. } => answered.to_value(),
                     Mutated::Value(value) => value,
+                    Mutated::Patch(_) => unreachable!("matched above"),
                 };
                 json_patch::diff(&object, &mutated).0
             }

@@ -1,5 +1,6 @@
-//! A guest's answer to `validate` (kubewarden-policy-sdk's `ValidationResponse`), read in one pass
-//! with its `mutated_object` kept as text (a [`Tape`]) for the patch to be computed from.
+//! A guest's answer to `validate` (kubewarden-policy-sdk's `ValidationResponse`), read in one pass:
+//! its `mutated_object` walked beside the object the guest was sent, giving the patch
+//! ([`diff::read_beside`]), or else kept as text (a [`Tape`]) for the patch to be computed from.
 //!
 //! The scan reads only a plain answer: an object, each known field once, each small field as
 //! serde_json reads it from its own text. Anything else is read by serde_json into the same
@@ -8,12 +9,13 @@
 
 use std::collections::BTreeMap;
 
+use json_patch::PatchOperation;
 use pullthrough_policy::json_scan::Scanner;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::EvaluationError;
-use super::diff::Tape;
+use super::diff::{self, Tape};
 
 /// How deep the answer may nest, its own object counted as 1: serde_json's limit.
 const MAX_DEPTH: usize = 127;
@@ -32,8 +34,10 @@ pub(super) struct Verdict<'a> {
 /// The object a guest answered with, as read.
 #[derive(Debug)]
 pub(super) enum Mutated<'a> {
+    /// By the scan, walked beside the object the guest was sent: the patch between the two.
+    Patch(Vec<PatchOperation>),
     /// By the scan, as the text it was written in, with the object the guest was sent (when the
-    /// tape reads it), which its unchanged parts were copied from.
+    /// tape reads it), which its unchanged parts were copied from: what the walk leaves.
     Text {
         sent: Option<Tape<'a>>,
         answered: Tape<'a>,
@@ -112,6 +116,10 @@ fn scan<'a>(text: &'a str, sent: Option<&'a str>) -> Option<Verdict<'a>> {
             Some(1) => verdict.message = scanner.parse(1)?,
             Some(2) => verdict.code = scanner.parse(1)?,
             Some(3) => {
+                if let Some(patch) = sent.and_then(|sent| diff::read_beside(scanner, 1, sent)) {
+                    verdict.mutated_object = Some(Mutated::Patch(patch));
+                    return Some(());
+                }
                 // Read only now that there is something to compare it with, and no deeper than
                 // the answer's object may nest, since its parts may be copied into it.
                 let sent = sent.and_then(|sent| Tape::read_nested(sent, 1, None));

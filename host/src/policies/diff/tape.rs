@@ -207,7 +207,7 @@ impl<'a> Tape<'a> {
 }
 
 /// The number, string or literal at the scan, to just past its end.
-fn scalar(scanner: &mut Scanner<'_>, depth: usize) -> Option<()> {
+pub(super) fn scalar(scanner: &mut Scanner<'_>, depth: usize) -> Option<()> {
     if scanner.peek()? == b'"' {
         // Decoded by serde_json when it has escapes, so that a lone surrogate is refused.
         return scanner.decoded_string().map(drop);

@@ -5,11 +5,16 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// The verdict as plain values: the object parsed whichever way it was read.
-fn plain(verdict: &Verdict<'_>) -> Value {
+/// The verdict as plain values: the object parsed whichever way it was read, or `sent` patched.
+fn plain(verdict: &Verdict<'_>, sent: &str) -> Value {
     let object = verdict.mutated_object.as_ref().map(|object| match object {
         Mutated::Text { answered, .. } => answered.to_value(),
         Mutated::Value(value) => value.clone(),
+        Mutated::Patch(ops) => {
+            let mut object: Value = serde_json::from_str(sent).expect("the sent object parses");
+            json_patch::patch(&mut object, ops).expect("the patch applies to what was sent");
+            object
+        }
     });
     json!([
         verdict.accepted,
@@ -42,7 +47,7 @@ const SENT: &str = r#"{"a":[1,"b"],"c":{"d":null}}"#;
 
 fn read_text(text: &str) -> Result<Value, String> {
     read(text.as_bytes(), Some(SENT))
-        .map(|verdict| plain(&verdict))
+        .map(|verdict| plain(&verdict, SENT))
         .map_err(|error| match error {
             EvaluationError::InvalidResponse(error) => error.to_string(),
             other => panic!("not an invalid response: {other:?}"),
@@ -69,14 +74,20 @@ fn an_answer_that_is_not_utf8_or_not_a_verdict_is_an_invalid_response() {
 }
 
 #[test]
-fn the_bundled_policys_answer_is_scanned_with_its_object_as_text() {
+fn the_bundled_policys_answer_is_walked_beside_the_object_it_was_sent() {
     let text = r#"{"accepted":true,"message":null,"code":null,"mutated_object":{"a":[1,"b"]},"audit_annotations":null,"warnings":["w"]}"#;
     let verdict = scan(text, Some(SENT)).expect("scanned");
+    assert!(matches!(verdict.mutated_object, Some(Mutated::Patch(_))));
+    assert_eq!(Ok(plain(&verdict, SENT)), by_serde(text));
+    // A key given twice where the two differ is left to the tapes, read the same.
+    let twice = r#"{"a":[1,"b"],"a":[2]}"#;
+    let text = r#"{"accepted":true,"mutated_object":{"a":[1,"c"],"a":[2]}}"#;
+    let verdict = scan(text, Some(twice)).expect("scanned");
     assert!(matches!(
         verdict.mutated_object,
         Some(Mutated::Text { sent: Some(_), .. })
     ));
-    assert_eq!(Ok(plain(&verdict)), by_serde(text));
+    assert_eq!(Ok(plain(&verdict, twice)), by_serde(text));
     let unchanged = r#"{"accepted":true,"mutated_object":null}"#;
     assert!(
         scan(unchanged, Some(SENT))
@@ -121,7 +132,7 @@ fn nesting_past_serde_jsons_limit_is_refused_as_serde_json_refuses_it() {
         let text = format!(r#"{{"accepted": true, "mutated_object": {object}}}"#);
         assert_eq!(read_text(&text).is_ok(), by_serde(&text).is_ok(), "{depth}");
         // Sent the same object, whose parts the read copies instead of reading them.
-        let beside = read(text.as_bytes(), Some(&object)).map(|verdict| plain(&verdict));
+        let beside = read(text.as_bytes(), Some(&object)).map(|verdict| plain(&verdict, &object));
         assert_eq!(beside.is_ok(), by_serde(&text).is_ok(), "{depth} beside");
     }
 }
