@@ -4,14 +4,53 @@
 //! The host's review scanner and the guest's answer both look for the bytes a JSON string cannot
 //! hold as they are: a quote, a backslash or a control character. Most strings in an
 //! admission review are shorter than a `memchr` call's set-up, and in wasm there is no SIMD, so
-//! the search tests eight bytes at a time in one 64-bit word (wasm has 64-bit integers).
+//! the search tests eight bytes at a time in one 64-bit word (wasm has 64-bit integers); the host,
+//! built for x86_64, tests sixteen at a time with SSE2.
+
+/// Where `text` first holds a quote, a backslash or a control character. Natively on x86_64,
+/// sixteen bytes at a time with SSE2 (every x86_64 CPU has it), the rest as in wasm, where there
+/// is no SIMD: eight bytes at a time in one 64-bit word ([`in_words`]).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn first_special(text: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut chunks = text.chunks_exact(16);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        // SAFETY: SSE2 is part of x86_64 itself, the chunk holds the 16 bytes loaded, and an
+        // unaligned load takes any address.
+        let found = unsafe {
+            let x = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+            // Below 0x20: the unsigned minimum of the byte and 0x1f is the byte itself.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize);
+        }
+        offset += 16;
+    }
+    in_words(chunks.remainder()).map(|at| offset + at)
+}
+
+/// Where `text` first holds a quote, a backslash or a control character (see [`in_words`]).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub fn first_special(text: &[u8]) -> Option<usize> {
+    in_words(text)
+}
 
 /// Where `text` first holds a quote, a backslash or a control character: eight bytes at a time,
 /// each tested for all three at once. For each test, `(x - 0x01…) & !x & 0x80…` flags a zero
 /// byte of `x`; a borrow can flag a byte above a flagged one too, but never below, so the lowest
 /// flag is a true one.
 #[inline]
-pub fn first_special(text: &[u8]) -> Option<usize> {
+fn in_words(text: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;

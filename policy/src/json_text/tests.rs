@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 
-use super::{first_special, push_string};
+use super::{first_special, in_words, push_string};
 
 fn written(text: &str) -> String {
     let mut out = Vec::new();
@@ -32,9 +32,14 @@ proptest! {
     #[test]
     fn the_first_quote_backslash_or_control_character_is_found(
         text in prop::collection::vec(prop::sample::select(b"a \"\\\x01\x1f\x20\x7f\x80\xa2\xdc\xff".as_slice()), 0..40),
+        plain in 0usize..40,
     ) {
+        // A plain run first, so that the byte found falls in any place of a word or a vector.
+        let text = [vec![b'a'; plain], text].concat();
         let expected = text.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
         prop_assert_eq!(first_special(&text), expected);
+        // The guest's search, natively.
+        prop_assert_eq!(in_words(&text), expected);
     }
 
     #[test]
