@@ -72,10 +72,19 @@ impl<'a> Tape<'a> {
         depth: usize,
         twin: Option<&Tape<'a>>,
     ) -> Option<Self> {
+        // A container has about as many values as its twin, or one in every 15 to 27 bytes of
+        // compact Kubernetes JSON at most to the text's end: room without growing. A scalar is one.
+        let room = match scanner.peek() {
+            Some(b'{' | b'[') => {
+                twin.map_or((scanner.text().len() - scanner.at()) / 8, |twin| {
+                    twin.entries.len()
+                }) + 8
+            }
+            _ => 1,
+        };
         let mut tape = Self {
             text: scanner.text(),
-            // One value in every 15 to 27 bytes of compact Kubernetes JSON: room without growing.
-            entries: Vec::with_capacity(scanner.text().len() / 8 + 8),
+            entries: Vec::with_capacity(room),
         };
         let twin = twin.map(|twin| (twin, Self::ROOT));
         tape.value(scanner, depth, Cow::Borrowed(""), twin)?;
