@@ -14,9 +14,22 @@ use serde::de::DeserializeOwned;
 
 use crate::json_text::first_special;
 
+/// How [`Scanner::value_within`] left a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// Skipped to just past its end; `plain` when no string in it has an escape and no number
+    /// an exponent or more than 20 characters (what a `Value` may still refuse).
+    Ended {
+        /// See above.
+        plain: bool,
+    },
+    /// A value inside it starts past the limit.
+    Beyond,
+}
+
 /// Where the read is in the text. Every method returns `None` at the first thing that is not
 /// JSON; `at` is then of no further use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Scanner<'a> {
     text: &'a str,
     at: usize,
@@ -194,13 +207,30 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips the value at `at`, which `depth` arrays and objects enclose, to just past its end.
-    /// Arrays and objects are walked without recursion: bit `i` of `objects` says whether the
-    /// container `i + 1` levels below the value's own is an object.
     pub fn value(&mut self, depth: usize) -> Option<()> {
+        self.skip_value::<false>(depth, usize::MAX).map(drop)
+    }
+
+    /// [`Scanner::value`], given up as soon as a value inside it starts past `limit`
+    /// ([`Within::Beyond`], `at` then inside it).
+    pub fn value_within(&mut self, depth: usize, limit: usize) -> Option<Within> {
+        self.skip_value::<true>(depth, limit)
+    }
+
+    /// [`Scanner::value`], and with `WITHIN` [`Scanner::value_within`] (its limit and its
+    /// `plain`, which the guest's skips do without). Arrays and objects are walked without
+    /// recursion: bit `i` of `objects` says whether the container `i + 1` levels below the
+    /// value's own is an object.
+    #[inline(always)]
+    fn skip_value<const WITHIN: bool>(&mut self, depth: usize, limit: usize) -> Option<Within> {
         let base = depth;
         let mut depth = depth;
         let mut objects: u128 = 0;
+        let mut plain = true;
         loop {
+            if WITHIN && self.at > limit {
+                return Some(Within::Beyond);
+            }
             // At the start of a value.
             match self.peek()? {
                 open @ (b'{' | b'[') => {
@@ -218,24 +248,29 @@ impl<'a> Scanner<'a> {
                         objects >>= 1;
                     } else {
                         if object {
-                            self.member_name()?;
+                            plain &= !self.member_name()?;
                         }
                         continue;
                     }
                 }
-                b'"' => {
-                    self.string()?;
-                }
+                b'"' => plain &= !self.string()? || !WITHIN,
                 b't' => self.literal("true")?,
                 b'f' => self.literal("false")?,
                 b'n' => self.literal("null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
+                b'-' | b'0'..=b'9' => {
+                    let start = self.at;
+                    self.number()?;
+                    if WITHIN {
+                        let number = &self.bytes()[start..self.at];
+                        plain &= number.len() <= 20 && !number.iter().any(|b| b | 0x20 == b'e');
+                    }
+                }
                 _ => return None,
             }
             // Just past a value: close what ends here, or go on to the next element.
             loop {
                 if depth == base {
-                    return Some(());
+                    return Some(Within::Ended { plain });
                 }
                 self.whitespace();
                 let in_object = objects & 1 == 1;
@@ -244,7 +279,7 @@ impl<'a> Scanner<'a> {
                         self.at += 1;
                         self.whitespace();
                         if in_object {
-                            self.member_name()?;
+                            plain &= !self.member_name()?;
                         }
                         break;
                     }
@@ -259,10 +294,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A skipped object's member name and colon.
-    fn member_name(&mut self) -> Option<()> {
-        self.string()?;
-        self.colon()
+    /// A skipped object's member name and colon; `true` when the name has escapes.
+    fn member_name(&mut self) -> Option<bool> {
+        let escaped = self.string()?;
+        self.colon()?;
+        Some(escaped)
     }
 
     /// The colon after a member name, with the whitespace around it.
@@ -344,3 +380,6 @@ impl<'a> Scanner<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,13 +17,17 @@
 use std::borrow::Cow;
 
 use json_patch::PatchOperation;
-use pullthrough_policy::json_scan::Scanner;
+use pullthrough_policy::json_scan::{Scanner, Within};
 
 use super::tape::scalar;
 use super::{Step, Tape, diff_under};
 
 /// How deep either document may nest, as the tapes and the answer's scan count it.
 const MAX_DEPTH: usize = 127;
+
+/// How far the next difference must be for a container to be skipped ahead: a nearer one would
+/// gain little, and most often holds the difference, so its skip would be given up and walked.
+const PROBE_FROM: usize = 192;
 
 /// The patch from `sent` to the value at `answer`'s scan, which `depth` arrays and objects
 /// enclose, with the scan moved just past that value; `None` (the scan not moved) for what the
@@ -148,6 +152,17 @@ impl<'a> Walk<'a> {
     /// differs, it is one value that differs.
     fn container(&mut self, scanner: &mut Scanner<'a>, depth: usize, object: bool) -> Option<()> {
         let at = scanner.at();
+        // One that ends before the next difference is the same on both sides: skipped at the
+        // scan's pace, given up at the difference (and walked) otherwise. A string with escapes
+        // or an unusual number in it is walked, for the tape's checks.
+        let mut ahead = scanner.clone();
+        if self.next - at > PROBE_FROM
+            && ahead.value_within(depth, self.next) == Some(Within::Ended { plain: true })
+            && ahead.at() <= self.next
+        {
+            *scanner = ahead;
+            return Some(());
+        }
         let (shift, next, units, keys) = (self.shift, self.next, self.units.len(), self.keys.len());
         let walked = if object {
             scanner.members(depth, |scanner, key| {

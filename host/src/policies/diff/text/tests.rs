@@ -3,7 +3,7 @@ use pullthrough_policy::json_scan::Scanner;
 use serde_json::Value;
 
 use super::super::{Tape, diff};
-use super::read_beside;
+use super::{PROBE_FROM, read_beside};
 use crate::admission::AdmissionReview;
 
 /// The patch json_patch (and so policy-evaluator) makes of the same two documents.
@@ -145,6 +145,25 @@ fn what_the_tape_refuses_is_left_to_it() {
     ] {
         assert_eq!(walked(left, right), None, "{left} -> {right}");
     }
+    // In a container far enough before the difference to be skipped ahead, not walked.
+    let pad = "p".repeat(PROBE_FROM);
+    for inside in [r#""a":"\udc00""#, r#""\ud800":"a""#, r#""a":[1E400]"#] {
+        let left = format!(r#"[{{{inside},"pad":"{pad}"}},1]"#);
+        let right = format!(r#"[{{{inside},"pad":"{pad}"}},2]"#);
+        assert_eq!(walked(&left, &right), None, "{left} -> {right}");
+    }
+    for (left, right) in [
+        (
+            format!(r#"[{{"a":"\u0041","pad":"{pad}"}},1]"#),
+            format!(r#"[{{"a":"\u0041","pad":"{pad}"}},2]"#),
+        ),
+        (format!(r#"[["{pad}"],1]"#), format!(r#"[["{pad}"],2]"#)),
+        // The same up to a container's last byte: it differs, and is not skipped.
+        (format!(r#"[["{pad}"],1]"#), format!(r#"[["{pad}",3],1]"#)),
+        (format!(r#"[{{"a":"{pad}"}}]"#), format!(r#"[{{"a":"{pad}","b":2}}]"#)),
+    ] {
+        assert_eq!(walked(&left, &right), Some(reference(&left, &right)));
+    }
 }
 
 /// A document written as text with its members in any order and keys maybe given twice, as the
@@ -241,6 +260,8 @@ fn doc() -> impl Strategy<Value = Doc> {
         (-12i64..12).prop_map(|n| n.to_string()),
         Just("1.5".to_owned()),
         "[a-c/~]{0,3}".prop_map(|s| Value::from(s).to_string()),
+        // Long enough that a container holding it is skipped ahead when it is the same.
+        (0..PROBE_FROM).prop_map(|n| Value::from("q".repeat(n)).to_string()),
         Just(r#""\u0061b""#.to_owned()),
     ]
     .prop_map(Doc::Leaf);
