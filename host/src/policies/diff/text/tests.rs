@@ -160,7 +160,10 @@ fn what_the_tape_refuses_is_left_to_it() {
         (format!(r#"[["{pad}"],1]"#), format!(r#"[["{pad}"],2]"#)),
         // The same up to a container's last byte: it differs, and is not skipped.
         (format!(r#"[["{pad}"],1]"#), format!(r#"[["{pad}",3],1]"#)),
-        (format!(r#"[{{"a":"{pad}"}}]"#), format!(r#"[{{"a":"{pad}","b":2}}]"#)),
+        (
+            format!(r#"[{{"a":"{pad}"}}]"#),
+            format!(r#"[{{"a":"{pad}","b":2}}]"#),
+        ),
     ] {
         assert_eq!(walked(&left, &right), Some(reference(&left, &right)));
     }
