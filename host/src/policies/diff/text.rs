@@ -3,9 +3,10 @@
 //!
 //! The bundled policy answers with the sent text with a few strings spliced in. The walk scans
 //! the sent object once, with the checks its tape makes (grammar, lone surrogates, numbers out of
-//! range), keeping the path to where it is. The answer is compared with it byte for byte from the
-//! same place on: up to the first byte that differs it is the sent text, so it is neither scanned
-//! nor read. The smallest value that holds a difference (a string or number; an object or array
+//! range), keeping the path to where it is; a container that ends well before the next difference
+//! is skipped at the scanner's pace instead ([`Scanner::value_within`]). The answer is compared
+//! with the sent text byte for byte from the same place on: up to the first byte that differs it
+//! is the sent text, so it is neither scanned nor read. The smallest value that holds a difference (a string or number; an object or array
 //! whose members differ in number, key or place) is read as a tape on both sides and diffed as
 //! [`super::diff`] does, and the comparison goes on after it. Those values' patches, put in
 //! json_patch's order (keys sorted, indexes in order), are the patch.
