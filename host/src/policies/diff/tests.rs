@@ -4,14 +4,14 @@ use serde_json::{Value, json};
 use super::{Tape, diff};
 
 /// The patch json_patch (and so policy-evaluator) makes of the same two documents.
-fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
+pub(super) fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
     let left: Value = serde_json::from_str(left).expect("left parses");
     let right: Value = serde_json::from_str(right).expect("right parses");
     json_patch::diff(&left, &right).0
 }
 
 /// Our patch, `right` read as the server reads it: beside `left`, its unchanged parts copied.
-fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
+pub(super) fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
     let left = Tape::read(left).expect("the tape reads left");
     let right = Tape::read_nested(right, 0, Some(&left)).expect("the tape reads right");
     diff(&left, &right)
@@ -80,16 +80,24 @@ fn a_fixture_rewritten_as_the_policy_does_gives_the_same_patch() {
     assert_eq!(patch, reference(&left, &right));
 }
 
+/// The bench's three reviews, whose objects the policy rewrites as the API server sends them.
+pub(super) const BENCH_FIXTURES: [&str; 3] = [
+    "pod-initcontainers-digests.json",
+    "deployment.json",
+    "cronjob.json",
+];
+
+/// One of `fixtures/admission/`'s reviews, as bytes.
+pub(super) fn bench_fixture(name: &str) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
+    std::fs::read(format!("{dir}/{name}")).expect("fixture")
+}
+
 #[test]
 fn the_api_servers_own_text_with_strings_spliced_in_gives_the_same_patch() {
     // The bundled policy answers with the object's text as sent, its images changed in place.
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
-    for fixture in [
-        "pod-initcontainers-digests.json",
-        "deployment.json",
-        "cronjob.json",
-    ] {
-        let review = std::fs::read_to_string(format!("{dir}/{fixture}")).expect("fixture");
+    for fixture in BENCH_FIXTURES {
+        let review = String::from_utf8(bench_fixture(fixture)).expect("UTF-8");
         let object: Value =
             serde_json::from_str::<Value>(&review).expect("parses")["request"]["object"].clone();
         for left in [

@@ -2,16 +2,9 @@ use proptest::prelude::*;
 use pullthrough_policy::json_scan::Scanner;
 use serde_json::Value;
 
-use super::super::{Tape, diff};
+use super::super::tests::{BENCH_FIXTURES, bench_fixture, ours as by_tapes, reference};
 use super::{PROBE_FROM, read_beside};
 use crate::admission::AdmissionReview;
-
-/// The patch json_patch (and so policy-evaluator) makes of the same two documents.
-fn reference(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
-    let left: Value = serde_json::from_str(left).expect("left parses");
-    let right: Value = serde_json::from_str(right).expect("right parses");
-    json_patch::diff(&left, &right).0
-}
 
 /// The walk's patch, `right` read as the answer's member (followed by more of the answer), and
 /// checked to leave the scan just past it, or to leave it where it was.
@@ -32,23 +25,13 @@ fn walked(left: &str, right: &str) -> Option<Vec<json_patch::PatchOperation>> {
 
 /// The patch as the server makes it: walked, else from the two tapes.
 fn ours(left: &str, right: &str) -> Vec<json_patch::PatchOperation> {
-    walked(left, right).unwrap_or_else(|| {
-        let left = Tape::read_nested(left, 1, None).expect("the tape reads left");
-        let right = Tape::read_nested(right, 1, Some(&left)).expect("the tape reads right");
-        diff(&left, &right)
-    })
+    walked(left, right).unwrap_or_else(|| by_tapes(left, right))
 }
 
 #[test]
 fn the_api_servers_own_text_with_strings_spliced_in_is_walked() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/admission");
-    for fixture in [
-        "pod-initcontainers-digests.json",
-        "deployment.json",
-        "cronjob.json",
-    ] {
-        let review = std::fs::read(format!("{dir}/{fixture}")).expect("fixture");
-        let review = AdmissionReview::from_slice(&review).expect("a review");
+    for fixture in BENCH_FIXTURES {
+        let review = AdmissionReview::from_slice(&bench_fixture(fixture)).expect("a review");
         // Compact, as the API server writes it, and in its member order, not sorted.
         let left = compact(review.request.object_json().expect("an object"));
         let spliced = left.replace(r#""image":""#, r#""image":"m.example.com/"#);
