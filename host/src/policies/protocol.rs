@@ -208,6 +208,12 @@ fn validate_settings(
     Ok(verdict.message.filter(|m| !m.is_empty()))
 }
 
+/// The patch from the object sent, parsed, to `mutated`: json_patch's, as policy-evaluator makes it.
+fn diff_values(object: &str, mutated: &Value) -> Result<Vec<PatchOperation>, EvaluationError> {
+    let object: Value = serde_json::from_str(object).map_err(EvaluationError::UnreadableObject)?;
+    Ok(json_patch::diff(&object, mutated).0)
+}
+
 /// Turns the guest's verdict into the AdmissionResponse policy-evaluator would build.
 fn to_evaluation(
     policy: &str,
@@ -234,16 +240,11 @@ fn to_evaluation(
                 answered,
             } => diff::diff(&sent, &answered),
             // Either text the tape does not read: both as Values, as policy-evaluator diffs them.
-            mutated => {
-                let object: Value =
-                    serde_json::from_str(object).map_err(EvaluationError::UnreadableObject)?;
-                let mutated = match mutated {
-                    Mutated::Text { answered, .. } => answered.to_value(),
-                    Mutated::Value(value) => value,
-                    Mutated::Patch(_) => unreachable!("matched above"),
-                };
-                json_patch::diff(&object, &mutated).0
-            }
+            Mutated::Text {
+                sent: None,
+                answered,
+            } => diff_values(object, &answered.to_value())?,
+            Mutated::Value(value) => diff_values(object, &value)?,
         };
     }
     if !patch_ops.is_empty() && !allowed_to_mutate {
