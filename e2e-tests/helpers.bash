@@ -23,9 +23,26 @@ require_binary() {
 # exported): `manifests` reads the same variable and would print it into the install.
 SERVE_ENV=(PULLTHROUGH_SHUTDOWN_GRACE_SECONDS=0)
 
-# A free TCP port on 127.0.0.1, from the kernel.
+# A TCP port on 127.0.0.1 that is free now, picked at random below the kernel's range of local
+# ports for outgoing connections (ip_local_port_range): the port is bound later, by the server
+# under test, and a port from that range can be taken in between by any connection the test
+# makes. A range that starts too low for that leaves the pick to the kernel.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+ports = random.sample(range(20000, low), min(64, max(low - 20000, 0))) or [0]
+for port in ports:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(s.getsockname()[1])
+        break
+else:
+    raise SystemExit("free_port: no free port below the local port range")
+PY
 }
 
 # start_server ARGS...: runs `pullthrough serve ARGS` on a free port; sets PORT, METRICS_PORT
