@@ -68,8 +68,8 @@ impl Runtime {
                 // Reused slots keep their first pages mapped instead of faulting them in again.
                 .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
                 .table_keep_resident(1 << 16)
-                // Reset only the pages the guest dirtied (Linux >= 6.7; `Auto` falls back to a
-                // full memset elsewhere). Without it, every reuse memsets the whole kept region
+                // Reset only the slot's present, written pages (Linux >= 6.7; `Auto` falls back to
+                // a full memset elsewhere). Without it, every reuse memsets the whole kept region
                 // and madvises the rest: TLB-shootdown IPIs to every core in this multi-threaded
                 // process. Measured under wrk at 32 connections: 252 -> 163 us of server CPU per request
                 // (BENCHMARKS.md); keeping memory resident only pays off with this scan.
@@ -260,11 +260,15 @@ where
 const TIMEOUT_MEMORY: Duration = Duration::from_secs(60);
 const NEVER: u64 = u64::MAX;
 
-/// Guest memory reset in place between calls rather than handed back to the kernel: the 1 MiB
-/// stack, static data and heap of typical policies (policy.wasm starts at 2 MiB). Only pages the
-/// guest dirtied are reset (see `pagemap_scan`), so this costs resident memory only for pages
-/// actually used. Past it, every reuse `madvise`s the rest: a TLB shootdown on every core.
-const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+/// Guest memory reset in place between calls rather than handed back to the kernel, up to this
+/// much: more than a call of the bundled policy dirties (about 36 KB on the bench fixtures). The
+/// reset's scan finds every present page of the slot, not only this call's (a page counts as
+/// written unless userfaultfd write-protects it), and a page it resets stays present: a slot
+/// keeps paying for the most any call ever touched in it, up to this bound. With 4 MiB, eight
+/// 1.5 MB reviews left every later admission about 30 % slower, with 1 MiB 23 %, with 256 KiB
+/// 0 to 9 % (BENCHMARKS.md). Past the bound a call's pages are `madvise`d away: a TLB shootdown on
+/// every core, paid by calls that dirty more than this.
+const KEEP_RESIDENT_BYTES: usize = 256 << 10;
 
 /// One policy's share of the guest slots, and whether it ran into its deadline lately. Kept by
 /// policy name across versions.
