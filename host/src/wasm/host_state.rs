@@ -17,6 +17,8 @@ pub(crate) struct HostState {
     pub(crate) policy: Arc<str>,
     /// When the call's budget ends, read at each epoch tick (see `WapcModule::call_by`).
     pub(crate) timer: CallTimer,
+    /// The module's `memory` export, which every waPC host call reads or writes (found at load).
+    pub(crate) memory: wasmtime::ModuleExport,
 }
 
 /// The clock side of a call's deadline.

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::{ExternType, InstancePre, Linker, Module, Store, Trap, UpdateDeadline, ValType};
+use wasmtime::{
+    Extern, ExternType, InstancePre, Linker, Module, ModuleExport, Store, Trap, UpdateDeadline,
+    ValType,
+};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::epoch::ticks_left;
@@ -22,7 +25,11 @@ const START_FUNCTIONS: [&str; 3] = ["_initialize", "_start", "wapc_init"];
 #[derive(Clone)]
 pub struct WapcModule {
     pre: InstancePre<HostState>,
-    start_functions: Arc<[&'static str]>,
+    // The exports every call uses, found once here: a lookup by name hashes the name, and a call
+    // made several (its start functions, `__guest_call`, and `memory` in each host call).
+    start_functions: Arc<[ModuleExport]>,
+    guest_call: ModuleExport,
+    memory: ModuleExport,
     limits: CallLimits,
     policy: Arc<str>,
     // Keeps the epoch ticker running while this module can be called (see `engine.rs`).
@@ -56,17 +63,27 @@ impl WapcModule {
             _ => false,
         })?;
         check_export(&module, "memory", |ty| matches!(ty, ExternType::Memory(_)))?;
-        let start_functions: Vec<&'static str> = START_FUNCTIONS
+        let start_functions: Vec<ModuleExport> = START_FUNCTIONS
             .into_iter()
             .filter(|name| {
                 matches!(module.get_export(name), Some(ExternType::Func(func))
                     if func.params().len() == 0 && func.results().len() == 0)
             })
+            .filter_map(|name| module.get_export_index(name))
             .collect();
+        let index = |name| {
+            module
+                .get_export_index(name)
+                .ok_or_else(|| LoadError::NotWapc(format!("it does not export `{name}`")))
+        };
+        let guest_call = index("__guest_call")?;
+        let memory = index("memory")?;
         let pre = linker.instantiate_pre(&module).map_err(LoadError::Link)?;
         Ok(Self {
             pre,
             start_functions: start_functions.into(),
+            guest_call,
+            memory,
             limits,
             policy: policy.into(),
             _ticking: ticking,
@@ -120,6 +137,7 @@ impl WapcModule {
                 wapc: Invocation::new(operation, payload),
                 policy: Arc::clone(&self.policy),
                 timer: CallTimer::new(now + budget),
+                memory: self.memory,
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -148,9 +166,9 @@ impl WapcModule {
             Err(error) if error.is::<Trap>() => return Err(self.classify(&store, error, budget)),
             Err(error) => return Err(CallError::Instantiate(error)),
         };
-        for name in self.start_functions.iter() {
-            let start = instance
-                .get_typed_func::<(), ()>(&mut store, name)
+        for export in self.start_functions.iter() {
+            let start = func(&instance, &mut store, export)?
+                .typed::<(), ()>(&store)
                 .map_err(CallError::Instantiate)?;
             if let Err(error) = start.call(&mut store, ()) {
                 // A WASI command's `_start` ends with `proc_exit(0)`: that is a normal return.
@@ -159,8 +177,8 @@ impl WapcModule {
                 }
             }
         }
-        let guest_call = instance
-            .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
+        let guest_call = func(&instance, &mut store, &self.guest_call)?
+            .typed::<(i32, i32), i32>(&store)
             .map_err(CallError::Instantiate)?;
         let (operation_len, payload_len) = store.data().wapc.lengths();
         let answer = guest_call
@@ -185,6 +203,20 @@ impl WapcModule {
         } else {
             CallError::Trap(error)
         }
+    }
+}
+
+/// The function `export` of `instance`, whose module [`WapcModule::new`] checked it is one.
+fn func(
+    instance: &wasmtime::Instance,
+    store: &mut Store<HostState>,
+    export: &ModuleExport,
+) -> Result<wasmtime::Func, CallError> {
+    match instance.get_module_export(store, export) {
+        Some(Extern::Func(func)) => Ok(func),
+        _ => Err(CallError::Instantiate(wasmtime::Error::msg(
+            "an export checked at load is not a function",
+        ))),
     }
 }
 

@@ -149,7 +149,8 @@ fn console_log(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtim
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
-    match caller.get_export("memory") {
+    let export = caller.data().memory;
+    match caller.get_module_export(&export) {
         Some(Extern::Memory(memory)) => Ok(memory),
         _ => Err(wasmtime::Error::msg(
             "waPC guest does not export its memory",
