@@ -266,8 +266,9 @@ const NEVER: u64 = u64::MAX;
 /// written unless userfaultfd write-protects it), and a page it resets stays present: a slot
 /// keeps paying for the most any call ever touched in it, up to this bound. With 4 MiB, eight
 /// 1.5 MB reviews left every later admission 21 to 31 % slower (eight runs), with 1 MiB 23 %,
-/// with 256 KiB 0 to 27 %, 9 % in the median run (eight runs; BENCHMARKS.md). Past the bound a call's pages are `madvise`d away: a TLB shootdown on
-/// every core, paid by calls that dirty more than this.
+/// with 256 KiB 0 to 27 %, 9 % in the median run (eight runs; BENCHMARKS.md). Past the bound a
+/// call's pages are `madvise`d away: a TLB shootdown on every core, paid by calls that dirty more
+/// than this.
 const KEEP_RESIDENT_BYTES: usize = 256 << 10;
 
 /// One policy's share of the guest slots, and whether it ran into its deadline lately. Kept by

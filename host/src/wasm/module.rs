@@ -53,7 +53,7 @@ impl WapcModule {
         policy: &str,
         ticking: Arc<()>,
     ) -> Result<Self, LoadError> {
-        check_export(&module, "__guest_call", |ty| match ty {
+        let guest_call = check_export(&module, "__guest_call", |ty| match ty {
             ExternType::Func(func) => {
                 func.params()
                     .map(|p| p.matches(&ValType::I32))
@@ -62,7 +62,7 @@ impl WapcModule {
             }
             _ => false,
         })?;
-        check_export(&module, "memory", |ty| matches!(ty, ExternType::Memory(_)))?;
+        let memory = check_export(&module, "memory", |ty| matches!(ty, ExternType::Memory(_)))?;
         let start_functions: Vec<ModuleExport> = START_FUNCTIONS
             .into_iter()
             .filter(|name| {
@@ -71,13 +71,6 @@ impl WapcModule {
             })
             .filter_map(|name| module.get_export_index(name))
             .collect();
-        let index = |name| {
-            module
-                .get_export_index(name)
-                .ok_or_else(|| LoadError::NotWapc(format!("it does not export `{name}`")))
-        };
-        let guest_call = index("__guest_call")?;
-        let memory = index("memory")?;
         let pre = linker.instantiate_pre(&module).map_err(LoadError::Link)?;
         Ok(Self {
             pre,
@@ -220,16 +213,17 @@ fn func(
     }
 }
 
+/// The export `name` of `module`, if it is there with the type `expected` accepts.
 fn check_export(
     module: &Module,
     name: &str,
     expected: impl FnOnce(&ExternType) -> bool,
-) -> Result<(), LoadError> {
-    match module.get_export(name) {
-        Some(ty) if expected(&ty) => Ok(()),
-        Some(_) => Err(LoadError::NotWapc(format!(
+) -> Result<ModuleExport, LoadError> {
+    match (module.get_export(name), module.get_export_index(name)) {
+        (Some(ty), Some(export)) if expected(&ty) => Ok(export),
+        (Some(_), Some(_)) => Err(LoadError::NotWapc(format!(
             "export `{name}` has the wrong type"
         ))),
-        None => Err(LoadError::NotWapc(format!("it does not export `{name}`"))),
+        _ => Err(LoadError::NotWapc(format!("it does not export `{name}`"))),
     }
 }
